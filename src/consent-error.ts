@@ -1,0 +1,66 @@
+import { isConsentLevel, type ConsentLevel } from './levels.js';
+
+/**
+ * What went wrong, as a stable machine-readable code.
+ *
+ * - `INVALID_LEVEL`: a value that is not a {@link ConsentLevel}.
+ * - `INVALID_OPTION`: an option of the wrong type or out of range.
+ * - `POLICY_WEAKENED`: a policy override that would send more than the default level allows.
+ * - `STORAGE_FAILED`: the injected storage threw or rejected.
+ * - `STORED_DATA_UNREADABLE`: stored data had the wrong shape; it was treated as absent.
+ *
+ * @example
+ * ```ts
+ * import type { ConsentErrorCode } from 'consent-tracker';
+ * const code: ConsentErrorCode = 'INVALID_LEVEL';
+ * ```
+ */
+export type ConsentErrorCode =
+  | 'INVALID_LEVEL'
+  | 'INVALID_OPTION'
+  | 'POLICY_WEAKENED'
+  | 'STORAGE_FAILED'
+  | 'STORED_DATA_UNREADABLE';
+
+/**
+ * The one error type consent-tracker throws or reports. Bad input never changes state: when a
+ * function throws a `ConsentError`, nothing it would have touched was changed.
+ *
+ * @example
+ * ```ts
+ * import { ConsentError, levelPolicy } from 'consent-tracker';
+ * try {
+ *   levelPolicy('everything' as never);
+ * } catch (error) {
+ *   if (error instanceof ConsentError && error.code === 'INVALID_LEVEL') console.warn(error.message);
+ * }
+ * ```
+ */
+export class ConsentError extends Error {
+  /** The stable code; branch on it rather than on the message. */
+  readonly code: ConsentErrorCode;
+
+  constructor(code: ConsentErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ConsentError';
+    this.code = code;
+  }
+}
+
+/** Throws `INVALID_LEVEL` unless `value` is a level; `what` names the input in the message. */
+export function assertConsentLevel(value: unknown, what: string): asserts value is ConsentLevel {
+  if (!isConsentLevel(value)) {
+    throw new ConsentError(
+      'INVALID_LEVEL',
+      `${what} must be one of 'off', 'none', 'session-only', 'full'; got ${describe(value)}`,
+    );
+  }
+}
+
+/** A short, safe description of an untrusted value for error messages. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : String(value);
+}

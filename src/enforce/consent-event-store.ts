@@ -1,0 +1,266 @@
+import type { EventStore, EventStoreIterator, EventStorePayload, Payload } from '@snowplow/tracker-core';
+import { ConsentError } from '../consent-error.js';
+import { compareLevels, isConsentLevel, type ConsentLevel } from '../levels.js';
+import { sanitizeEvent } from '../sanitize.js';
+import type { KeyValueStorage } from '../storage.js';
+import type { EnforcementContext } from './enforcement-context.js';
+import { withTimeout } from './with-timeout.js';
+
+/**
+ * The consent-aware `EventStore`: tracker-core's interface, plus what the contract needs. Each
+ * queued event carries the most it may send (the level it was tracked at, lowered by every
+ * downgrade since) and its own `svrAnon`, so that `SP-Anonymous: *` is decided per event.
+ *
+ * @example
+ * ```ts
+ * import { createEnforcement } from 'consent-tracker';
+ * const { eventStore } = createEnforcement({ level: () => 'none' });
+ * await eventStore.ready;
+ * await eventStore.count(); // 0
+ * ```
+ */
+export interface ConsentEventStore extends EventStore {
+  /** Resolves when the persisted queue has been read (or found unreadable and reported). */
+  readonly ready: Promise<void>;
+  /** Re-sanitises every queued event for the current level (drops them all at `off`) and persists the result. */
+  reconcile(): Promise<void>;
+  /** The level a queued event may still be sent at, or `undefined` if it is not queued. */
+  levelOf(eventId: string): ConsentLevel | undefined;
+  /** Resolves when every change so far has been written to storage. */
+  persisted(): Promise<void>;
+}
+
+interface Entry {
+  payload: Payload;
+  svrAnon: boolean;
+  level: ConsentLevel;
+  removed: boolean;
+}
+
+interface StoredQueue {
+  version: 1;
+  events: Array<{ payload: Payload; svrAnon: boolean; level: ConsentLevel }>;
+}
+
+export interface ConsentEventStoreOptions {
+  storage?: KeyValueStorage | undefined;
+  storageKey: string;
+  maxSize: number;
+  storageTimeoutMs: number;
+}
+
+export function createConsentEventStore(context: EnforcementContext, options: ConsentEventStoreOptions): ConsentEventStore {
+  const { storage, storageKey, maxSize, storageTimeoutMs } = options;
+  const { policy } = context;
+  let entries: Entry[] = [];
+  const byId = new Map<string, Entry>();
+  /** Entries the emitter's latest iterator handed out: `removeHead(n)` removes these, by identity. */
+  let handedOut: Entry[] = [];
+  let lastLevel = context.readLevel();
+  let loaded = !storage;
+
+  const idOf = (payload: Payload) => (typeof payload.eid === 'string' ? payload.eid : undefined);
+
+  function remove(entry: Entry) {
+    entry.removed = true;
+    const id = idOf(entry.payload);
+    if (id !== undefined && byId.get(id) === entry) byId.delete(id);
+  }
+
+  function compact() {
+    entries = entries.filter((entry) => !entry.removed);
+  }
+
+  function enforceCap() {
+    while (entries.length > maxSize) {
+      const oldest = entries.shift() as Entry;
+      remove(oldest);
+      context.drop('overflow', 'eventStore', oldest.payload.eid, `the queue holds at most ${maxSize} events; the oldest was dropped`);
+    }
+  }
+
+  /** Lowers every entry above `level` to it. Synchronous, so nothing is read in between. */
+  function lowerTo(level: ConsentLevel): boolean {
+    let changed = false;
+    for (const entry of entries) {
+      if (entry.removed || compareLevels(entry.level, level) <= 0) continue;
+      changed = true;
+      const result = sanitizeEvent(entry.payload, level, { policy, capturedAt: entry.level });
+      if (!result.kept) {
+        remove(entry);
+        context.drop(result.reason, 'eventStore', entry.payload.eid, `queued event: ${result.detail}`);
+        continue;
+      }
+      entry.payload = result.payload;
+      entry.level = result.level;
+      entry.svrAnon ||= policy[result.level].serverAnonymisation;
+      context.counters.resanitized += 1;
+    }
+    if (changed) compact();
+    return changed;
+  }
+
+  /** Notices a downgrade that nobody announced, before anything is read from the queue. */
+  function followLevel() {
+    const level = context.readLevel();
+    const lowered = compareLevels(level, lastLevel) < 0 && lowerTo(level);
+    lastLevel = level;
+    if (lowered) schedulePersist();
+  }
+
+  // Persistence: one write at a time, always of the latest queue.
+  let dirty = false;
+  let writing: Promise<void> = Promise.resolve();
+  let writerRunning = false;
+
+  function serialize(): string {
+    const queue: StoredQueue = {
+      version: 1,
+      events: entries.filter((e) => !e.removed).map(({ payload, svrAnon, level }) => ({ payload, svrAnon, level })),
+    };
+    return JSON.stringify(queue);
+  }
+
+  function schedulePersist() {
+    if (!storage) return;
+    dirty = true;
+    if (writerRunning) return;
+    writerRunning = true;
+    writing = ready.then(async () => {
+      while (dirty) {
+        dirty = false;
+        try {
+          await withTimeout(storage.setItem(storageKey, serialize()), storageTimeoutMs, 'storage.setItem');
+        } catch (cause) {
+          context.error(new ConsentError('STORAGE_FAILED', `could not persist the event queue: ${String(cause)}`, { cause }));
+        }
+      }
+      writerRunning = false;
+    });
+  }
+
+  function readStored(raw: unknown): Entry[] {
+    if (raw === null || raw === undefined || raw === '') return [];
+    let parsed: unknown;
+    try {
+      parsed = typeof raw === 'string' ? JSON.parse(raw) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    const queue = parsed as Partial<StoredQueue> | undefined;
+    if (typeof queue !== 'object' || queue === null || queue.version !== 1 || !Array.isArray(queue.events)) {
+      context.drop('unreadable-stored', 'eventStore', undefined, 'the stored event queue is unreadable; it was discarded');
+      context.error(new ConsentError('STORED_DATA_UNREADABLE', `the stored event queue under '${storageKey}' is unreadable; it was discarded`));
+      return [];
+    }
+    const restored: Entry[] = [];
+    for (const item of queue.events as unknown[]) {
+      const { payload, svrAnon, level } = (item ?? {}) as Partial<Entry>;
+      const result = isConsentLevel(level) && typeof svrAnon === 'boolean' && payload ? sanitizeEvent(payload, level, { policy }) : undefined;
+      if (!result?.kept) {
+        context.drop('unreadable-stored', 'eventStore', payload?.eid, result ? result.detail : 'a stored event has the wrong shape');
+        continue;
+      }
+      restored.push({ payload: result.payload, svrAnon: svrAnon as boolean, level: result.level, removed: false });
+    }
+    return restored;
+  }
+
+  const ready: Promise<void> = storage
+    ? (async () => {
+        let raw: unknown;
+        try {
+          raw = await withTimeout(storage.getItem(storageKey), storageTimeoutMs, 'storage.getItem');
+        } catch (cause) {
+          context.error(new ConsentError('STORAGE_FAILED', `could not read the stored event queue: ${String(cause)}`, { cause }));
+          raw = null;
+        }
+        const restored = readStored(raw);
+        for (const entry of restored) {
+          const id = idOf(entry.payload);
+          if (id !== undefined && !byId.has(id)) byId.set(id, entry);
+        }
+        entries = [...restored, ...entries];
+        loaded = true;
+        enforceCap();
+        followLevel();
+      })()
+    : Promise.resolve();
+
+  const store: ConsentEventStore = {
+    ready,
+    count: async () => entries.length,
+    add: async (item: EventStorePayload) => {
+      const eventId = idOf(item.payload);
+      const capturedAt = (eventId !== undefined && context.captured.get(eventId)) || context.readLevel();
+      if (eventId !== undefined) context.captured.delete(eventId);
+      followLevel();
+      const result = sanitizeEvent(item.payload, lastLevel, { policy, capturedAt });
+      if (!result.kept) {
+        context.drop(result.reason, 'eventStore', eventId, result.detail);
+        return entries.length;
+      }
+      const entry: Entry = {
+        payload: result.payload,
+        svrAnon: Boolean(item.svrAnon) || policy[result.level].serverAnonymisation,
+        level: result.level,
+        removed: false,
+      };
+      entries.push(entry);
+      if (eventId !== undefined) byId.set(eventId, entry);
+      enforceCap();
+      if (loaded) schedulePersist();
+      else void ready.then(schedulePersist);
+      return entries.length;
+    },
+    removeHead: async (count: number) => {
+      const victims = handedOut.splice(0, count);
+      for (const entry of victims) remove(entry);
+      // Without an iterator (a caller other than the emitter), fall back to the head of the queue.
+      for (let i = victims.length; i < count; i++) {
+        const head = entries.find((entry) => !entry.removed);
+        if (!head) break;
+        remove(head);
+      }
+      compact();
+      schedulePersist();
+    },
+    iterator: (): EventStoreIterator => {
+      followLevel();
+      const snapshot = entries.slice();
+      handedOut = [];
+      let index = 0;
+      return {
+        next: async () => {
+          while (index < snapshot.length) {
+            const entry = snapshot[index++] as Entry;
+            if (entry.removed) continue;
+            handedOut.push(entry);
+            return { value: { payload: entry.payload, svrAnon: entry.svrAnon }, done: false };
+          }
+          return { value: undefined, done: true };
+        },
+      };
+    },
+    getAll: async () => entries.map(({ payload, svrAnon }) => ({ payload, svrAnon })),
+    getAllPayloads: async () => entries.map(({ payload }) => payload),
+    reconcile: async () => {
+      await ready;
+      const level = context.readLevel();
+      lastLevel = level;
+      if (lowerTo(level)) schedulePersist();
+      await writing;
+    },
+    levelOf: (eventId) => byId.get(eventId)?.level,
+    persisted: async () => {
+      await ready;
+      // A write scheduled while waiting is chained onto `writing`; wait until none is left.
+      let current: Promise<void>;
+      do {
+        current = writing;
+        await current;
+      } while (current !== writing || dirty);
+    },
+  };
+  return store;
+}

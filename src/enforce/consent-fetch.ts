@@ -1,0 +1,124 @@
+import { findForbiddenIdentifiers } from '../find-forbidden-identifiers.js';
+import type { ConsentLevel } from '../levels.js';
+import { sanitizeEvent, type EventPayload } from '../sanitize.js';
+import type { ConsentEventStore } from './consent-event-store.js';
+import type { EnforcementContext } from './enforcement-context.js';
+
+/** The fetch signature tracker-core's `customFetch` option takes. */
+export type FetchFunction = (input: Request, init?: RequestInit) => Promise<Response>;
+
+const PAYLOAD_DATA_PREFIX = 'iglu:com.snowplowanalytics.snowplow/payload_data/';
+
+/** What the guard decided for one request's events. */
+interface Verdict {
+  events: EventPayload[];
+  anonymous: boolean;
+}
+
+/**
+ * The last enforcement point, at the network boundary. For every event in a request it applies
+ * the min rule (`min(level recorded for the event, level now)`, an unknown event counting as
+ * `none`) through `sanitizeEvent`, then checks the result; an event that still carries a
+ * forbidden identifier is refused, counted and reported. A request with any event below `full`
+ * gets `SP-Anonymous: *` and `credentials: 'omit'`. A request that is not a Snowplow event
+ * request (a cookie extension service call) is only let through at `full`.
+ */
+export function createConsentFetch(context: EnforcementContext, store: ConsentEventStore, baseFetch: () => FetchFunction): FetchFunction {
+  const { policy } = context;
+
+  function judge(events: EventPayload[], now: ConsentLevel): Verdict {
+    const kept: EventPayload[] = [];
+    let anonymous = false;
+    for (const event of events) {
+      const eventId = typeof event.eid === 'string' ? event.eid : undefined;
+      const capturedAt = (eventId !== undefined && (store.levelOf(eventId) ?? context.captured.get(eventId))) || 'none';
+      const result = sanitizeEvent(event, now, { policy, capturedAt });
+      if (!result.kept) {
+        context.drop(result.reason, 'fetch', eventId, result.detail);
+        continue;
+      }
+      const forbidden = findForbiddenIdentifiers(result.payload, result.level, policy);
+      if (forbidden.length > 0) {
+        const fields = forbidden.map((f) => f.field).join(', ');
+        context.drop('forbidden-identifier', 'fetch', eventId, `refused to send ${fields} at '${result.level}'`);
+        continue;
+      }
+      anonymous ||= policy[result.level].serverAnonymisation;
+      kept.push(result.payload);
+    }
+    return { events: kept, anonymous };
+  }
+
+  function nothingToSend(): Response {
+    // A 2xx tells the emitter to remove these events from its queue: they were dropped and counted.
+    return new Response(null, { status: 204, statusText: 'No Content' });
+  }
+
+  function rebuild(request: Request, verdict: Verdict, url: string, body?: string): Request {
+    const headers = new Headers(request.headers);
+    if (verdict.anonymous) headers.set('SP-Anonymous', '*');
+    return new Request(url, {
+      method: request.method,
+      headers,
+      ...(body !== undefined && { body }),
+      credentials: verdict.anonymous ? 'omit' : request.credentials,
+      keepalive: request.keepalive,
+      signal: request.signal,
+    });
+  }
+
+  async function send(request: Request, verdict: Verdict, url: string, body?: string): Promise<Response> {
+    if (verdict.events.length === 0) return nothingToSend();
+    context.counters.requests.sent += 1;
+    if (verdict.anonymous) context.counters.requests.anonymous += 1;
+    return baseFetch()(rebuild(request, verdict, url, body));
+  }
+
+  function refuse(detail: string): Response {
+    context.counters.requests.refused += 1;
+    context.drop('forbidden-identifier', 'fetch', undefined, detail);
+    return nothingToSend();
+  }
+
+  return async function customFetch(input: Request, init?: RequestInit): Promise<Response> {
+    const request = init === undefined && input instanceof Request ? input : new Request(input, init);
+    const method = request.method.toUpperCase();
+    const url = new URL(request.url);
+
+    if (method === 'POST') {
+      const text = await request.text();
+      let envelope: unknown;
+      try {
+        envelope = JSON.parse(text);
+      } catch {
+        envelope = undefined;
+      }
+      const { schema, data } = (envelope ?? {}) as { schema?: unknown; data?: unknown };
+      if (typeof schema !== 'string' || !schema.startsWith(PAYLOAD_DATA_PREFIX) || !Array.isArray(data)) {
+        return refuse(`refused a POST to ${url.pathname} that is not a Snowplow payload_data request`);
+      }
+      const verdict = judge(data as EventPayload[], context.readLevel());
+      return send(request, verdict, request.url, JSON.stringify({ schema, data: verdict.events }));
+    }
+
+    if (method === 'GET' && url.searchParams.has('e')) {
+      const event: EventPayload = {};
+      for (const [key, value] of url.searchParams) if (key !== '__proto__') event[key] = value;
+      const verdict = judge([event], context.readLevel());
+      const sent = verdict.events[0];
+      if (!sent) return nothingToSend();
+      const query = Object.entries(sent)
+        .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`)
+        .join('&');
+      return send(request, verdict, `${url.origin}${url.pathname}?${query}`);
+    }
+
+    // Anything else (a cookie extension service, say) exists to set or read identifiers.
+    const level = context.readLevel();
+    if (level !== 'full' || policy.full.serverAnonymisation) {
+      return refuse(`refused a ${method} to ${url.pathname} at '${level}': it is not an event request`);
+    }
+    context.counters.requests.sent += 1;
+    return baseFetch()(request);
+  };
+}

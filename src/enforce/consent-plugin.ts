@@ -1,0 +1,85 @@
+import { payloadJsonProcessor, type CorePlugin, type PayloadBuilder, type TrackerCore } from '@snowplow/tracker-core';
+import type { ConsentLevel } from '../levels.js';
+import { sanitizeEvent, type AnonymousSession } from '../sanitize.js';
+import { CLIENT_SESSION_SCHEMA_PREFIX } from '../tp2.js';
+import type { AnonymousSessionKeeper } from './anonymous-session-keeper.js';
+import type { EnforcementContext } from './enforcement-context.js';
+
+/** The real session id of an event, if the tracker attached one (browser `sid` or a `client_session` entity). */
+function realSessionId(payload: Record<string, unknown>, entities: readonly unknown[], json: readonly { json: unknown }[]): string | undefined {
+  if (typeof payload.sid === 'string') return payload.sid;
+  const candidates = [...entities, ...json.flatMap((j) => ((j.json as { data?: unknown }).data as unknown[] | undefined) ?? [])];
+  for (const entity of candidates) {
+    const { schema, data } = (entity ?? {}) as { schema?: unknown; data?: { sessionId?: unknown } };
+    if (typeof schema === 'string' && schema.startsWith(CLIENT_SESSION_SCHEMA_PREFIX) && typeof data?.sessionId === 'string') {
+      return data.sessionId;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The track-time enforcement point: a tracker-core plugin that applies `sanitizeEvent` to every
+ * event after the tracker's own plugins have added their identifiers. It wraps the payload's JSON
+ * processor, so it sees the final payload, including entities added with `addContextEntity`; and
+ * its `filter` drops what must not be sent (level `off`, an unreadable payload). The level is read
+ * once per event, so an event is never half-sanitised.
+ */
+export function createConsentPlugin(context: EnforcementContext, sessions: AnonymousSessionKeeper): CorePlugin {
+  let core: TrackerCore | undefined;
+  let lastLevel: ConsentLevel | undefined;
+  /** Events of the current `track` call that must be filtered out. */
+  const rejected = new Set<string>();
+
+  function beforeTrack(pb: PayloadBuilder): void {
+    const eventId = pb.getPayload().eid;
+    rejected.clear();
+    try {
+      const level = context.readLevel();
+      if (level === 'session-only' && lastLevel !== 'session-only') sessions.rotate();
+      lastLevel = level;
+      const base64 = core?.getBase64Encoding() ?? true;
+      let session: AnonymousSession | undefined;
+      pb.withJsonProcessor((builder, json, entities) => {
+        const dict = builder.getPayload();
+        if (level === 'session-only' && session === undefined && context.policy[level].session === 'anonymous') {
+          const timestamp = Number(dict.dtm ?? dict.ttm);
+          session = sessions.next(String(dict.eid), Number.isFinite(timestamp) ? timestamp : undefined, realSessionId(dict, entities, json));
+        }
+        payloadJsonProcessor(base64)(builder, json, entities);
+        const result = sanitizeEvent(dict, level, { policy: context.policy, ...(session && { session }) });
+        for (const key of Object.keys(dict)) delete dict[key];
+        if (result.kept) {
+          Object.assign(dict, result.payload);
+          return;
+        }
+        // Keep only the id, so that nothing can leave even if another plugin ignores our filter.
+        dict.eid = eventId;
+        if (!rejected.has(String(eventId))) {
+          rejected.add(String(eventId));
+          context.drop(result.reason, 'plugin', eventId, result.detail);
+        }
+      });
+    } catch (error) {
+      // tracker-core logs and ignores a throwing beforeTrack: fail closed instead.
+      rejected.add(String(eventId));
+      context.drop('malformed', 'plugin', eventId, `enforcement failed: ${String(error)}`);
+    }
+  }
+
+  return {
+    activateCorePlugin: (tracker) => {
+      core = tracker;
+    },
+    beforeTrack,
+    filter: (payload) => {
+      const eventId = String(payload.eid);
+      if (rejected.delete(eventId)) return false;
+      if (lastLevel !== undefined) context.captured.set(eventId, lastLevel);
+      return true;
+    },
+    afterTrack: () => {
+      context.counters.tracked += 1;
+    },
+  };
+}

@@ -1,0 +1,160 @@
+import type { CorePlugin } from '@snowplow/tracker-core';
+import { ConsentError, describe } from '../consent-error.js';
+import type { ConsentLevel } from '../levels.js';
+import { definePolicy, type PolicyOptions, type PolicyTable } from '../policy.js';
+import type { KeyValueStorage } from '../storage.js';
+import { AnonymousSessionKeeper } from './anonymous-session-keeper.js';
+import { createConsentEventStore, type ConsentEventStore } from './consent-event-store.js';
+import { createConsentFetch, type FetchFunction } from './consent-fetch.js';
+import { createConsentPlugin } from './consent-plugin.js';
+import { createEnforcementContext, type DroppedEvent, type EnforcementStats } from './enforcement-context.js';
+
+/**
+ * Options of {@link createEnforcement}.
+ *
+ * @example
+ * ```ts
+ * import { createEnforcement, memoryStorage, type EnforcementOptions } from 'consent-tracker';
+ * let level: 'none' | 'full' = 'none';
+ * const options: EnforcementOptions = { level: () => level, storage: memoryStorage() };
+ * createEnforcement(options);
+ * ```
+ */
+export interface EnforcementOptions {
+  /** The level in force now. Read once per event and per request; a throwing or invalid answer counts as `off`. */
+  readonly level: () => ConsentLevel;
+  /** Where the event queue is persisted (AsyncStorage, a `localStorage` wrapper); in memory only if absent. */
+  readonly storage?: KeyValueStorage;
+  /** The storage key of the queue. Default `'consent-tracker.queue'`; use one per tracker namespace. */
+  readonly storageKey?: string;
+  /** The policy table, or options to build it; the default table if absent. */
+  readonly policy?: PolicyOptions | PolicyTable;
+  /** The most events the queue holds; past it the oldest is dropped and counted. Default 1000. */
+  readonly maxQueueSize?: number;
+  /** How long a storage call may take before it counts as failed. Default 3000 ms. */
+  readonly storageTimeoutMs?: number;
+  /** The fetch the guard sends through. Default: the global `fetch`, read at each request. */
+  readonly fetch?: FetchFunction;
+  /** Called for every event that is not passed on. */
+  readonly onDrop?: (drop: DroppedEvent) => void;
+  /** Called for every error: an invalid level, a storage failure, an unreadable stored queue. */
+  readonly onError?: (error: ConsentError) => void;
+}
+
+/**
+ * The three enforcement points, to spread into any tracker-core based tracker's configuration,
+ * and what ties them together.
+ *
+ * @example
+ * ```ts
+ * import { newEmitter, trackerCore } from '@snowplow/tracker-core';
+ * import { createEnforcement } from 'consent-tracker';
+ * const enforcement = createEnforcement({ level: () => 'none' });
+ * const emitter = newEmitter({ endpoint: 'http://127.0.0.1:9090', eventStore: enforcement.eventStore, customFetch: enforcement.customFetch });
+ * const core = trackerCore({ corePlugins: [enforcement.plugin], callback: (pb) => void emitter.input(pb.build()) });
+ * ```
+ */
+export interface Enforcement {
+  /** The track-time point: a tracker-core plugin. Pass it last in `plugins` / `corePlugins`. */
+  readonly plugin: CorePlugin;
+  /** The queue: tracker-core's `EventStore`, consent-aware and persisted. Pass it as `eventStore`. */
+  readonly eventStore: ConsentEventStore;
+  /** The network boundary: pass it as `customFetch`. */
+  readonly customFetch: FetchFunction;
+  /** The policy table in force. */
+  readonly policy: PolicyTable;
+  /** Resolves when the persisted queue has been read. */
+  readonly ready: Promise<void>;
+  /**
+   * Call when the level function's answer has changed. Starts a new anonymous session when
+   * `session-only` is entered, re-sanitises the queue after a downgrade (dropping it at `off`),
+   * and resolves when the result is persisted. The track-time and send-time points follow the
+   * level by themselves; this brings the queue at rest in line at once.
+   */
+  levelChanged(): Promise<void>;
+  /** Counters of what was tracked, dropped (by reason), rewritten and sent. */
+  stats(): EnforcementStats;
+}
+
+function positiveInteger(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new ConsentError('INVALID_OPTION', `${name} must be a positive integer; got ${describe(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Creates the leak-contract enforcement for one tracker: a plugin at track time, an event store
+ * for the queue, and a fetch guard at the network boundary, each calling `sanitizeEvent`. Each
+ * point is sufficient on its own for the identifiers it sees; together they make sure an event
+ * leaves with at most what `min(level when tracked, level when sent)` allows.
+ *
+ * @throws {@link ConsentError} `INVALID_OPTION` or a policy error, before anything is created.
+ *
+ * @example
+ * ```ts
+ * import { newEmitter, trackerCore, buildStructEvent } from '@snowplow/tracker-core';
+ * import { createEnforcement, type ConsentLevel } from 'consent-tracker';
+ *
+ * let level: ConsentLevel = 'none';
+ * const enforcement = createEnforcement({ level: () => level });
+ * const emitter = newEmitter({
+ *   endpoint: 'https://collector.example.com',
+ *   eventStore: enforcement.eventStore,
+ *   customFetch: enforcement.customFetch,
+ * });
+ * const core = trackerCore({ corePlugins: [enforcement.plugin], callback: (pb) => void emitter.input(pb.build()) });
+ * core.track(buildStructEvent({ category: 'shop', action: 'view' })); // sent anonymously
+ * level = 'full';
+ * await enforcement.levelChanged();
+ * ```
+ */
+export function createEnforcement(options: EnforcementOptions): Enforcement {
+  if (typeof options !== 'object' || options === null || typeof options.level !== 'function') {
+    throw new ConsentError('INVALID_OPTION', 'createEnforcement needs { level: () => ConsentLevel }');
+  }
+  const storage = options.storage;
+  if (storage !== undefined && (typeof storage?.getItem !== 'function' || typeof storage?.setItem !== 'function')) {
+    throw new ConsentError('INVALID_OPTION', 'storage must have getItem and setItem');
+  }
+  if (options.fetch !== undefined && typeof options.fetch !== 'function') {
+    throw new ConsentError('INVALID_OPTION', 'fetch must be a function');
+  }
+  const storageKey = options.storageKey ?? 'consent-tracker.queue';
+  if (typeof storageKey !== 'string' || storageKey === '') {
+    throw new ConsentError('INVALID_OPTION', `storageKey must be a non-empty string; got ${describe(storageKey)}`);
+  }
+  const maxSize = positiveInteger(options.maxQueueSize, 'maxQueueSize', 1000);
+  const storageTimeoutMs = positiveInteger(options.storageTimeoutMs, 'storageTimeoutMs', 3000);
+  const policy = options.policy && 'full' in options.policy && 'level' in (options.policy.full as object)
+    ? (options.policy as PolicyTable)
+    : definePolicy(options.policy as PolicyOptions | undefined);
+
+  const context = createEnforcementContext({ policy, level: options.level, onDrop: options.onDrop, onError: options.onError });
+  const sessions = new AnonymousSessionKeeper();
+  const eventStore = createConsentEventStore(context, { storage, storageKey, maxSize, storageTimeoutMs });
+  const plugin = createConsentPlugin(context, sessions);
+  const customFetch = createConsentFetch(context, eventStore, () => options.fetch ?? globalThis.fetch);
+  let lastLevel = context.readLevel();
+
+  return {
+    plugin,
+    eventStore,
+    customFetch,
+    policy,
+    ready: eventStore.ready,
+    async levelChanged() {
+      const level = context.readLevel();
+      if (level === 'session-only' && lastLevel !== 'session-only') sessions.rotate();
+      lastLevel = level;
+      await eventStore.reconcile();
+    },
+    stats: () => ({
+      tracked: context.counters.tracked,
+      resanitized: context.counters.resanitized,
+      dropped: { ...context.counters.dropped },
+      requests: { ...context.counters.requests },
+    }),
+  };
+}

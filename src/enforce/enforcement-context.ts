@@ -1,0 +1,127 @@
+import { ConsentError, describe } from '../consent-error.js';
+import { isConsentLevel, type ConsentLevel } from '../levels.js';
+import type { PolicyTable } from '../policy.js';
+import type { DropReason } from '../sanitize.js';
+
+/**
+ * Where an event was dropped: at track time, in the queue, or at the network boundary.
+ *
+ * @example
+ * ```ts
+ * import type { EnforcementPoint } from 'consent-tracker';
+ * const where: EnforcementPoint = 'fetch';
+ * ```
+ */
+export type EnforcementPoint = 'plugin' | 'eventStore' | 'fetch';
+
+/**
+ * One event that was not passed on, as reported to `onDrop`.
+ *
+ * @example
+ * ```ts
+ * import { createEnforcement, type DroppedEvent } from 'consent-tracker';
+ * const drops: DroppedEvent[] = [];
+ * createEnforcement({ level: () => 'none', onDrop: (drop) => drops.push(drop) });
+ * ```
+ */
+export interface DroppedEvent {
+  readonly reason: DropReason;
+  readonly where: EnforcementPoint;
+  /** The event id, when the payload had a readable one. */
+  readonly eventId: string | undefined;
+  readonly detail: string;
+}
+
+/**
+ * Counters of what the enforcement points did. Nothing is lost silently: every event that was
+ * not passed on is counted here by reason.
+ *
+ * @example
+ * ```ts
+ * import { createEnforcement } from 'consent-tracker';
+ * const { stats } = createEnforcement({ level: () => 'off' });
+ * stats().dropped.off; // 0 until something is tracked
+ * ```
+ */
+export interface EnforcementStats {
+  /** Events the plugin let through at track time. */
+  readonly tracked: number;
+  /** Events dropped, by reason. */
+  readonly dropped: Readonly<Record<DropReason, number>>;
+  /** Queued events rewritten because the level went down after they were tracked. */
+  readonly resanitized: number;
+  /** Requests the fetch guard sent, and how many of them carried `SP-Anonymous: *`. */
+  readonly requests: { readonly sent: number; readonly anonymous: number; readonly refused: number };
+}
+
+/** State shared by the three enforcement points of one `createEnforcement` call. */
+export interface EnforcementContext {
+  readonly policy: PolicyTable;
+  /** Reads the level once; a throwing or invalid level function counts as `off` and is reported. */
+  readLevel(): ConsentLevel;
+  /** Capture levels recorded by the plugin, waiting for the event store (or the fetch guard). */
+  readonly captured: Map<string, ConsentLevel>;
+  drop(reason: DropReason, where: EnforcementPoint, eventId: unknown, detail: string): void;
+  error(error: ConsentError): void;
+  readonly counters: {
+    tracked: number;
+    resanitized: number;
+    dropped: Record<DropReason, number>;
+    requests: { sent: number; anonymous: number; refused: number };
+  };
+}
+
+/** The plugin's capture records are bounded: past this, the oldest is forgotten (and then counts as `none`). */
+const MAX_CAPTURE_RECORDS = 10_000;
+
+export function createEnforcementContext(options: {
+  policy: PolicyTable;
+  level: () => ConsentLevel;
+  onDrop?: ((drop: DroppedEvent) => void) | undefined;
+  onError?: ((error: ConsentError) => void) | undefined;
+}): EnforcementContext {
+  const counters: EnforcementContext['counters'] = {
+    tracked: 0,
+    resanitized: 0,
+    dropped: { off: 0, malformed: 0, overflow: 0, 'forbidden-identifier': 0, 'unreadable-stored': 0 },
+    requests: { sent: 0, anonymous: 0, refused: 0 },
+  };
+  const captured = new Map<string, ConsentLevel>();
+  const notify = <T>(listener: ((value: T) => void) | undefined, value: T) => {
+    try {
+      listener?.(value);
+    } catch {
+      // A throwing listener must not stop enforcement; the counters still hold the truth.
+    }
+  };
+  const context: EnforcementContext = {
+    policy: options.policy,
+    captured,
+    counters,
+    readLevel() {
+      let level: unknown;
+      try {
+        level = options.level();
+      } catch (cause) {
+        context.error(new ConsentError('INVALID_LEVEL', 'the level function threw; enforcing off', { cause }));
+        return 'off';
+      }
+      if (isConsentLevel(level)) return level;
+      context.error(new ConsentError('INVALID_LEVEL', `the level function returned ${describe(level)}; enforcing off`));
+      return 'off';
+    },
+    drop(reason, where, eventId, detail) {
+      counters.dropped[reason] += 1;
+      notify(options.onDrop, { reason, where, eventId: typeof eventId === 'string' ? eventId : undefined, detail });
+    },
+    error(error) {
+      notify(options.onError, error);
+    },
+  };
+  const set = captured.set.bind(captured);
+  captured.set = (eventId, level) => {
+    if (captured.size >= MAX_CAPTURE_RECORDS) captured.delete(captured.keys().next().value as string);
+    return set(eventId, level);
+  };
+  return context;
+}

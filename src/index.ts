@@ -1,0 +1,30 @@
+export { CONSENT_LEVELS, compareLevels, isConsentLevel, minLevel, type ConsentLevel } from './levels.js';
+export { ConsentError, type ConsentErrorCode } from './consent-error.js';
+export {
+  DEFAULT_POLICY,
+  definePolicy,
+  levelPolicy,
+  toTrackerConfiguration,
+  type DeviceStorageRule,
+  type LevelPolicy,
+  type LevelPolicyOverride,
+  type PolicyOptions,
+  type PolicyTable,
+  type SessionRule,
+  type TrackerConfiguration,
+} from './policy.js';
+export {
+  sanitizeEvent,
+  type AnonymousSession,
+  type DropReason,
+  type EventPayload,
+  type SanitizeOptions,
+  type SanitizeResult,
+} from './sanitize.js';
+export { findForbiddenIdentifiers, type ForbiddenIdentifier } from './find-forbidden-identifiers.js';
+export { memoryStorage, type KeyValueStorage } from './storage.js';
+export { createEnforcement, type Enforcement, type EnforcementOptions } from './enforce/create-enforcement.js';
+export type { ConsentEventStore } from './enforce/consent-event-store.js';
+export type { FetchFunction } from './enforce/consent-fetch.js';
+export type { DroppedEvent, EnforcementPoint, EnforcementStats } from './enforce/enforcement-context.js';
+export { NULL_UUID, type SelfDescribing } from './tp2.js';

@@ -1,0 +1,287 @@
+import { ConsentError, assertConsentLevel, describe } from './consent-error.js';
+import { CONSENT_LEVELS, type ConsentLevel } from './levels.js';
+
+/** What happens to the session: the `client_session` entity and the browser's `sid`/`vid`. */
+export type SessionRule = 'as-is' | 'anonymous' | 'removed';
+
+/** What happens to identifiers the tracker keeps on the device (session key, cookies, ids). */
+export type DeviceStorageRule = 'keep' | 'clear-on-entry' | 'never-store';
+
+/**
+ * The identifier policy of one consent level: DESIGN.md's table as data.
+ *
+ * @example
+ * ```ts
+ * import { levelPolicy } from 'consent-tracker';
+ * const policy = levelPolicy('session-only');
+ * policy.session; // 'anonymous'
+ * policy.serverAnonymisation; // true
+ * ```
+ */
+export interface LevelPolicy {
+  /** The level this policy describes. */
+  readonly level: ConsentLevel;
+  /** Whether events are sent at all (`false` only at `off`, unless made stricter). */
+  readonly send: boolean;
+  /** Whether `uid`, `duid`, `nuid`, `tnuid` and `ip` may be sent in the payload. */
+  readonly userIdentifiers: boolean;
+  /** Whether requests carry `SP-Anonymous: *` and omit cookies (`credentials: 'omit'`). */
+  readonly serverAnonymisation: boolean;
+  /** The `client_session` entity and browser `sid`/`vid`: as tracked, anonymised, or removed. */
+  readonly session: SessionRule;
+  /** Whether `mobile_context` may carry `appleIdfa`, `appleIdfv`, `androidIdfa`, `appSetId`, `appSetIdScope`. */
+  readonly adIdentifiers: boolean;
+  /** Whether screen and page view ids are reset when a downgrade enters this level (adapters do it). */
+  readonly resetViewsOnDowngrade: boolean;
+  /** What adapters do with identifiers stored on the device when this level is entered. */
+  readonly deviceStorage: DeviceStorageRule;
+  /** Further top-level payload fields removed at this level (for example `ua`). Stricter only. */
+  readonly removeFields: readonly string[];
+  /** Schema prefixes of context entities removed at this level (for example `iglu:com.acme/user/`). */
+  readonly removeEntities: readonly string[];
+}
+
+/**
+ * One {@link LevelPolicy} per level, as built by {@link definePolicy}.
+ *
+ * @example
+ * ```ts
+ * import { definePolicy, type PolicyTable } from 'consent-tracker';
+ * const table: PolicyTable = definePolicy();
+ * table.none.session; // 'removed'
+ * ```
+ */
+export type PolicyTable = Readonly<Record<ConsentLevel, LevelPolicy>>;
+
+/** The rules of a level that an integrator may override; every override must be stricter. */
+export type LevelPolicyOverride = Partial<Omit<LevelPolicy, 'level'>>;
+
+/**
+ * Options that change the default policy. Overrides may only make a level stricter; the one way
+ * to weaken a level is the explicitly named `unsafeSessionOnlyWithoutServerAnonymisation`.
+ *
+ * @example
+ * ```ts
+ * import { definePolicy } from 'consent-tracker';
+ * // Stricter: no ad ids even at full, and no user agent below full.
+ * definePolicy({
+ *   overrides: {
+ *     full: { adIdentifiers: false },
+ *     'session-only': { removeFields: ['ua'] },
+ *     none: { removeFields: ['ua'] },
+ *   },
+ * });
+ * ```
+ */
+export interface PolicyOptions {
+  /** Per-level changes; each must be at least as strict as the default, or a `POLICY_WEAKENED` error is thrown. */
+  readonly overrides?: { readonly [L in ConsentLevel]?: LevelPolicyOverride };
+  /**
+   * Weakens `session-only`: requests no longer carry `SP-Anonymous: *` and keep cookies, so the
+   * collector records the `sp` cookie as `network_userid` and the IP address. This is the seed
+   * page's level 2 alone. Only set it if your pipeline anonymises those fields another way.
+   */
+  readonly unsafeSessionOnlyWithoutServerAnonymisation?: boolean;
+}
+
+/**
+ * A level's configuration in the shape of the React Native tracker v2 options that the seed page
+ * documents, so that each level reads as the v2 switches it stands for.
+ *
+ * @example
+ * ```ts
+ * import { toTrackerConfiguration, type TrackerConfiguration } from 'consent-tracker';
+ * const config: TrackerConfiguration = toTrackerConfiguration('none');
+ * ```
+ */
+export interface TrackerConfiguration {
+  readonly trackerConfig: { readonly sessionContext: boolean; readonly userAnonymisation: boolean };
+  readonly emitterConfig: { readonly serverAnonymisation: boolean };
+}
+
+const ANONYMOUS_BASE = {
+  userIdentifiers: false,
+  serverAnonymisation: true,
+  adIdentifiers: false,
+  resetViewsOnDowngrade: true,
+  removeFields: [],
+  removeEntities: [],
+} as const;
+
+const DEFAULT_TABLE: Record<ConsentLevel, LevelPolicy> = {
+  full: {
+    level: 'full',
+    send: true,
+    userIdentifiers: true,
+    serverAnonymisation: false,
+    session: 'as-is',
+    adIdentifiers: true,
+    resetViewsOnDowngrade: false,
+    deviceStorage: 'keep',
+    removeFields: [],
+    removeEntities: [],
+  },
+  'session-only': { level: 'session-only', send: true, session: 'anonymous', deviceStorage: 'clear-on-entry', ...ANONYMOUS_BASE },
+  none: { level: 'none', send: true, session: 'removed', deviceStorage: 'never-store', ...ANONYMOUS_BASE },
+  off: { level: 'off', send: false, session: 'removed', deviceStorage: 'never-store', ...ANONYMOUS_BASE },
+};
+
+/** For each rule, a rank where a higher number sends more; overrides must not raise it. */
+const RULE_RANK = {
+  send: (v: boolean) => (v ? 1 : 0),
+  userIdentifiers: (v: boolean) => (v ? 1 : 0),
+  adIdentifiers: (v: boolean) => (v ? 1 : 0),
+  serverAnonymisation: (v: boolean) => (v ? 0 : 1),
+  resetViewsOnDowngrade: (v: boolean) => (v ? 0 : 1),
+  session: (v: SessionRule) => ({ removed: 0, anonymous: 1, 'as-is': 2 })[v],
+  deviceStorage: (v: DeviceStorageRule) => ({ 'never-store': 0, 'clear-on-entry': 1, keep: 2 })[v],
+} as const;
+
+const ALLOWED_VALUES: Record<string, readonly unknown[]> = {
+  session: ['as-is', 'anonymous', 'removed'],
+  deviceStorage: ['keep', 'clear-on-entry', 'never-store'],
+};
+
+/** Fields the enforcement points need to do their job; removing them is refused. */
+const PROTECTED_FIELDS = new Set(['e', 'eid', 'tv', 'p', 'dtm', 'stm', 'co', 'cx', 'ue_pr', 'ue_px']);
+
+function freezePolicy(policy: LevelPolicy): LevelPolicy {
+  Object.freeze(policy.removeFields);
+  Object.freeze(policy.removeEntities);
+  return Object.freeze(policy);
+}
+
+function applyOverride(base: LevelPolicy, override: unknown): LevelPolicy {
+  if (typeof override !== 'object' || override === null || Array.isArray(override)) {
+    throw new ConsentError('INVALID_OPTION', `a policy override for '${base.level}' must be an object; got ${describe(override)}`);
+  }
+  const next: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    const where = `overrides['${base.level}'].${key}`;
+    if (key === 'removeFields' || key === 'removeEntities') {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v.length > 0)) {
+        throw new ConsentError('INVALID_OPTION', `${where} must be an array of non-empty strings`);
+      }
+      const protectedField = key === 'removeFields' ? value.find((v: string) => PROTECTED_FIELDS.has(v)) : undefined;
+      if (protectedField !== undefined) {
+        throw new ConsentError('INVALID_OPTION', `${where} may not remove '${protectedField}': the enforcement points need it`);
+      }
+      next[key] = [...new Set([...(base[key] as readonly string[]), ...(value as string[])])];
+      continue;
+    }
+    if (!Object.prototype.hasOwnProperty.call(RULE_RANK, key)) {
+      throw new ConsentError('INVALID_OPTION', `${where} is not a policy rule`);
+    }
+    const rank = RULE_RANK[key as keyof typeof RULE_RANK] as (v: never) => number;
+    const allowed = ALLOWED_VALUES[key];
+    if (allowed ? !allowed.includes(value) : typeof value !== 'boolean') {
+      throw new ConsentError('INVALID_OPTION', `${where} has an invalid value ${describe(value)}`);
+    }
+    if (rank(value as never) > rank(base[key as keyof LevelPolicy] as never)) {
+      throw new ConsentError(
+        'POLICY_WEAKENED',
+        `${where} = ${describe(value)} would send more than the default '${base.level}' level allows; overrides may only make a level stricter`,
+      );
+    }
+    next[key] = value;
+  }
+  return next as unknown as LevelPolicy;
+}
+
+/**
+ * Builds the policy table, validating every override. Build it once and pass the table around:
+ * {@link sanitizeEvent} and the enforcement points take it as is.
+ *
+ * @throws {@link ConsentError} `INVALID_LEVEL`, `INVALID_OPTION` or `POLICY_WEAKENED`.
+ *
+ * @example
+ * ```ts
+ * import { definePolicy } from 'consent-tracker';
+ * const table = definePolicy({ overrides: { full: { adIdentifiers: false } } });
+ * table.full.adIdentifiers; // false
+ * ```
+ */
+export function definePolicy(options: PolicyOptions = {}): PolicyTable {
+  if (typeof options !== 'object' || options === null) {
+    throw new ConsentError('INVALID_OPTION', `policy options must be an object; got ${describe(options)}`);
+  }
+  const { overrides = {}, unsafeSessionOnlyWithoutServerAnonymisation = false } = options;
+  if (typeof unsafeSessionOnlyWithoutServerAnonymisation !== 'boolean') {
+    throw new ConsentError('INVALID_OPTION', 'unsafeSessionOnlyWithoutServerAnonymisation must be a boolean');
+  }
+  for (const key of Object.keys(overrides)) assertConsentLevel(key, 'a policy override key');
+  const table = {} as Record<ConsentLevel, LevelPolicy>;
+  for (const level of CONSENT_LEVELS) {
+    let base: LevelPolicy = DEFAULT_TABLE[level];
+    if (level === 'session-only' && unsafeSessionOnlyWithoutServerAnonymisation) {
+      base = { ...base, serverAnonymisation: false };
+    }
+    const override = overrides[level];
+    table[level] = freezePolicy(override === undefined ? { ...base } : applyOverride(base, override));
+  }
+  return Object.freeze(table);
+}
+
+/**
+ * The default policy table (DESIGN.md section 2), frozen.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_POLICY } from 'consent-tracker';
+ * DEFAULT_POLICY.full.userIdentifiers; // true
+ * DEFAULT_POLICY.none.userIdentifiers; // false
+ * ```
+ */
+export const DEFAULT_POLICY: PolicyTable = definePolicy();
+
+function isPolicyTable(value: unknown): value is PolicyTable {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    CONSENT_LEVELS.every((level) => (value as Record<string, { level?: unknown }>)[level]?.level === level)
+  );
+}
+
+/**
+ * The identifier policy of one level: what it sends, what it removes, what it does to the session.
+ *
+ * @param policy - options for {@link definePolicy}, or a table it built; the default table if absent.
+ * @throws {@link ConsentError} `INVALID_LEVEL` for an unknown level, or what {@link definePolicy} throws.
+ *
+ * @example
+ * ```ts
+ * import { levelPolicy } from 'consent-tracker';
+ * levelPolicy('none').session; // 'removed'
+ * levelPolicy('off').send; // false
+ * ```
+ */
+export function levelPolicy(level: ConsentLevel, policy?: PolicyOptions | PolicyTable): LevelPolicy {
+  assertConsentLevel(level, 'level');
+  const table = policy === undefined ? DEFAULT_POLICY : isPolicyTable(policy) ? policy : definePolicy(policy);
+  return table[level];
+}
+
+/**
+ * What a level means in the React Native tracker v2 options the seed page documents:
+ * `sessionContext`, `userAnonymisation` and `serverAnonymisation`. `off` reads as `none`, and
+ * sends nothing at all (see {@link LevelPolicy.send}).
+ *
+ * @example
+ * ```ts
+ * import { toTrackerConfiguration } from 'consent-tracker';
+ * toTrackerConfiguration('session-only');
+ * // { trackerConfig: { sessionContext: true, userAnonymisation: true },
+ * //   emitterConfig: { serverAnonymisation: true } }
+ * ```
+ */
+export function toTrackerConfiguration(level: ConsentLevel, policy?: PolicyOptions | PolicyTable): TrackerConfiguration {
+  const rules = levelPolicy(level, policy);
+  return {
+    trackerConfig: {
+      sessionContext: rules.session !== 'removed',
+      userAnonymisation: !rules.userIdentifiers,
+    },
+    emitterConfig: { serverAnonymisation: rules.serverAnonymisation },
+  };
+}
+

@@ -1,0 +1,229 @@
+import { minLevel, compareLevels, type ConsentLevel } from './levels.js';
+import { DEFAULT_POLICY, type LevelPolicy, type PolicyTable } from './policy.js';
+import {
+  AD_ID_FIELDS,
+  CLIENT_SESSION_SCHEMA_PREFIX,
+  MOBILE_CONTEXT_SCHEMA_PREFIX,
+  MalformedPayloadError,
+  NULL_UUID,
+  SESSION_FIELDS,
+  USER_IDENTIFIER_FIELDS,
+  checkPayloadShape,
+  readContexts,
+  readSelfDescribingEvent,
+  writeJsonField,
+  type SelfDescribing,
+} from './tp2.js';
+
+/**
+ * One tp2 event payload, as tracker-core builds it and an `EventStore` holds it: field names to
+ * strings (numbers and booleans are tolerated; the emitter turns them into strings).
+ *
+ * @example
+ * ```ts
+ * import type { EventPayload } from 'consent-tracker';
+ * const payload: EventPayload = { e: 'se', eid: 'a1f1…', se_ca: 'shop', uid: 'user-1' };
+ * ```
+ */
+export type EventPayload = Record<string, unknown>;
+
+/**
+ * The anonymous session that replaces the real one at `session-only`. The enforcement plugin
+ * keeps one per session-only period and rotates it on entering the level; pass your own when
+ * you call {@link sanitizeEvent} directly.
+ *
+ * @example
+ * ```ts
+ * import type { AnonymousSession } from 'consent-tracker';
+ * const session: AnonymousSession = {
+ *   sessionId: crypto.randomUUID(), sessionIndex: 1, eventIndex: 1,
+ *   firstEventId: null, firstEventTimestamp: null,
+ * };
+ * ```
+ */
+export interface AnonymousSession {
+  /** The anonymous session id: also sent as the browser `sid`. */
+  readonly sessionId: string;
+  /** The anonymous session's index: also sent as the browser `vid`. */
+  readonly sessionIndex: number;
+  /** This event's index within the anonymous session. */
+  readonly eventIndex: number;
+  /** The id of the anonymous session's first event. */
+  readonly firstEventId: string | null;
+  /** The timestamp (ISO 8601) of the anonymous session's first event. */
+  readonly firstEventTimestamp: string | null;
+}
+
+/**
+ * Options of {@link sanitizeEvent}.
+ *
+ * @example
+ * ```ts
+ * import { sanitizeEvent, type SanitizeOptions } from 'consent-tracker';
+ * const options: SanitizeOptions = { capturedAt: 'full' };
+ * sanitizeEvent({ e: 'pv', eid: 'x', uid: 'u' }, 'none', options);
+ * ```
+ */
+export interface SanitizeOptions {
+  /** The policy table to apply (from `definePolicy`); the default table if absent. */
+  readonly policy?: PolicyTable;
+  /** The anonymous session to write into `client_session` and `sid`/`vid` at `session-only`. */
+  readonly session?: AnonymousSession;
+  /**
+   * The level at which the event was tracked. The event is then sanitised at
+   * `min(level, capturedAt)` (the min rule); if that is below `capturedAt`, its session
+   * identifiers are removed, because any session it could be given would link it.
+   */
+  readonly capturedAt?: ConsentLevel;
+}
+
+/**
+ * Why an event was not passed on. Every enforcement point counts drops by reason.
+ *
+ * @example
+ * ```ts
+ * import type { DropReason } from 'consent-tracker';
+ * const reason: DropReason = 'malformed';
+ * ```
+ */
+export type DropReason = 'off' | 'malformed' | 'overflow' | 'forbidden-identifier' | 'unreadable-stored';
+
+/**
+ * The result of {@link sanitizeEvent}: a new payload to send, or a drop with its reason.
+ *
+ * @example
+ * ```ts
+ * import { sanitizeEvent, type SanitizeResult } from 'consent-tracker';
+ * const result: SanitizeResult = sanitizeEvent({ e: 'pv', eid: 'x' }, 'off');
+ * if (!result.kept) console.log(result.reason); // 'off'
+ * ```
+ */
+export type SanitizeResult =
+  | { readonly kept: true; readonly level: ConsentLevel; readonly payload: EventPayload }
+  | { readonly kept: false; readonly level: ConsentLevel; readonly reason: Extract<DropReason, 'off' | 'malformed'>; readonly detail: string };
+
+function isAnonymisedSession(data: Record<string, unknown>): boolean {
+  return data.userId === NULL_UUID && (data.previousSessionId === null || data.previousSessionId === undefined);
+}
+
+function withoutKeys(data: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> | undefined {
+  if (!keys.some((key) => key in data)) return undefined;
+  const copy = { ...data };
+  for (const key of keys) delete copy[key];
+  return copy;
+}
+
+/** How the session is treated for this event: kept, rewritten to `session`, or removed. */
+type SessionTreatment = { kind: 'as-is' } | { kind: 'removed' } | { kind: 'rewrite'; session: AnonymousSession } | { kind: 'keep-anonymised' };
+
+function sessionTreatment(rules: LevelPolicy, downgraded: boolean, session: AnonymousSession | undefined): SessionTreatment {
+  if (rules.session === 'as-is') return { kind: 'as-is' };
+  if (rules.session === 'removed' || downgraded) return { kind: 'removed' };
+  return session ? { kind: 'rewrite', session } : { kind: 'keep-anonymised' };
+}
+
+/** Applies the policy to one context entity: the same entity, a rewritten copy, or `undefined` to remove it. */
+function sanitizeEntity(entity: SelfDescribing, rules: LevelPolicy, treatment: SessionTreatment): SelfDescribing | undefined {
+  const { schema } = entity;
+  if (rules.removeEntities.some((prefix) => schema.startsWith(prefix))) return undefined;
+  if (schema.startsWith(CLIENT_SESSION_SCHEMA_PREFIX)) {
+    switch (treatment.kind) {
+      case 'as-is':
+        return entity;
+      case 'removed':
+        return undefined;
+      case 'keep-anonymised':
+        return isAnonymisedSession(entity.data) ? entity : undefined;
+      case 'rewrite': {
+        const { session } = treatment;
+        return {
+          schema,
+          data: {
+            ...entity.data,
+            userId: NULL_UUID,
+            previousSessionId: null,
+            sessionId: session.sessionId,
+            sessionIndex: session.sessionIndex,
+            eventIndex: session.eventIndex,
+            firstEventId: session.firstEventId,
+            firstEventTimestamp: session.firstEventTimestamp,
+          },
+        };
+      }
+    }
+  }
+  if (!rules.adIdentifiers && schema.startsWith(MOBILE_CONTEXT_SCHEMA_PREFIX)) {
+    const data = withoutKeys(entity.data, AD_ID_FIELDS);
+    return data ? { schema, data } : entity;
+  }
+  return entity;
+}
+
+/**
+ * Applies the identifier policy of a consent level to one tp2 event payload. Pure: it returns a
+ * new payload and never mutates its input. The single source of truth of the leak contract:
+ * every enforcement point calls it.
+ *
+ * It reads the top-level fields (`uid`, `duid`, `nuid`, `tnuid`, `ip`, `sid`, `vid`), the
+ * contexts in `co` or base64 `cx`, and the self-describing event in `ue_pr` or base64 `ue_px`.
+ * Below `full` it removes user identifiers and ad ids; at `session-only` it rewrites the
+ * `client_session` entity (null UUID `userId`, no `previousSessionId`, the anonymous session of
+ * `options.session`); at `none` it removes the session. At `off`, or when any part of the payload
+ * cannot be parsed (bad base64, bad JSON, wrong types), the event is dropped: the result says so
+ * and why, and the caller counts it.
+ *
+ * Without `options.session`, a `client_session` entity at `session-only` is kept only if it is
+ * already anonymised, so sanitising twice gives the same result (the function is idempotent).
+ *
+ * @example
+ * ```ts
+ * import { sanitizeEvent } from 'consent-tracker';
+ * const result = sanitizeEvent({ e: 'se', eid: 'e1', se_ca: 'shop', uid: 'user-1', ip: '1.2.3.4' }, 'none');
+ * if (result.kept) console.log(result.payload); // { e: 'se', eid: 'e1', se_ca: 'shop' }
+ * ```
+ */
+export function sanitizeEvent(payload: EventPayload, level: ConsentLevel, options: SanitizeOptions = {}): SanitizeResult {
+  const table = options.policy ?? DEFAULT_POLICY;
+  const capturedAt = options.capturedAt;
+  const effective = capturedAt === undefined ? level : minLevel(level, capturedAt);
+  const rules = table[effective];
+  if (!rules) return { kept: false, level: 'off', reason: 'malformed', detail: `unknown level ${String(effective)}` };
+  if (!rules.send) return { kept: false, level: effective, reason: 'off', detail: `nothing is sent at '${effective}'` };
+  try {
+    checkPayloadShape(payload);
+    const out: EventPayload = { ...payload };
+    const downgraded = capturedAt !== undefined && compareLevels(capturedAt, effective) > 0;
+    const treatment = sessionTreatment(rules, downgraded, options.session);
+
+    if (!rules.userIdentifiers) for (const field of USER_IDENTIFIER_FIELDS) delete out[field];
+    for (const field of rules.removeFields) delete out[field];
+    if (treatment.kind === 'removed') {
+      for (const field of SESSION_FIELDS) delete out[field];
+    } else if (treatment.kind === 'rewrite') {
+      if ('sid' in out) out.sid = treatment.session.sessionId;
+      if ('vid' in out) out.vid = String(treatment.session.sessionIndex);
+    }
+
+    for (const field of ['co', 'cx'] as const) {
+      if (!(field in payload)) continue;
+      const envelope = readContexts(payload, field);
+      const entities: SelfDescribing[] = [];
+      let changed = false;
+      for (const entity of envelope.data) {
+        const next = sanitizeEntity(entity, rules, treatment);
+        if (next !== entity) changed = true;
+        if (next) entities.push(next);
+      }
+      if (!changed) continue;
+      if (entities.length === 0) delete out[field];
+      else out[field] = writeJsonField({ schema: envelope.schema, data: entities }, field === 'cx');
+    }
+    // Self-describing events carry no identifier the policy names, but an unreadable one is never passed on.
+    for (const field of ['ue_pr', 'ue_px'] as const) if (field in payload) readSelfDescribingEvent(payload, field);
+
+    return { kept: true, level: effective, payload: out };
+  } catch (error) {
+    if (error instanceof MalformedPayloadError) return { kept: false, level: effective, reason: 'malformed', detail: error.message };
+    throw error;
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * The async key-value storage consent-tracker persists through: React Native's AsyncStorage,
+ * a wrapper around `localStorage`, or {@link memoryStorage}. Either style works, sync or async.
+ *
+ * @example
+ * ```ts
+ * import AsyncStorage from '@react-native-async-storage/async-storage';
+ * import type { KeyValueStorage } from 'consent-tracker';
+ * const storage: KeyValueStorage = AsyncStorage;
+ * ```
+ */
+export interface KeyValueStorage {
+  getItem(key: string): Promise<string | null | undefined> | string | null | undefined;
+  setItem(key: string, value: string): Promise<void> | void;
+  removeItem?(key: string): Promise<void> | void;
+}
+
+/**
+ * An in-memory {@link KeyValueStorage}: nothing survives the process. Useful for tests, and for
+ * integrators who must not store anything on the device.
+ *
+ * @example
+ * ```ts
+ * import { memoryStorage } from 'consent-tracker';
+ * const storage = memoryStorage();
+ * await storage.setItem('k', 'v');
+ * await storage.getItem('k'); // 'v'
+ * ```
+ */
+export function memoryStorage(initial: Record<string, string> = {}): KeyValueStorage & { readonly entries: Map<string, string> } {
+  const entries = new Map(Object.entries(initial));
+  return {
+    entries,
+    getItem: async (key) => entries.get(key) ?? null,
+    setItem: async (key, value) => void entries.set(key, value),
+    removeItem: async (key) => void entries.delete(key),
+  };
+}

@@ -1,0 +1,3 @@
+export { startCollector, type Collector, type CollectorOptions } from './start-collector.js';
+export { findLeaks, type Leak } from './find-leaks.js';
+export type { BadEvent, CollectedEvent, CollectedRequest } from './collected-event.js';

@@ -1,0 +1,110 @@
+/**
+ * Reading and writing the parts of a Snowplow tp2 event payload that carry identifiers. Internal:
+ * shared by the sanitiser, the identifier check and the test collector so that all three read a
+ * payload the same way.
+ */
+import { Base64 } from 'js-base64';
+
+/** The null UUID that anonymised session entities and the collector use in place of a user id. */
+export const NULL_UUID = '00000000-0000-0000-0000-000000000000';
+
+/** Payload fields that identify a user: removed below `full`. */
+export const USER_IDENTIFIER_FIELDS = ['uid', 'duid', 'nuid', 'tnuid', 'ip'] as const;
+
+/** Browser session fields: anonymised at `session-only`, removed at `none`. */
+export const SESSION_FIELDS = ['sid', 'vid'] as const;
+
+/** `mobile_context` fields that carry advertising or vendor ids: removed below `full`. */
+export const AD_ID_FIELDS = ['appleIdfa', 'appleIdfv', 'androidIdfa', 'appSetId', 'appSetIdScope'] as const;
+
+export const CLIENT_SESSION_SCHEMA_PREFIX = 'iglu:com.snowplowanalytics.snowplow/client_session/';
+export const MOBILE_CONTEXT_SCHEMA_PREFIX = 'iglu:com.snowplowanalytics.snowplow/mobile_context/';
+
+/** A self-describing JSON: `{ schema, data }`. */
+export interface SelfDescribing {
+  schema: string;
+  data: Record<string, unknown>;
+}
+
+/** Thrown by the readers below; the caller turns it into a dropped, counted event. */
+export class MalformedPayloadError extends Error {
+  override name = 'MalformedPayloadError';
+}
+
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Parses JSON, refusing a `__proto__` key: harmless in `JSON.parse` itself, but a trap for any
+ * later copy by assignment, and never sent by a real tracker.
+ */
+function parseJson(text: string, field: string): unknown {
+  if (text.includes('__proto__')) throw new MalformedPayloadError(`${field} contains the forbidden key '__proto__'`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new MalformedPayloadError(`${field} is not valid JSON`);
+  }
+}
+
+/** Decodes one JSON field of a payload, base64url or plain, and checks it is an object. */
+export function readJsonField(payload: Record<string, unknown>, field: string, base64: boolean): Record<string, unknown> {
+  const raw = payload[field];
+  if (typeof raw !== 'string') throw new MalformedPayloadError(`${field} must be a string`);
+  let text = raw;
+  if (base64) {
+    if (!BASE64.test(raw) || raw.replace(/=+$/, '').length % 4 === 1) {
+      throw new MalformedPayloadError(`${field} is not valid base64`);
+    }
+    text = Base64.decode(raw);
+  }
+  const json = parseJson(text, field);
+  if (!isPlainObject(json)) throw new MalformedPayloadError(`${field} must hold a JSON object`);
+  return json;
+}
+
+/** Encodes a JSON field the way tracker-core does: base64url without padding, or plain JSON. */
+export function writeJsonField(json: unknown, base64: boolean): string {
+  const text = JSON.stringify(json);
+  return base64 ? Base64.encodeURI(text) : text;
+}
+
+function checkSelfDescribing(value: unknown, where: string): SelfDescribing {
+  if (!isPlainObject(value) || typeof value.schema !== 'string' || !isPlainObject(value.data)) {
+    throw new MalformedPayloadError(`${where} must be a self-describing JSON { schema, data }`);
+  }
+  return value as unknown as SelfDescribing;
+}
+
+/** The contexts envelope `{ schema, data: SelfDescribing[] }`, checked. */
+export function readContexts(payload: Record<string, unknown>, field: 'co' | 'cx'): { schema: string; data: SelfDescribing[] } {
+  const envelope = readJsonField(payload, field, field === 'cx');
+  if (typeof envelope.schema !== 'string' || !Array.isArray(envelope.data)) {
+    throw new MalformedPayloadError(`${field} must be a contexts envelope { schema, data: [] }`);
+  }
+  envelope.data.forEach((entity, i) => checkSelfDescribing(entity, `${field} entity ${i}`));
+  return envelope as { schema: string; data: SelfDescribing[] };
+}
+
+/** The self-describing event envelope `{ schema, data: SelfDescribing }`, checked. */
+export function readSelfDescribingEvent(payload: Record<string, unknown>, field: 'ue_pr' | 'ue_px'): { schema: string; data: SelfDescribing } {
+  const envelope = readJsonField(payload, field, field === 'ue_px');
+  if (typeof envelope.schema !== 'string') throw new MalformedPayloadError(`${field} must have a schema`);
+  checkSelfDescribing(envelope.data, `${field} event`);
+  return envelope as { schema: string; data: SelfDescribing };
+}
+
+/** Checks the top level of a payload: a plain object of primitive values. */
+export function checkPayloadShape(payload: unknown): asserts payload is Record<string, string | number | boolean> {
+  if (!isPlainObject(payload)) throw new MalformedPayloadError('the payload must be a plain object');
+  for (const key of Object.keys(payload)) {
+    if (key === '__proto__') throw new MalformedPayloadError("the payload contains the forbidden key '__proto__'");
+    const type = typeof payload[key];
+    if (type !== 'string' && type !== 'number' && type !== 'boolean') {
+      throw new MalformedPayloadError(`payload field '${key}' must be a string, number or boolean; got ${payload[key] === null ? 'null' : type}`);
+    }
+  }
+}
