@@ -1,6 +1,6 @@
 import { payloadJsonProcessor, type CorePlugin, type PayloadBuilder, type TrackerCore } from '@snowplow/tracker-core';
 import type { ConsentLevel } from '../levels.js';
-import { sanitizeEvent, type AnonymousSession } from '../sanitize.js';
+import { sanitizeEvent, type AnonymousSession, type SanitizeResult } from '../sanitize.js';
 import { CLIENT_SESSION_SCHEMA_PREFIX } from '../tp2.js';
 import type { AnonymousSessionKeeper } from './anonymous-session-keeper.js';
 import type { EnforcementContext } from './enforcement-context.js';
@@ -46,8 +46,14 @@ export function createConsentPlugin(context: EnforcementContext, sessions: Anony
           const timestamp = Number(dict.dtm ?? dict.ttm);
           session = sessions.next(String(dict.eid), Number.isFinite(timestamp) ? timestamp : undefined, realSessionId(dict, entities, json));
         }
-        payloadJsonProcessor(base64)(builder, json, entities);
-        const result = sanitizeEvent(dict, level, { policy: context.policy, ...(session && { session }) });
+        let result: SanitizeResult;
+        try {
+          payloadJsonProcessor(base64)(builder, json, entities);
+          result = sanitizeEvent(dict, level, { policy: context.policy, ...(session && { session }) });
+        } catch (error) {
+          // tracker-core's own processor throws on a contexts field it cannot parse.
+          result = { kept: false, level, reason: 'malformed', detail: `the payload could not be built: ${String(error)}` };
+        }
         for (const key of Object.keys(dict)) delete dict[key];
         if (result.kept) {
           Object.assign(dict, result.payload);

@@ -1,3 +1,4 @@
+import { expect, vi } from 'vitest';
 import {
   buildSelfDescribingEvent,
   buildStructEvent,
@@ -26,6 +27,10 @@ export interface TestTracker {
   level(): ConsentLevel;
   realSessionId: string;
   userId: string;
+  /** Every request the guard passed to the network, as the network saw it. */
+  sentRequests: Request[];
+  /** Resolves when the queue is empty (every queued event sent or dropped). */
+  drain(): Promise<void>;
 }
 
 export function sessionPlugin(state: { userId: string; sessionId: string; previousSessionId: string | null; index: number }): CorePlugin {
@@ -65,7 +70,15 @@ export function createTestTracker(
   options: Partial<EnforcementOptions> & { initial?: ConsentLevel; base64?: boolean; bufferSize?: number; eventMethod?: 'post' | 'get' } = {},
 ): TestTracker {
   let level: ConsentLevel = options.initial ?? 'full';
-  const enforcement = createEnforcement({ ...options, level: () => level });
+  const sentRequests: Request[] = [];
+  const enforcement = createEnforcement({
+    ...options,
+    level: () => level,
+    fetch: (request) => {
+      sentRequests.push(request.clone());
+      return fetch(request);
+    },
+  });
   const session = { userId: 'device-user-1', sessionId: 'real-session-1', previousSessionId: 'real-session-0', index: 0 };
   const emitter = newEmitter({
     endpoint,
@@ -98,6 +111,16 @@ export function createTestTracker(
     level: () => level,
     realSessionId: session.sessionId,
     userId: session.userId,
+    sentRequests,
+    async drain() {
+      await vi.waitFor(
+        async () => {
+          await emitter.flush();
+          expect(await enforcement.eventStore.count()).toBe(0);
+        },
+        { timeout: 5000, interval: 20 },
+      );
+    },
   };
 }
 

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { definePolicy, sanitizeEvent, type AnonymousSession, type EventPayload } from 'consent-tracker';
+import { MOBILE, NIL, SESSION, contextsOf, encode, entity, fullPayload, CONTEXTS } from './helpers/payloads.js';
+
+const session: AnonymousSession = { sessionId: 'anon-session-1', sessionIndex: 1, eventIndex: 3, firstEventId: 'anon-first', firstEventTimestamp: '2026-11-28T00:00:00.000Z' };
+
+function kept(payload: EventPayload, ...args: Parameters<typeof sanitizeEvent> extends [unknown, ...infer R] ? R : never): EventPayload {
+  const result = sanitizeEvent(payload, ...args);
+  if (!result.kept) throw new Error(`dropped: ${result.detail}`);
+  return result.payload;
+}
+
+const USER_FIELDS = ['uid', 'duid', 'nuid', 'tnuid', 'ip'];
+const AD_IDS = ['appleIdfa', 'appleIdfv', 'androidIdfa', 'appSetId', 'appSetIdScope'];
+
+describe.each([
+  ['base64 (cx, ue_px)', true],
+  ['plain (co, ue_pr)', false],
+])('sanitizeEvent over the policy table, %s', (_name, base64) => {
+  it('full: everything the tracker sent, unchanged', () => {
+    const input = fullPayload(base64);
+    expect(kept(input, 'full')).toEqual(input);
+  });
+
+  it('session-only: user identifiers removed, anonymous session, no ad ids', () => {
+    const out = kept(fullPayload(base64), 'session-only', { session });
+    for (const field of USER_FIELDS) expect(out).not.toHaveProperty(field);
+    expect(out.sid).toBe('anon-session-1');
+    expect(out.vid).toBe('1');
+    expect(entity(out, SESSION)?.data).toEqual({
+      userId: NIL,
+      sessionId: 'anon-session-1',
+      previousSessionId: null,
+      sessionIndex: 1,
+      eventIndex: 3,
+      storageMechanism: 'LOCAL_STORAGE',
+      firstEventId: 'anon-first',
+      firstEventTimestamp: '2026-11-28T00:00:00.000Z',
+    });
+    const mobile = entity(out, MOBILE)?.data ?? {};
+    for (const id of AD_IDS) expect(mobile).not.toHaveProperty(id);
+    expect(mobile.osType).toBe('ios');
+    expect(out.ua).toBe('Mozilla/5.0');
+    expect(out[base64 ? 'ue_px' : 'ue_pr']).toBe(fullPayload(base64)[base64 ? 'ue_px' : 'ue_pr']);
+  });
+
+  it('none: no session at all, no user identifiers, no ad ids', () => {
+    const out = kept(fullPayload(base64), 'none', { session });
+    for (const field of [...USER_FIELDS, 'sid', 'vid']) expect(out).not.toHaveProperty(field);
+    expect(entity(out, SESSION)).toBeUndefined();
+    for (const id of AD_IDS) expect(entity(out, MOBILE)?.data).not.toHaveProperty(id);
+    expect(contextsOf(out).map((e) => e.schema)).toEqual([MOBILE, 'iglu:com.snowplowanalytics.mobile/screen/jsonschema/1-0-0']);
+    expect(out).toMatchObject({ e: 'ue', eid: 'event-1', tv: 'js-4.10.1', p: 'web', dtm: '1767225600000' });
+  });
+
+  it('off: dropped, with the reason', () => {
+    expect(sanitizeEvent(fullPayload(base64), 'off')).toMatchObject({ kept: false, reason: 'off', level: 'off' });
+  });
+
+  it('session-only without a session keeps only an already anonymised session entity', () => {
+    const out = kept(fullPayload(base64), 'session-only');
+    expect(entity(out, SESSION)).toBeUndefined();
+    expect(out.sid).toBe('browser-session-1');
+    const anonymised = kept(fullPayload(base64), 'session-only', { session });
+    expect(kept(anonymised, 'session-only')).toEqual(anonymised);
+  });
+
+  it('applies the min rule with capturedAt, removing the session of a downgraded event', () => {
+    const out = kept(fullPayload(base64), 'session-only', { capturedAt: 'full', session });
+    expect(entity(out, SESSION)).toBeUndefined();
+    expect(out).not.toHaveProperty('sid');
+    expect(out).not.toHaveProperty('uid');
+    // No retroactive upgrade: tracked at none, sent at full.
+    const result = sanitizeEvent(fullPayload(base64), 'full', { capturedAt: 'none' });
+    expect(result).toMatchObject({ kept: true, level: 'none' });
+    expect(sanitizeEvent(fullPayload(base64), 'full', { capturedAt: 'off' })).toMatchObject({ kept: false, reason: 'off' });
+  });
+
+  it('removes the contexts field when no entity is left', () => {
+    const out = kept(fullPayload(base64, [{ ...fullPayloadSession() }]), 'none');
+    expect(out).not.toHaveProperty(base64 ? 'cx' : 'co');
+  });
+
+  it('applies stricter overrides', () => {
+    const policy = definePolicy({ overrides: { full: { adIdentifiers: false, removeFields: ['ua'], removeEntities: ['iglu:com.snowplowanalytics.mobile/screen/'] } } });
+    const out = kept(fullPayload(base64), 'full', { policy });
+    expect(out.uid).toBe('user-1');
+    expect(out).not.toHaveProperty('ua');
+    expect(entity(out, MOBILE)?.data).not.toHaveProperty('appleIdfa');
+    expect(contextsOf(out).map((e) => e.schema)).toEqual([SESSION, MOBILE]);
+  });
+
+  it('never mutates its input', () => {
+    const input = fullPayload(base64);
+    const copy = structuredClone(input);
+    for (const level of ['full', 'session-only', 'none', 'off'] as const) sanitizeEvent(input, level, { session });
+    expect(input).toEqual(copy);
+  });
+});
+
+function fullPayloadSession() {
+  return { schema: SESSION, data: { userId: 'u', sessionId: 's', sessionIndex: 1, storageMechanism: 'LOCAL_STORAGE' } };
+}
+
+describe('sanitizeEvent with malformed payloads', () => {
+  const base = { e: 'pv', eid: 'bad-1', tv: 't', p: 'web', uid: 'user-1' };
+  it.each([
+    ['bad base64 in cx', { ...base, cx: 'not*base64!' }],
+    ['base64 of a truncated length', { ...base, cx: 'abcde' }],
+    ['base64 that is not JSON', { ...base, cx: encode('x', true).slice(0, -2) + '!!' }],
+    ['JSON that is not JSON', { ...base, co: '{"schema":' }],
+    ['contexts that are not an envelope', { ...base, co: JSON.stringify({ schema: CONTEXTS, data: 'x' }) }],
+    ['an entity without a schema', { ...base, co: JSON.stringify({ schema: CONTEXTS, data: [{ data: {} }] }) }],
+    ['an entity with array data', { ...base, co: JSON.stringify({ schema: CONTEXTS, data: [{ schema: 's', data: [] }] }) }],
+    ['a prototype-polluting entity', { ...base, co: `{"schema":"${CONTEXTS}","data":[{"schema":"s","data":{"__proto__":{"polluted":true}}}]}` }],
+    ['a self-describing event that is not one', { ...base, ue_pr: JSON.stringify({ schema: 'x', data: 'y' }) }],
+    ['a base64 self-describing event that is not JSON', { ...base, ue_px: 'e30e30' }],
+    ['a contexts field that is not a string', { ...base, co: { schema: CONTEXTS, data: [] } }],
+    ['an object value', { ...base, uid: { id: 1 } }],
+    ['a null value', { ...base, ip: null }],
+  ])('drops %s at every sending level', (_name, payload) => {
+    for (const level of ['full', 'session-only', 'none'] as const) {
+      const result = sanitizeEvent(payload as EventPayload, level);
+      expect(result).toMatchObject({ kept: false, reason: 'malformed' });
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it.each([null, undefined, 'text', 42, ['e', 'pv']])('drops a payload that is %j', (payload) => {
+    expect(sanitizeEvent(payload as never, 'none')).toMatchObject({ kept: false, reason: 'malformed' });
+  });
+});
