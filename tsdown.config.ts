@@ -8,4 +8,6 @@ export default defineConfig({
   target: 'es2022',
   platform: 'neutral',
   fixedExtension: false,
+  // The testing entry runs on Node; the core entry uses no Node built-in.
+  external: [/^node:/],
 });

@@ -10,8 +10,8 @@ import {
   SESSION_FIELDS,
   USER_IDENTIFIER_FIELDS,
   checkPayloadShape,
-  readContexts,
-  readSelfDescribingEvent,
+  readContextsShared,
+  readSelfDescribingEventShared,
 } from './tp2.js';
 
 /**
@@ -54,7 +54,7 @@ export function findForbiddenIdentifiers(payload: EventPayload, level: ConsentLe
     if (rules.session === 'removed') for (const field of SESSION_FIELDS) if (field in payload) flag(field, payload[field]);
     for (const key of ['co', 'cx'] as const) {
       if (!(key in payload)) continue;
-      for (const { schema, data } of readContexts(payload, key).data) {
+      for (const { schema, data } of readContextsShared(payload, key).data) {
         if (rules.removeEntities.some((prefix) => schema.startsWith(prefix))) flag(schema, data);
         if (schema.startsWith(CLIENT_SESSION_SCHEMA_PREFIX)) {
           if (rules.session === 'removed') flag('client_session', data.sessionId);
@@ -70,7 +70,7 @@ export function findForbiddenIdentifiers(payload: EventPayload, level: ConsentLe
         }
       }
     }
-    for (const key of ['ue_pr', 'ue_px'] as const) if (key in payload) readSelfDescribingEvent(payload, key);
+    for (const key of ['ue_pr', 'ue_px'] as const) if (key in payload) readSelfDescribingEventShared(payload, key);
   } catch (error) {
     if (!(error instanceof MalformedPayloadError)) throw error;
     flag('payload', error.message);

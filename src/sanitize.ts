@@ -9,9 +9,9 @@ import {
   SESSION_FIELDS,
   USER_IDENTIFIER_FIELDS,
   checkPayloadShape,
-  readContexts,
-  readSelfDescribingEvent,
-  writeJsonField,
+  readContextsShared,
+  readSelfDescribingEventShared,
+  writeContexts,
   type SelfDescribing,
 } from './tp2.js';
 
@@ -206,7 +206,7 @@ export function sanitizeEvent(payload: EventPayload, level: ConsentLevel, option
 
     for (const field of ['co', 'cx'] as const) {
       if (!(field in payload)) continue;
-      const envelope = readContexts(payload, field);
+      const envelope = readContextsShared(payload, field);
       const entities: SelfDescribing[] = [];
       let changed = false;
       for (const entity of envelope.data) {
@@ -216,10 +216,10 @@ export function sanitizeEvent(payload: EventPayload, level: ConsentLevel, option
       }
       if (!changed) continue;
       if (entities.length === 0) delete out[field];
-      else out[field] = writeJsonField({ schema: envelope.schema, data: entities }, field === 'cx');
+      else out[field] = writeContexts({ schema: envelope.schema, data: entities }, field);
     }
     // Self-describing events carry no identifier the policy names, but an unreadable one is never passed on.
-    for (const field of ['ue_pr', 'ue_px'] as const) if (field in payload) readSelfDescribingEvent(payload, field);
+    for (const field of ['ue_pr', 'ue_px'] as const) if (field in payload) readSelfDescribingEventShared(payload, field);
 
     return { kept: true, level: effective, payload: out };
   } catch (error) {

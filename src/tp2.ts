@@ -72,11 +72,72 @@ export function writeJsonField(json: unknown, base64: boolean): string {
   return base64 ? Base64.encodeURI(text) : text;
 }
 
+/**
+ * Turns the plain JSON fields of a payload (`co`, `ue_pr`) into their base64 forms (`cx`,
+ * `ue_px`), in place, as tracker-core's processor would have, remembering the parsed forms.
+ */
+export function encodeJsonFields(payload: Record<string, unknown>): void {
+  for (const [plain, encoded] of [['co', 'cx'], ['ue_pr', 'ue_px']] as const) {
+    const text = payload[plain];
+    if (typeof text !== 'string') continue;
+    const base64 = Base64.encodeURI(text);
+    const parsed = parsedFields.get(plain)?.get(text);
+    if (parsed !== undefined) remember(encoded, base64, parsed);
+    delete payload[plain];
+    payload[encoded] = base64;
+  }
+}
+
 function checkSelfDescribing(value: unknown, where: string): SelfDescribing {
   if (!isPlainObject(value) || typeof value.schema !== 'string' || !isPlainObject(value.data)) {
     throw new MalformedPayloadError(`${where} must be a self-describing JSON { schema, data }`);
   }
   return value as unknown as SelfDescribing;
+}
+
+/**
+ * The same encoded field is read up to three times per event (plugin, store, fetch guard). A small
+ * cache of parsed fields, keyed by the exact string, makes the second and third reads free. What
+ * it holds is shared, so the readers below never mutate what they return.
+ */
+const CACHE_LIMIT = 256;
+/** One map per field name, keyed by the raw string itself, whose hash the engine keeps. */
+const parsedFields = new Map<string, Map<string, unknown>>();
+
+function cached<T>(field: string, raw: string, read: () => T): T {
+  let byValue = parsedFields.get(field);
+  if (!byValue) parsedFields.set(field, (byValue = new Map()));
+  const hit = byValue.get(raw);
+  if (hit !== undefined) return hit as T;
+  const value = read();
+  remember(field, raw, value);
+  return value;
+}
+
+function remember(field: string, raw: string, value: unknown): void {
+  let byValue = parsedFields.get(field);
+  if (!byValue) parsedFields.set(field, (byValue = new Map()));
+  if (byValue.size >= CACHE_LIMIT) byValue.delete(byValue.keys().next().value as string);
+  byValue.set(raw, value);
+}
+
+/** Encodes a contexts envelope, and remembers its parsed form so that later reads are free. */
+export function writeContexts(envelope: { schema: string; data: SelfDescribing[] }, field: 'co' | 'cx'): string {
+  const text = writeJsonField(envelope, field === 'cx');
+  remember(field, text, envelope);
+  return text;
+}
+
+/** The contexts envelope `{ schema, data: SelfDescribing[] }`, checked; shared, never to be mutated. */
+export function readContextsShared(payload: Record<string, unknown>, field: 'co' | 'cx'): { schema: string; data: SelfDescribing[] } {
+  const raw = payload[field];
+  return typeof raw === 'string' ? cached(field, raw, () => readContexts(payload, field)) : readContexts(payload, field);
+}
+
+/** The self-describing event envelope, checked; shared, never to be mutated. */
+export function readSelfDescribingEventShared(payload: Record<string, unknown>, field: 'ue_pr' | 'ue_px'): { schema: string; data: SelfDescribing } {
+  const raw = payload[field];
+  return typeof raw === 'string' ? cached(field, raw, () => readSelfDescribingEvent(payload, field)) : readSelfDescribingEvent(payload, field);
 }
 
 /** The contexts envelope `{ schema, data: SelfDescribing[] }`, checked. */

@@ -1,7 +1,7 @@
 import { payloadJsonProcessor, type CorePlugin, type PayloadBuilder, type TrackerCore } from '@snowplow/tracker-core';
 import type { ConsentLevel } from '../levels.js';
 import { sanitizeEvent, type AnonymousSession, type SanitizeResult } from '../sanitize.js';
-import { CLIENT_SESSION_SCHEMA_PREFIX } from '../tp2.js';
+import { CLIENT_SESSION_SCHEMA_PREFIX, encodeJsonFields } from '../tp2.js';
 import type { AnonymousSessionKeeper } from './anonymous-session-keeper.js';
 import type { EnforcementContext } from './enforcement-context.js';
 
@@ -48,8 +48,12 @@ export function createConsentPlugin(context: EnforcementContext, sessions: Anony
         }
         let result: SanitizeResult;
         try {
-          payloadJsonProcessor(base64)(builder, json, entities);
+          // Build plain JSON and encode once, after sanitising: base64 is the costly part, and
+          // tracker-core's encoder is slower than ours. A rebuild over an encoded payload keeps it encoded.
+          const encodedAlready = 'cx' in dict || 'ue_px' in dict;
+          payloadJsonProcessor(base64 && encodedAlready)(builder, json, entities);
           result = sanitizeEvent(dict, level, { policy: context.policy, ...(session && { session }) });
+          if (result.kept && base64) encodeJsonFields(result.payload);
         } catch (error) {
           // tracker-core's own processor throws on a contexts field it cannot parse.
           result = { kept: false, level, reason: 'malformed', detail: `the payload could not be built: ${String(error)}` };

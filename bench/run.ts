@@ -1,0 +1,102 @@
+/**
+ * `npm run bench`: events per second through raw tracker-core and through tracker-core with the
+ * enforcement points at each level, measured in the same run and printed as ratios; then the
+ * size of each entry (minified + gzip, peers external).
+ */
+import { buildStructEvent, newEmitter, trackerCore, type CorePlugin, type SelfDescribingJson } from '@snowplow/tracker-core';
+import { build } from 'esbuild';
+import { gzipSync } from 'node:zlib';
+import { createEnforcement, type ConsentLevel } from '../src/index.js';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+
+/** The network is out of the measurement: a fetch that answers at once, the same for every variant. */
+const instantFetch = async (request: Request) => {
+  await request.text();
+  return new Response('ok');
+};
+
+function identifierPlugins(): CorePlugin[] {
+  let eventIndex = 0;
+  return [
+    {
+      beforeTrack(pb) {
+        eventIndex += 1;
+        pb.addContextEntity({
+          schema: 'iglu:com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-2',
+          data: { userId: 'device-user', sessionId: 'session-1', previousSessionId: 'session-0', sessionIndex: 2, eventIndex, storageMechanism: 'LOCAL_STORAGE', firstEventId: 'f', firstEventTimestamp: '2026-01-01T00:00:00.000Z' },
+        });
+      },
+    },
+    {
+      contexts: () => [
+        { schema: 'iglu:com.snowplowanalytics.snowplow/mobile_context/jsonschema/1-0-3', data: { osType: 'ios', osVersion: '18.0', deviceManufacturer: 'Apple', deviceModel: 'iPhone', appleIdfa: 'IDFA', appleIdfv: 'IDFV' } } as SelfDescribingJson,
+      ],
+    },
+  ];
+}
+
+async function run(level: ConsentLevel | 'raw'): Promise<number> {
+  const enforcement = level === 'raw' ? undefined : createEnforcement({ level: () => level, fetch: instantFetch });
+  const emitter = newEmitter({
+    endpoint: 'http://127.0.0.1:1',
+    bufferSize: 10,
+    customFetch: enforcement?.customFetch ?? instantFetch,
+    ...(enforcement && { eventStore: enforcement.eventStore }),
+  });
+  const core = trackerCore({
+    base64: true,
+    corePlugins: [...identifierPlugins(), ...(enforcement ? [enforcement.plugin] : [])],
+    callback: (pb) => void emitter.input(pb.build()),
+  });
+  core.setUserId('user-1');
+  core.setIpAddress('203.0.113.9');
+  core.setTrackerVersion('bench');
+  core.setPlatform('mob');
+  const start = performance.now();
+  for (let i = 0; i < EVENTS; i++) {
+    core.track(buildStructEvent({ category: 'bench', action: 'tap', label: String(i) }));
+    if (i % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
+  }
+  await emitter.flush();
+  return EVENTS / ((performance.now() - start) / 1000);
+}
+
+async function throughput() {
+  const variants = ['raw', 'full', 'session-only', 'none', 'off'] as const;
+  const best = Object.fromEntries(variants.map((v) => [v, 0])) as Record<(typeof variants)[number], number>;
+  for (let round = 0; round < ROUNDS; round++) {
+    // Interleaved rounds, best of each: the machine's noise hits every variant alike.
+    for (const variant of variants) best[variant] = Math.max(best[variant], await run(variant));
+  }
+  console.log(`\nThroughput: ${EVENTS} struct events per round, best of ${ROUNDS} rounds, base64 on, session + mobile entities`);
+  console.log('variant          events/s   ratio to raw tracker-core');
+  for (const variant of variants) {
+    const label = variant === 'raw' ? 'raw tracker-core' : `enforced ${variant}`;
+    console.log(`${label.padEnd(16)} ${Math.round(best[variant]).toString().padStart(9)}   ${(best[variant] / best.raw).toFixed(2)}`);
+  }
+}
+
+async function bundleSizes() {
+  console.log('\nBundle size (ESM, minified + gzip, peers external, dependencies included)');
+  console.log('entry                  min      gzip');
+  for (const [name, file] of [['consent-tracker', 'dist/index.js'], ['consent-tracker/testing', 'dist/testing.js']] as const) {
+    const result = await build({
+      entryPoints: [file],
+      bundle: true,
+      minify: true,
+      write: false,
+      format: 'esm',
+      platform: name.endsWith('testing') ? 'node' : 'neutral',
+      mainFields: ['module', 'main'],
+      external: ['@snowplow/tracker-core', 'xstate', 'react', '@xstate/react', 'node:*'],
+      logLevel: 'silent',
+    });
+    const code = result.outputFiles[0]?.contents ?? new Uint8Array();
+    console.log(`${name.padEnd(22)} ${(code.length / 1024).toFixed(1).padStart(5)} kB ${(gzipSync(code).length / 1024).toFixed(1).padStart(6)} kB`);
+  }
+}
+
+await throughput();
+await bundleSizes();
