@@ -3,9 +3,10 @@
  * enforcement points at each level, measured in the same run and printed as ratios; then the
  * size of each entry (minified + gzip, peers external).
  */
-import { buildStructEvent, newEmitter, trackerCore, type CorePlugin, type SelfDescribingJson } from '@snowplow/tracker-core';
+import { buildStructEvent } from '@snowplow/tracker-core';
 import { build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
+import { createIdentifiedApp } from '../demo/identified-app.js';
 import { createEnforcement, type ConsentLevel } from '../src/index.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
@@ -17,49 +18,19 @@ const instantFetch = async (request: Request) => {
   return new Response('ok');
 };
 
-function identifierPlugins(): CorePlugin[] {
-  let eventIndex = 0;
-  return [
-    {
-      beforeTrack(pb) {
-        eventIndex += 1;
-        pb.addContextEntity({
-          schema: 'iglu:com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-2',
-          data: { userId: 'device-user', sessionId: 'session-1', previousSessionId: 'session-0', sessionIndex: 2, eventIndex, storageMechanism: 'LOCAL_STORAGE', firstEventId: 'f', firstEventTimestamp: '2026-01-01T00:00:00.000Z' },
-        });
-      },
-    },
-    {
-      contexts: () => [
-        { schema: 'iglu:com.snowplowanalytics.snowplow/mobile_context/jsonschema/1-0-3', data: { osType: 'ios', osVersion: '18.0', deviceManufacturer: 'Apple', deviceModel: 'iPhone', appleIdfa: 'IDFA', appleIdfv: 'IDFV' } } as SelfDescribingJson,
-      ],
-    },
-  ];
-}
-
 async function run(level: ConsentLevel | 'raw'): Promise<number> {
   const enforcement = level === 'raw' ? undefined : createEnforcement({ level: () => level, fetch: instantFetch });
-  const emitter = newEmitter({
+  const { core, flush } = createIdentifiedApp({
     endpoint: 'http://127.0.0.1:1',
-    bufferSize: 10,
-    customFetch: enforcement?.customFetch ?? instantFetch,
-    ...(enforcement && { eventStore: enforcement.eventStore }),
+    extraPlugins: enforcement ? [enforcement.plugin] : [],
+    emitter: { bufferSize: 10, customFetch: enforcement?.customFetch ?? instantFetch, ...(enforcement && { eventStore: enforcement.eventStore }) },
   });
-  const core = trackerCore({
-    base64: true,
-    corePlugins: [...identifierPlugins(), ...(enforcement ? [enforcement.plugin] : [])],
-    callback: (pb) => void emitter.input(pb.build()),
-  });
-  core.setUserId('user-1');
-  core.setIpAddress('203.0.113.9');
-  core.setTrackerVersion('bench');
-  core.setPlatform('mob');
   const start = performance.now();
   for (let i = 0; i < EVENTS; i++) {
     core.track(buildStructEvent({ category: 'bench', action: 'tap', label: String(i) }));
     if (i % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
   }
-  await emitter.flush();
+  await flush();
   return EVENTS / ((performance.now() - start) / 1000);
 }
 

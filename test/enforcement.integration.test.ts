@@ -297,7 +297,7 @@ describe('bounded and fail-closed', () => {
     const core = trackerCore({
       corePlugins: [
         { beforeTrack: (pb) => pb.add('co', '{"schema": broken') },
-        sessionPlugin({ userId: 'u', sessionId: 's', previousSessionId: null, index: 0 }),
+        sessionPlugin({ userId: 'u', sessionId: 's', previousSessionId: null, eventIndex: 0 }),
         mobileContextPlugin(),
         enforcement.plugin,
       ],

@@ -1,22 +1,10 @@
+import { buildStructEvent, type TrackerCore } from '@snowplow/tracker-core';
 import { expect, vi } from 'vitest';
-import {
-  buildSelfDescribingEvent,
-  buildStructEvent,
-  newEmitter,
-  trackerCore,
-  type CorePlugin,
-  type SelfDescribingJson,
-  type TrackerCore,
-} from '@snowplow/tracker-core';
 import { createEnforcement, type ConsentLevel, type Enforcement, type EnforcementOptions } from 'consent-tracker';
-
-export const SESSION_SCHEMA = 'iglu:com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-2';
-export const MOBILE_SCHEMA = 'iglu:com.snowplowanalytics.snowplow/mobile_context/jsonschema/1-0-3';
+import { createIdentifiedApp } from '../../demo/identified-app.js';
 
 /**
- * A tracker-core "app": the identifiers a real tracker adds (a subject with uid/ip/nuid/duid,
- * a client_session entity added by a plugin through addContextEntity, a mobile_context with ad ids
- * from a context plugin), the enforcement points, and a real emitter sending HTTP.
+ * The identified app of the demo, with the enforcement points: what every integration test drives.
  */
 export interface TestTracker {
   core: TrackerCore;
@@ -33,38 +21,6 @@ export interface TestTracker {
   drain(): Promise<void>;
 }
 
-export function sessionPlugin(state: { userId: string; sessionId: string; previousSessionId: string | null; index: number }): CorePlugin {
-  return {
-    beforeTrack(pb) {
-      state.index += 1;
-      pb.addContextEntity({
-        schema: SESSION_SCHEMA,
-        data: {
-          userId: state.userId,
-          sessionId: state.sessionId,
-          previousSessionId: state.previousSessionId,
-          sessionIndex: 3,
-          eventIndex: state.index,
-          storageMechanism: 'LOCAL_STORAGE',
-          firstEventId: 'first-event',
-          firstEventTimestamp: '2026-01-01T00:00:00.000Z',
-        },
-      });
-    },
-  };
-}
-
-export function mobileContextPlugin(): CorePlugin {
-  return {
-    contexts: () => [
-      {
-        schema: MOBILE_SCHEMA,
-        data: { osType: 'ios', osVersion: '18.0', deviceManufacturer: 'Apple', deviceModel: 'iPhone', appleIdfa: 'IDFA-1', appleIdfv: 'IDFV-1' },
-      } as SelfDescribingJson,
-    ],
-  };
-}
-
 export function createTestTracker(
   endpoint: string,
   options: Partial<EnforcementOptions> & { initial?: ConsentLevel; base64?: boolean; bufferSize?: number; eventMethod?: 'post' | 'get' } = {},
@@ -79,30 +35,22 @@ export function createTestTracker(
       return fetch(request);
     },
   });
-  const session = { userId: 'device-user-1', sessionId: 'real-session-1', previousSessionId: 'real-session-0', index: 0 };
-  const emitter = newEmitter({
+  const app = createIdentifiedApp({
     endpoint,
-    eventStore: enforcement.eventStore,
-    customFetch: enforcement.customFetch,
-    bufferSize: options.bufferSize ?? 1,
-    eventMethod: options.eventMethod ?? 'post',
-    connectionTimeout: 2000,
-  });
-  const core = trackerCore({
     base64: options.base64 ?? true,
-    corePlugins: [sessionPlugin(session), mobileContextPlugin(), enforcement.plugin],
-    callback: (pb) => void emitter.input(pb.build()),
+    extraPlugins: [enforcement.plugin],
+    emitter: {
+      eventStore: enforcement.eventStore,
+      customFetch: enforcement.customFetch,
+      bufferSize: options.bufferSize ?? 1,
+      eventMethod: options.eventMethod ?? 'post',
+    },
   });
-  core.setUserId('user-1');
-  core.setIpAddress('203.0.113.9');
-  core.addPayloadPair('nuid', 'tracker-nuid-1');
-  core.addPayloadPair('duid', 'domain-user-1');
-  core.setPlatform('mob');
-  core.setTrackerVersion('core-4.10.1');
+  const { core, session } = app;
   return {
     core,
     enforcement,
-    flush: () => emitter.flush(),
+    flush: app.flush,
     trackStruct: (action) => void core.track(buildStructEvent({ category: 'test', action })),
     async setLevel(next) {
       level = next;
@@ -115,7 +63,7 @@ export function createTestTracker(
     async drain() {
       await vi.waitFor(
         async () => {
-          await emitter.flush();
+          await app.flush();
           expect(await enforcement.eventStore.count()).toBe(0);
         },
         { timeout: 5000, interval: 20 },
@@ -124,4 +72,4 @@ export function createTestTracker(
   };
 }
 
-export { buildSelfDescribingEvent };
+export { MOBILE_SCHEMA, SESSION_SCHEMA, mobileContextPlugin, sessionPlugin } from '../../demo/identified-app.js';
