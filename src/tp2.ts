@@ -39,13 +39,20 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * Parses JSON, refusing a `__proto__` key: harmless in `JSON.parse` itself, but a trap for any
- * later copy by assignment, and never sent by a real tracker.
+ * later copy by assignment, and never sent by a real tracker. Only text that could hold one (the
+ * word itself, or an escape) pays for the key-by-key check.
  */
 function parseJson(text: string, field: string): unknown {
-  if (text.includes('__proto__')) throw new MalformedPayloadError(`${field} contains the forbidden key '__proto__'`);
+  const suspicious = text.includes('__proto__') || text.includes('\\u');
   try {
-    return JSON.parse(text);
-  } catch {
+    return suspicious
+      ? JSON.parse(text, (key, value: unknown) => {
+          if (key === '__proto__') throw new MalformedPayloadError(`${field} contains the forbidden key '__proto__'`);
+          return value;
+        })
+      : JSON.parse(text);
+  } catch (error) {
+    if (error instanceof MalformedPayloadError) throw error;
     throw new MalformedPayloadError(`${field} is not valid JSON`);
   }
 }

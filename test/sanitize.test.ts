@@ -126,6 +126,13 @@ describe('sanitizeEvent with malformed payloads', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
+  it('keeps a value that merely reads "__proto__" (found by the property test)', () => {
+    const co = JSON.stringify({ schema: CONTEXTS, data: [{ schema: 'iglu:com.acme/thing/jsonschema/1-0-0', data: { name: '__proto__' } }] });
+    expect(sanitizeEvent({ ...base, co }, 'none')).toMatchObject({ kept: true });
+    const escaped = `{"schema":"${CONTEXTS}","data":[{"schema":"s","data":{"\\u005f_proto__":{"polluted":true}}}]}`;
+    expect(sanitizeEvent({ ...base, co: escaped }, 'none')).toMatchObject({ kept: false, reason: 'malformed' });
+  });
+
   it.each([null, undefined, 'text', 42, ['e', 'pv']])('drops a payload that is %j', (payload) => {
     expect(sanitizeEvent(payload as never, 'none')).toMatchObject({ kept: false, reason: 'malformed' });
   });
