@@ -13,5 +13,6 @@ export default defineConfig({
       { find: /^consent-tracker\/testing$/, replacement: src('testing/index.ts') },
     ],
     testTimeout: 20_000,
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });

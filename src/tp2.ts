@@ -5,7 +5,15 @@
  */
 import { Base64 } from 'js-base64';
 
-/** The null UUID that anonymised session entities and the collector use in place of a user id. */
+/**
+ * The null UUID that anonymised session entities and the collector use in place of a user id.
+ *
+ * @example
+ * ```ts
+ * import { NULL_UUID } from 'consent-tracker';
+ * NULL_UUID; // '00000000-0000-0000-0000-000000000000'
+ * ```
+ */
 export const NULL_UUID = '00000000-0000-0000-0000-000000000000';
 
 /** Payload fields that identify a user: removed below `full`. */
@@ -20,7 +28,15 @@ export const AD_ID_FIELDS = ['appleIdfa', 'appleIdfv', 'androidIdfa', 'appSetId'
 export const CLIENT_SESSION_SCHEMA_PREFIX = 'iglu:com.snowplowanalytics.snowplow/client_session/';
 export const MOBILE_CONTEXT_SCHEMA_PREFIX = 'iglu:com.snowplowanalytics.snowplow/mobile_context/';
 
-/** A self-describing JSON: `{ schema, data }`. */
+/**
+ * A self-describing JSON: `{ schema, data }`, as context entities and events are sent.
+ *
+ * @example
+ * ```ts
+ * import type { SelfDescribing } from 'consent-tracker';
+ * const entity: SelfDescribing = { schema: 'iglu:com.acme/user/jsonschema/1-0-0', data: { plan: 'pro' } };
+ * ```
+ */
 export interface SelfDescribing {
   schema: string;
   data: Record<string, unknown>;
