@@ -205,6 +205,8 @@ export function definePolicy(options: PolicyOptions = {}): PolicyTable {
   if (typeof options !== 'object' || options === null) {
     throw new ConsentError('INVALID_OPTION', `policy options must be an object; got ${describe(options)}`);
   }
+  const unknown = Object.keys(options).find((key) => key !== 'overrides' && key !== 'unsafeSessionOnlyWithoutServerAnonymisation');
+  if (unknown !== undefined) throw new ConsentError('INVALID_OPTION', `'${unknown}' is not a policy option`);
   const { overrides = {}, unsafeSessionOnlyWithoutServerAnonymisation = false } = options;
   if (typeof unsafeSessionOnlyWithoutServerAnonymisation !== 'boolean') {
     throw new ConsentError('INVALID_OPTION', 'unsafeSessionOnlyWithoutServerAnonymisation must be a boolean');
@@ -219,7 +221,18 @@ export function definePolicy(options: PolicyOptions = {}): PolicyTable {
     const override = overrides[level];
     table[level] = freezePolicy(override === undefined ? { ...base } : applyOverride(base, override));
   }
-  return Object.freeze(table);
+  const frozen = Object.freeze(table);
+  builtTables.add(frozen);
+  return frozen;
+}
+
+/** Tables that `definePolicy` built, and so validated: only these are taken as they are. */
+const builtTables = new WeakSet<object>();
+
+/** A validated table: the one given if `definePolicy` built it, else one built from the options. */
+export function resolvePolicy(policy: PolicyOptions | PolicyTable | undefined): PolicyTable {
+  if (policy === undefined) return DEFAULT_POLICY;
+  return builtTables.has(policy) ? (policy as PolicyTable) : definePolicy(policy as PolicyOptions);
 }
 
 /**
@@ -233,14 +246,6 @@ export function definePolicy(options: PolicyOptions = {}): PolicyTable {
  * ```
  */
 export const DEFAULT_POLICY: PolicyTable = definePolicy();
-
-function isPolicyTable(value: unknown): value is PolicyTable {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    CONSENT_LEVELS.every((level) => (value as Record<string, { level?: unknown }>)[level]?.level === level)
-  );
-}
 
 /**
  * The identifier policy of one level: what it sends, what it removes, what it does to the session.
@@ -257,8 +262,7 @@ function isPolicyTable(value: unknown): value is PolicyTable {
  */
 export function levelPolicy(level: ConsentLevel, policy?: PolicyOptions | PolicyTable): LevelPolicy {
   assertConsentLevel(level, 'level');
-  const table = policy === undefined ? DEFAULT_POLICY : isPolicyTable(policy) ? policy : definePolicy(policy);
-  return table[level];
+  return resolvePolicy(policy)[level];
 }
 
 /**

@@ -59,6 +59,14 @@ describe('policy', () => {
     expect(() => definePolicy({ unsafeSessionOnlyWithoutServerAnonymisation: 'yes' as never })).toThrow(ConsentError);
   });
 
+  it('rebuilds a hand-made table instead of trusting it, and rejects unknown options', () => {
+    const handMade = { ...DEFAULT_POLICY, none: { ...DEFAULT_POLICY.none, userIdentifiers: true } };
+    expect(() => levelPolicy('none', handMade as never)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    expect(() => definePolicy({ strict: true } as never)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    const built = definePolicy({ overrides: { full: { adIdentifiers: false } } });
+    expect(levelPolicy('full', built)).toBe(built.full);
+  });
+
   it('rejects an unknown level with a typed error', () => {
     expect(() => levelPolicy('FULL' as never)).toThrow(expect.objectContaining({ code: 'INVALID_LEVEL' }));
   });

@@ -1,7 +1,7 @@
 import type { CorePlugin } from '@snowplow/tracker-core';
 import { ConsentError, describe } from '../consent-error.js';
 import type { ConsentLevel } from '../levels.js';
-import { definePolicy, type PolicyOptions, type PolicyTable } from '../policy.js';
+import { resolvePolicy, type PolicyOptions, type PolicyTable } from '../policy.js';
 import type { KeyValueStorage } from '../storage.js';
 import { AnonymousSessionKeeper } from './anonymous-session-keeper.js';
 import { createConsentEventStore, type ConsentEventStore } from './consent-event-store.js';
@@ -127,9 +127,7 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
   }
   const maxSize = positiveInteger(options.maxQueueSize, 'maxQueueSize', 1000);
   const storageTimeoutMs = positiveInteger(options.storageTimeoutMs, 'storageTimeoutMs', 3000);
-  const policy = options.policy && 'full' in options.policy && 'level' in (options.policy.full as object)
-    ? (options.policy as PolicyTable)
-    : definePolicy(options.policy as PolicyOptions | undefined);
+  const policy = resolvePolicy(options.policy);
 
   const context = createEnforcementContext({ policy, level: options.level, onDrop: options.onDrop, onError: options.onError });
   const sessions = new AnonymousSessionKeeper();
