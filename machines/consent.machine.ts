@@ -117,8 +117,8 @@ export const consentMachine = setup({
   },
   actors: {
     // Replaced by the controller with `machine.provide({ actors })`.
-    apply: fromPromise<void, ApplyInput>(async () => {}),
-    loadDecision: fromPromise<LoadOutput, void>(async () => ({ record: null })),
+    apply: fromPromise<undefined, ApplyInput>(async () => undefined),
+    loadDecision: fromPromise<LoadOutput>(async () => ({ record: null })),
   },
   delays: {
     applyTimeout: ({ context }) => context.applyTimeoutMs,

@@ -3,8 +3,8 @@ import type { ApplyInput, LoadOutput } from '../../machines/consent.machine.js';
 
 /** An apply actor whose completion the test decides, call by call (first in, first out). */
 export function createControllableApply() {
-  const calls: Array<{ input: ApplyInput; resolve: () => void; reject: (error: unknown) => void; signal: AbortSignal }> = [];
-  const logic = fromPromise<void, ApplyInput>(({ input, signal }) => new Promise<void>((resolve, reject) => void calls.push({ input, resolve, reject, signal })));
+  const calls: Array<{ input: ApplyInput; resolve: (value: undefined) => void; reject: (error: unknown) => void; signal: AbortSignal }> = [];
+  const logic = fromPromise<undefined, ApplyInput>(({ input, signal }) => new Promise<undefined>((resolve, reject) => void calls.push({ input, resolve, reject, signal })));
   const next = () => {
     const call = calls.shift();
     if (!call) throw new Error('no pending apply call');
@@ -13,10 +13,10 @@ export function createControllableApply() {
   return {
     logic,
     calls,
-    resolveNext: () => next().resolve(),
+    resolveNext: () => next().resolve(undefined),
     rejectNext: (error: unknown = new Error('apply failed')) => next().reject(error),
   };
 }
 
 /** A loadDecision actor that answers with the given output. */
-export const loadsDecision = (output: LoadOutput) => fromPromise<LoadOutput, void>(async () => output);
+export const loadsDecision = (output: LoadOutput) => fromPromise<LoadOutput>(async () => output);
