@@ -8,6 +8,8 @@ import { isConsentLevel, type ConsentLevel } from './levels.js';
  * - `POLICY_WEAKENED`: a policy override that would send more than the default level allows.
  * - `STORAGE_FAILED`: the injected storage threw or rejected.
  * - `STORED_DATA_UNREADABLE`: stored data had the wrong shape; it was treated as absent.
+ * - `STORED_DECISION_EXPIRED`: the stored decision is for another policy version, or too old.
+ * - `APPLY_FAILED`, `APPLY_TIMEOUT`: a consent change failed or took too long; the lower level stays enforced.
  *
  * @example
  * ```ts
@@ -20,7 +22,10 @@ export type ConsentErrorCode =
   | 'INVALID_OPTION'
   | 'POLICY_WEAKENED'
   | 'STORAGE_FAILED'
-  | 'STORED_DATA_UNREADABLE';
+  | 'STORED_DATA_UNREADABLE'
+  | 'STORED_DECISION_EXPIRED'
+  | 'APPLY_FAILED'
+  | 'APPLY_TIMEOUT';
 
 /**
  * The one error type consent-tracker throws or reports. Bad input never changes state: when a

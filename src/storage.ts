@@ -36,3 +36,21 @@ export function memoryStorage(initial: Record<string, string> = {}): KeyValueSto
     removeItem: async (key) => void entries.delete(key),
   };
 }
+
+/**
+ * Wraps a Web Storage object (`localStorage`, `sessionStorage`) as a {@link KeyValueStorage}. A
+ * storage that throws (a full quota, a privacy mode) rejects, so the caller reports it.
+ *
+ * @example
+ * ```ts
+ * import { webStorage } from 'consent-tracker';
+ * const storage = webStorage(window.localStorage);
+ * ```
+ */
+export function webStorage(storage: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>): KeyValueStorage {
+  return {
+    getItem: async (key) => storage.getItem(key),
+    setItem: async (key, value) => storage.setItem(key, value),
+    removeItem: async (key) => storage.removeItem(key),
+  };
+}

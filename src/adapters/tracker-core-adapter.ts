@@ -1,0 +1,78 @@
+import { newEmitter, trackerCore, type CorePlugin, type EmitterConfiguration, type PayloadBuilder, type SelfDescribingJson, type TrackerCore } from '@snowplow/tracker-core';
+import type { Enforcement } from '../enforce/create-enforcement.js';
+import type { ConsentAdapter } from '../consent-adapter.js';
+
+/**
+ * A tracker built by {@link trackerCoreAdapter}: tracker-core's `track`, plus `flush`.
+ *
+ * @example
+ * ```ts
+ * import { buildStructEvent } from '@snowplow/tracker-core';
+ * import type { CoreTracker } from 'consent-tracker';
+ * const track = (tracker: CoreTracker) => tracker.track(buildStructEvent({ category: 'c', action: 'a' }));
+ * ```
+ */
+export interface CoreTracker {
+  track(event: PayloadBuilder, context?: SelfDescribingJson[]): void;
+  /** The tracker-core instance, for subject setters (`setUserId`, …). Events tracked on it directly bypass the gate. */
+  readonly core: TrackerCore;
+}
+
+/**
+ * Options of {@link trackerCoreAdapter}: the emitter's own, plus tracker-core's plugins.
+ *
+ * @example
+ * ```ts
+ * import type { TrackerCoreAdapterOptions } from 'consent-tracker';
+ * const options: TrackerCoreAdapterOptions = { endpoint: 'https://collector.example.com' };
+ * ```
+ */
+export type TrackerCoreAdapterOptions = Omit<EmitterConfiguration, 'eventStore' | 'customFetch'> & {
+  /** Plugins that add identifiers (sessions, subjects); the enforcement plugin runs after them. */
+  readonly corePlugins?: CorePlugin[];
+  readonly base64?: boolean;
+  /** Called with the tracker-core instance once, to set up the subject. */
+  readonly configure?: (core: TrackerCore) => void;
+};
+
+/**
+ * A small adapter over plain `@snowplow/tracker-core`, so that everything is testable without the
+ * React Native or browser trackers: the tracker is created once with the enforcement points, and
+ * a level change has nothing else to reconfigure.
+ *
+ * @example
+ * ```ts
+ * import { createConsentTracker, memoryStorage, trackerCoreAdapter } from 'consent-tracker';
+ * const consent = createConsentTracker({
+ *   adapter: trackerCoreAdapter({ endpoint: 'https://collector.example.com' }),
+ *   storage: memoryStorage(),
+ * });
+ * ```
+ */
+export function trackerCoreAdapter(options: TrackerCoreAdapterOptions): ConsentAdapter<CoreTracker> {
+  const { corePlugins = [], base64, configure, ...emitterOptions } = options;
+  let flushEmitter: () => Promise<void> = async () => {};
+  return {
+    create(enforcement: Enforcement): CoreTracker {
+      const emitter = newEmitter({ ...emitterOptions, eventStore: enforcement.eventStore, customFetch: enforcement.customFetch });
+      flushEmitter = () => emitter.flush();
+      const core = trackerCore({
+        ...(base64 !== undefined && { base64 }),
+        corePlugins: [...corePlugins, enforcement.plugin],
+        callback: (pb) => void emitter.input(pb.build()),
+      });
+      configure?.(core);
+      return { core, track: (event, context) => void core.track(event, context) };
+    },
+    async apply() {
+      // tracker-core keeps no identifiers of its own: the enforcement points do all the work.
+    },
+    async forget() {},
+    flush: () => flushEmitter(),
+    replay(tracker, method, args, timestamp) {
+      if (method !== 'track') return;
+      const [event, context] = args as [PayloadBuilder, SelfDescribingJson[] | undefined];
+      tracker.core.track(event, context, { type: 'ttm', value: timestamp });
+    },
+  };
+}

@@ -1,0 +1,26 @@
+import type { Enforcement } from './enforce/create-enforcement.js';
+import type { ConsentLevel } from './levels.js';
+
+/**
+ * What `createConsentTracker` needs from a tracker: create it once with the enforcement points,
+ * bring it to a level, forget its stored identifiers, flush its queue, and track a held event
+ * again with its original timestamp.
+ *
+ * @example
+ * ```ts
+ * import { trackerCoreAdapter, type ConsentAdapter, type CoreTracker } from 'consent-tracker';
+ * const adapter: ConsentAdapter<CoreTracker> = trackerCoreAdapter({ endpoint: 'https://collector.example.com' });
+ * ```
+ */
+export interface ConsentAdapter<Tracker extends object> {
+  /** Creates the tracker, once, wired to the three enforcement points. */
+  create(enforcement: Enforcement): Tracker;
+  /** Reconfigures the live tracker for `level`, coming from `from`. Rejecting fails the change closed. */
+  apply(level: ConsentLevel, from: ConsentLevel): Promise<void>;
+  /** Clears identifiers the tracker stores on the device. */
+  forget(): Promise<void>;
+  /** Sends what is queued. */
+  flush(): Promise<void>;
+  /** Calls a held `track*` method again, with the time it was first called (ms since the epoch). */
+  replay(tracker: Tracker, method: string, args: unknown[], timestamp: number): void;
+}

@@ -1,0 +1,86 @@
+import { ConsentError } from './consent-error.js';
+import { isConsentLevel } from './levels.js';
+import type { KeyValueStorage } from './storage.js';
+import type { ConsentRecord, LoadOutput } from '../machines/consent.machine.js';
+
+export type { ConsentRecord } from '../machines/consent.machine.js';
+
+/**
+ * How a stored decision is checked when it is read.
+ *
+ * @example
+ * ```ts
+ * import type { RecordRules } from 'consent-tracker';
+ * const rules: RecordRules = { policyVersion: '2026-11', maxAgeDays: 365 };
+ * ```
+ */
+export interface RecordRules {
+  /** The policy version now in force; a decision for another version has expired. */
+  readonly policyVersion: string;
+  /** A decision older than this has expired. No limit when absent. */
+  readonly maxAgeDays?: number | undefined;
+  /** The current time in ms since the epoch; `Date.now()` when absent. */
+  readonly now?: number | undefined;
+}
+
+const RECORD_KEYS = ['decidedAt', 'level', 'policyVersion', 'source'];
+const DAY_MS = 86_400_000;
+
+/**
+ * Checks a stored decision. A wrong shape, an unknown level, extra keys (prototype pollution
+ * included) or a timestamp in the future mean no decision, reported as `STORED_DATA_UNREADABLE`;
+ * another policy version or an age past `maxAgeDays` mean no decision, reported as
+ * `STORED_DECISION_EXPIRED`. Absent data is simply no decision.
+ *
+ * @example
+ * ```ts
+ * import { parseConsentRecord } from 'consent-tracker';
+ * const { record, problem } = parseConsentRecord(localStorage.getItem('consent'), { policyVersion: '1' });
+ * ```
+ */
+export function parseConsentRecord(raw: unknown, rules: RecordRules): LoadOutput {
+  if (raw === null || raw === undefined || raw === '') return { record: null };
+  const unreadable = (message: string): LoadOutput => ({ record: null, problem: { code: 'STORED_DATA_UNREADABLE', message } });
+  if (typeof raw !== 'string') return unreadable('the stored decision is not a string');
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return unreadable('the stored decision is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) {
+    return unreadable('the stored decision is not an object');
+  }
+  const keys = Object.getOwnPropertyNames(value).sort();
+  if (keys.join() !== RECORD_KEYS.join()) return unreadable(`the stored decision has the keys ${keys.join(', ') || 'none'}`);
+  const { level, decidedAt, policyVersion, source } = value as Record<string, unknown>;
+  if (!isConsentLevel(level)) return unreadable('the stored decision has an unknown level');
+  if (typeof decidedAt !== 'number' || !Number.isFinite(decidedAt) || decidedAt < 0) return unreadable('the stored decision has no valid decidedAt');
+  if (typeof policyVersion !== 'string' || typeof source !== 'string' || source.length === 0) return unreadable('the stored decision has no valid policyVersion or source');
+  const now = rules.now ?? Date.now();
+  if (decidedAt > now) return unreadable('the stored decision was taken in the future');
+  const expired = (message: string): LoadOutput => ({ record: null, problem: { code: 'STORED_DECISION_EXPIRED', message } });
+  if (policyVersion !== rules.policyVersion) return expired(`the stored decision is for policy version '${policyVersion}', not '${rules.policyVersion}'`);
+  if (rules.maxAgeDays !== undefined && now - decidedAt > rules.maxAgeDays * DAY_MS) return expired(`the stored decision is older than ${rules.maxAgeDays} days`);
+  return { record: { level, decidedAt, policyVersion, source } };
+}
+
+/** Reads and checks the stored decision; a storage failure is reported as no decision. */
+export async function readConsentRecord(storage: KeyValueStorage, key: string, rules: RecordRules): Promise<LoadOutput> {
+  try {
+    return parseConsentRecord(await storage.getItem(key), rules);
+  } catch (error) {
+    return { record: null, problem: { code: 'STORAGE_FAILED', message: `could not read the stored decision: ${String(error)}` } };
+  }
+}
+
+/** Stores a decision, or forgets it (`null`). Throws `STORAGE_FAILED` if the storage does. */
+export async function writeConsentRecord(storage: KeyValueStorage, key: string, record: ConsentRecord | null): Promise<void> {
+  try {
+    if (record) await storage.setItem(key, JSON.stringify(record));
+    else if (storage.removeItem) await storage.removeItem(key);
+    else await storage.setItem(key, '');
+  } catch (cause) {
+    throw new ConsentError('STORAGE_FAILED', `could not store the decision: ${String(cause)}`, { cause });
+  }
+}

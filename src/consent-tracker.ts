@@ -1,0 +1,327 @@
+import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent, type SnapshotFrom } from 'xstate';
+import { consentMachine, type ApplyInput, type ConsentProblem, type ConsentRecord } from '../machines/consent.machine.js';
+import type { ConsentAdapter } from './consent-adapter.js';
+import { ConsentError, assertConsentLevel, describe } from './consent-error.js';
+import { readConsentRecord, writeConsentRecord } from './consent-record.js';
+import { createEnforcement, type Enforcement } from './enforce/create-enforcement.js';
+import type { DroppedEvent, EnforcementStats } from './enforce/enforcement-context.js';
+import { minLevel, type ConsentLevel } from './levels.js';
+import type { PolicyOptions, PolicyTable } from './policy.js';
+import { memoryStorage, type KeyValueStorage } from './storage.js';
+
+/**
+ * Options of {@link createConsentTracker}.
+ *
+ * @example
+ * ```ts
+ * import { memoryStorage, trackerCoreAdapter, type ConsentTrackerOptions, type CoreTracker } from 'consent-tracker';
+ * const options: ConsentTrackerOptions<CoreTracker> = {
+ *   adapter: trackerCoreAdapter({ endpoint: 'https://collector.example.com' }),
+ *   storage: memoryStorage(),
+ *   policyVersion: '2026-11',
+ *   maxAgeDays: 365,
+ * };
+ * ```
+ */
+export interface ConsentTrackerOptions<Tracker extends object> {
+  readonly adapter: ConsentAdapter<Tracker>;
+  /** Where the decision and the event queue are kept; in memory if absent. */
+  readonly storage?: KeyValueStorage;
+  /** The storage key prefix: the decision is `<key>.decision`, the queue `<key>.queue`. Default `'consent-tracker'`. */
+  readonly storageKey?: string;
+  /** The level before any decision. Default `none`. */
+  readonly undecidedLevel?: ConsentLevel;
+  /** Hold events until the user decides, then release them at the decided level. Default `false`. */
+  readonly holdUntilDecided?: boolean;
+  /** The most events held while booting or applying; past it the oldest is dropped and counted. Default 1000. */
+  readonly bufferLimit?: number;
+  /** How long a change may take before it fails closed. Default 10,000 ms. */
+  readonly applyTimeoutMs?: number;
+  /** The privacy policy version; a stored decision for another version has expired. Default `'1'`. */
+  readonly policyVersion?: string;
+  /** A stored decision older than this has expired. */
+  readonly maxAgeDays?: number;
+  /** The identifier policy, or options to build it. */
+  readonly policy?: PolicyOptions | PolicyTable;
+  /** XState's inspector, to watch the chart (`@statelyai/inspect`). */
+  readonly inspect?: (event: InspectionEvent) => void;
+  /** Called for every problem: a rejected change, a failed apply, an unreadable or expired stored decision, a storage failure. */
+  readonly onError?: (error: ConsentError) => void;
+  /** Called for every event that is not passed on. */
+  readonly onDrop?: (drop: DroppedEvent) => void;
+}
+
+/**
+ * Where the consent tracker is in its lifecycle.
+ *
+ * @example
+ * ```ts
+ * import type { ConsentStatus } from 'consent-tracker';
+ * const show = (status: ConsentStatus) => status.phase === 'undecided';
+ * ```
+ */
+export interface ConsentStatus {
+  readonly phase: 'booting' | 'undecided' | 'applying' | 'active' | 'forgetting' | 'failed';
+  /** The level the enforcement points apply now. */
+  readonly level: ConsentLevel;
+  /** The level being applied or in force, `null` while undecided. */
+  readonly target: ConsentLevel | null;
+  readonly record: ConsentRecord | null;
+  readonly error: ConsentProblem | null;
+}
+
+/**
+ * A consent tracker: the chart, the enforcement points and a gated tracker facade.
+ *
+ * @example
+ * ```ts
+ * import { createConsentTracker, trackerCoreAdapter } from 'consent-tracker';
+ * const consent = createConsentTracker({ adapter: trackerCoreAdapter({ endpoint: 'https://collector.example.com' }) });
+ * await consent.ready;
+ * await consent.setLevel('full', 'banner');
+ * ```
+ */
+export interface ConsentTracker<Tracker extends object> {
+  readonly actor: Actor<typeof consentMachine>;
+  /** Resolves when the stored decision and the stored queue have been read. */
+  readonly ready: Promise<void>;
+  /** The tracker: its `track*` calls pass through the gate. */
+  readonly tracker: Tracker;
+  readonly enforcement: Enforcement;
+  getLevel(): ConsentLevel;
+  getStatus(): ConsentStatus;
+  /** Records the user's decision and applies it; resolves when it is in force, rejects (`APPLY_FAILED`, `APPLY_TIMEOUT`) if it failed closed. */
+  setLevel(level: ConsentLevel, source?: string): Promise<void>;
+  /** Forgets the decision: back to the undecided level, stored identifiers cleared. */
+  reset(): Promise<void>;
+  subscribe(listener: (status: ConsentStatus) => void): () => void;
+  stats(): EnforcementStats & { readonly gate: { readonly held: number; readonly released: number; readonly dropped: number } };
+  /** Stops the chart; held events are dropped and counted. */
+  stop(): void;
+}
+
+type Snapshot = SnapshotFrom<typeof consentMachine>;
+
+function phaseOf(snapshot: Snapshot): ConsentStatus['phase'] {
+  if (snapshot.matches('booting')) return 'booting';
+  if (snapshot.matches('undecided')) return 'undecided';
+  if (snapshot.matches('forgetting')) return 'forgetting';
+  if (snapshot.matches('failed')) return 'failed';
+  return snapshot.hasTag('busy') ? 'applying' : 'active';
+}
+
+interface HeldCall {
+  method: string;
+  args: unknown[];
+  timestamp: number;
+  /** The most it may be sent with: the level enforced when it was tracked, or none if no level was in force yet. */
+  ceiling: ConsentLevel | undefined;
+}
+
+function positiveInteger(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new ConsentError('INVALID_OPTION', `${name} must be a positive integer; got ${describe(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Wires the consent chart to a tracker: creates the tracker once through the adapter with the
+ * three enforcement points, reads the stored decision, applies every change through the chart,
+ * and returns a facade whose `track*` calls pass through a gate: straight to the tracker while a
+ * level is in force; held while booting or applying (bounded: the oldest is dropped and counted),
+ * then released under the min rule with their original timestamps.
+ *
+ * @throws {@link ConsentError} `INVALID_OPTION` or `INVALID_LEVEL` for bad options; nothing is created.
+ *
+ * @example
+ * ```ts
+ * import { buildStructEvent } from '@snowplow/tracker-core';
+ * import { createConsentTracker, memoryStorage, trackerCoreAdapter } from 'consent-tracker';
+ *
+ * const consent = createConsentTracker({
+ *   adapter: trackerCoreAdapter({ endpoint: 'https://collector.example.com' }),
+ *   storage: memoryStorage(),
+ * });
+ * consent.tracker.track(buildStructEvent({ category: 'app', action: 'open' })); // held, then sent at none
+ * await consent.setLevel('full', 'banner');
+ * ```
+ */
+export function createConsentTracker<Tracker extends object>(options: ConsentTrackerOptions<Tracker>): ConsentTracker<Tracker> {
+  if (typeof options !== 'object' || options === null || typeof options.adapter?.create !== 'function') {
+    throw new ConsentError('INVALID_OPTION', 'createConsentTracker needs { adapter }');
+  }
+  const undecidedLevel = options.undecidedLevel ?? 'none';
+  assertConsentLevel(undecidedLevel, 'undecidedLevel');
+  const bufferLimit = positiveInteger(options.bufferLimit, 'bufferLimit', 1000);
+  const applyTimeoutMs = positiveInteger(options.applyTimeoutMs, 'applyTimeoutMs', 10_000);
+  if (options.maxAgeDays !== undefined && !(typeof options.maxAgeDays === 'number' && options.maxAgeDays > 0)) {
+    throw new ConsentError('INVALID_OPTION', `maxAgeDays must be a positive number; got ${describe(options.maxAgeDays)}`);
+  }
+  const policyVersion = options.policyVersion ?? '1';
+  if (typeof policyVersion !== 'string' || policyVersion === '') throw new ConsentError('INVALID_OPTION', 'policyVersion must be a non-empty string');
+  const storage = options.storage ?? memoryStorage();
+  const storageKey = options.storageKey ?? 'consent-tracker';
+  const holdUntilDecided = options.holdUntilDecided ?? false;
+  const { adapter } = options;
+  const report = (error: ConsentError) => {
+    try {
+      options.onError?.(error);
+    } catch {
+      // A throwing listener must not break consent handling.
+    }
+  };
+
+  let ceiling: ConsentLevel | undefined;
+  // The actor exists before anything can be tracked; the level function reads it lazily.
+  let actor: Actor<typeof consentMachine> | undefined;
+  const enforcedLevel = (): ConsentLevel => {
+    const enforced = actor?.getSnapshot().context.enforced ?? 'off';
+    return ceiling ? minLevel(enforced, ceiling) : enforced;
+  };
+  const enforcement = createEnforcement({
+    level: enforcedLevel,
+    storage,
+    storageKey: `${storageKey}.queue`,
+    ...(options.policy !== undefined && { policy: options.policy }),
+    ...(options.onDrop && { onDrop: options.onDrop }),
+    onError: report,
+  });
+  const tracker = adapter.create(enforcement);
+
+  const machine = consentMachine.provide({
+    actors: {
+      apply: fromPromise<undefined, ApplyInput>(async ({ input }) => {
+        await adapter.apply(input.level, input.from);
+        if (input.record === null) await adapter.forget();
+        await writeConsentRecord(storage, `${storageKey}.decision`, input.record);
+        await enforcement.levelChanged();
+        return undefined;
+      }),
+      loadDecision: fromPromise(async () => {
+        const [loaded] = await Promise.all([
+          readConsentRecord(storage, `${storageKey}.decision`, { policyVersion, maxAgeDays: options.maxAgeDays }),
+          enforcement.ready,
+        ]);
+        return loaded;
+      }),
+    },
+  });
+
+  const held: HeldCall[] = [];
+  let lastError: ConsentProblem | null = null;
+  const isOpen = (snapshot: Snapshot) => !snapshot.hasTag('busy') && !(holdUntilDecided && snapshot.matches('undecided'));
+
+  function release() {
+    const running = actor as Actor<typeof consentMachine>;
+    let released = 0;
+    while (held.length > 0 && isOpen(running.getSnapshot())) {
+      const call = held.shift() as HeldCall;
+      ceiling = call.ceiling;
+      try {
+        adapter.replay(tracker, call.method, call.args, call.timestamp);
+      } finally {
+        ceiling = undefined;
+      }
+      released += 1;
+    }
+    if (released > 0) running.send({ type: 'GATE.COUNT', released });
+  }
+
+  actor = createActor(machine, { input: { undecidedLevel, applyTimeoutMs, policyVersion }, ...(options.inspect && { inspect: options.inspect }) });
+  actor.subscribe((snapshot) => {
+    const error = snapshot.context.error;
+    if (error && error !== lastError) {
+      report(new ConsentError(error.code === 'SAME_LEVEL' || error.code === 'INVALID_EVENT' ? 'INVALID_OPTION' : error.code === 'INVALID_LEVEL' ? 'INVALID_LEVEL' : error.code, error.message));
+    }
+    lastError = error;
+    if (held.length > 0 && isOpen(snapshot)) queueMicrotask(release);
+  });
+  actor.start();
+  const running = actor;
+
+  const gated = (method: string, call: (...args: unknown[]) => unknown) =>
+    (...args: unknown[]) => {
+      const snapshot = running.getSnapshot();
+      if (isOpen(snapshot) && held.length === 0) return call(...args);
+      const undecidedHold = snapshot.matches('booting') || (holdUntilDecided && snapshot.matches('undecided'));
+      held.push({ method, args, timestamp: Date.now(), ceiling: undecidedHold ? undefined : snapshot.context.enforced });
+      let dropped = 0;
+      while (held.length > bufferLimit) {
+        held.shift();
+        dropped += 1;
+      }
+      running.send({ type: 'GATE.COUNT', held: 1, dropped });
+      if (isOpen(snapshot)) queueMicrotask(release);
+      return undefined;
+    };
+
+  const facade = new Proxy(tracker, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof property === 'string' && property.startsWith('track') && typeof value === 'function') {
+        return gated(property, (value as (...args: unknown[]) => unknown).bind(target));
+      }
+      return value;
+    },
+  });
+
+  const status = (): ConsentStatus => {
+    const snapshot = running.getSnapshot();
+    const { enforced, target, record, error } = snapshot.context;
+    return { phase: phaseOf(snapshot), level: enforced, target, record, error };
+  };
+
+  const settled = async () => {
+    const snapshot = await waitFor(running, (s) => !s.hasTag('busy'), { timeout: Infinity });
+    if (snapshot.matches('failed')) {
+      const error = snapshot.context.error;
+      throw new ConsentError(error?.code === 'APPLY_TIMEOUT' ? 'APPLY_TIMEOUT' : 'APPLY_FAILED', error?.message ?? 'the change failed');
+    }
+  };
+
+  const ready = waitFor(running, (s) => !s.matches('booting'), { timeout: Infinity }).then(() => undefined);
+
+  return {
+    actor: running,
+    ready,
+    tracker: facade,
+    enforcement,
+    getLevel: enforcedLevel,
+    getStatus: status,
+    setLevel(level, source = 'api') {
+      try {
+        assertConsentLevel(level, 'level');
+        if (typeof source !== 'string' || source === '') throw new ConsentError('INVALID_OPTION', 'source must be a non-empty string');
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      const change = () => {
+        const { target, pending } = running.getSnapshot().context;
+        if (level !== (pending?.level ?? target)) running.send({ type: 'CONSENT.SET', level, source });
+        return settled();
+      };
+      // Once booted, the change starts in this very call: a downgrade is enforced before it returns.
+      return running.getSnapshot().matches('booting') ? ready.then(change) : change();
+    },
+    reset() {
+      const forget = () => {
+        if (running.getSnapshot().matches('undecided')) return Promise.resolve();
+        running.send({ type: 'CONSENT.RESET' });
+        return settled();
+      };
+      return running.getSnapshot().matches('booting') ? ready.then(forget) : forget();
+    },
+    subscribe(listener) {
+      const subscription = running.subscribe(() => listener(status()));
+      return () => subscription.unsubscribe();
+    },
+    stats: () => ({ ...enforcement.stats(), gate: { ...running.getSnapshot().context.counters } }),
+    stop() {
+      if (held.length > 0) running.send({ type: 'GATE.COUNT', dropped: held.length });
+      held.length = 0;
+      running.stop();
+    },
+  };
+}
