@@ -174,10 +174,11 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   };
 
   let ceiling: ConsentLevel | undefined;
-  // The actor exists before anything can be tracked; the level function reads it lazily.
-  let actor: Actor<typeof consentMachine> | undefined;
+  // The enforcement points are created before the actor (the adapter needs them); until the actor
+  // exists nothing can be tracked, and the level reads as off.
+  const started: { actor?: Actor<typeof consentMachine> } = {};
   const enforcedLevel = (): ConsentLevel => {
-    const enforced = actor?.getSnapshot().context.enforced ?? 'off';
+    const enforced = started.actor?.getSnapshot().context.enforced ?? 'off';
     return ceiling ? minLevel(enforced, ceiling) : enforced;
   };
   const enforcement = createEnforcement({
@@ -214,7 +215,6 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   const isOpen = (snapshot: Snapshot) => !snapshot.hasTag('busy') && !(holdUntilDecided && snapshot.matches('undecided'));
 
   function release() {
-    const running = actor as Actor<typeof consentMachine>;
     let released = 0;
     while (held.length > 0 && isOpen(running.getSnapshot())) {
       const call = held.shift() as HeldCall;
@@ -229,8 +229,9 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
     if (released > 0) running.send({ type: 'GATE.COUNT', released });
   }
 
-  actor = createActor(machine, { input: { undecidedLevel, applyTimeoutMs, policyVersion }, ...(options.inspect && { inspect: options.inspect }) });
-  actor.subscribe((snapshot) => {
+  const running = createActor(machine, { input: { undecidedLevel, applyTimeoutMs, policyVersion }, ...(options.inspect && { inspect: options.inspect }) });
+  started.actor = running;
+  running.subscribe((snapshot) => {
     const error = snapshot.context.error;
     if (error && error !== lastError) {
       report(new ConsentError(error.code === 'SAME_LEVEL' || error.code === 'INVALID_EVENT' ? 'INVALID_OPTION' : error.code === 'INVALID_LEVEL' ? 'INVALID_LEVEL' : error.code, error.message));
@@ -238,8 +239,7 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
     lastError = error;
     if (held.length > 0 && isOpen(snapshot)) queueMicrotask(release);
   });
-  actor.start();
-  const running = actor;
+  running.start();
 
   const gated = (method: string, call: (...args: unknown[]) => unknown) =>
     (...args: unknown[]) => {
