@@ -1,7 +1,7 @@
 import type { EventStore, EventStoreIterator, EventStorePayload, Payload } from '@snowplow/tracker-core';
 import { ConsentError } from '../consent-error.js';
 import { compareLevels, isConsentLevel, type ConsentLevel } from '../levels.js';
-import { sanitizeEvent } from '../sanitize.js';
+import { sanitizeEvent, type DropReason } from '../sanitize.js';
 import type { KeyValueStorage } from '../storage.js';
 import type { EnforcementContext } from './enforcement-context.js';
 import { withTimeout } from './with-timeout.js';
@@ -28,6 +28,8 @@ export interface ConsentEventStore extends EventStore {
   levelOf(eventId: string): ConsentLevel | undefined;
   /** Resolves when every change so far has been written to storage. */
   persisted(): Promise<void>;
+  /** The fetch guard has dealt with this event (sent it, or dropped and counted it). */
+  settle(eventId: string): void;
 }
 
 interface Entry {
@@ -35,6 +37,12 @@ interface Entry {
   svrAnon: boolean;
   level: ConsentLevel;
   removed: boolean;
+  /**
+   * Dropped from the queue while the emitter was sending it: whether it reached the collector is
+   * not known yet. The fetch guard or the emitter's `removeHead` settles it; if neither does
+   * before the next batch, it is counted as dropped then. So nothing is counted twice, or lost.
+   */
+  limbo?: { reason: DropReason; detail: string };
 }
 
 interface StoredQueue {
@@ -60,6 +68,36 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   let loaded = !storage;
 
   const idOf = (payload: Payload) => (typeof payload.eid === 'string' ? payload.eid : undefined);
+  /** Entries dropped while in flight, by event id, until the fetch guard or `removeHead` settles them. */
+  const inLimbo = new Map<string, Entry>();
+
+  function dropEntry(entry: Entry, reason: DropReason, detail: string) {
+    remove(entry);
+    const id = idOf(entry.payload);
+    if (id !== undefined && handedOut.includes(entry)) {
+      entry.limbo = { reason, detail };
+      inLimbo.set(id, entry);
+      return;
+    }
+    context.drop(reason, 'eventStore', entry.payload.eid, detail);
+  }
+
+  function settleEntry(entry: Entry) {
+    if (!entry.limbo) return;
+    entry.limbo = undefined;
+    const id = idOf(entry.payload);
+    if (id !== undefined) inLimbo.delete(id);
+  }
+
+  /** A new batch starts: what the last one dropped in flight and nobody settled was never sent. */
+  function countUnsettled() {
+    for (const entry of handedOut) {
+      if (!entry.limbo) continue;
+      const { reason, detail } = entry.limbo;
+      settleEntry(entry);
+      context.drop(reason, 'eventStore', entry.payload.eid, detail);
+    }
+  }
 
   function remove(entry: Entry) {
     entry.removed = true;
@@ -74,8 +112,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   function enforceCap() {
     while (entries.length > maxSize) {
       const oldest = entries.shift() as Entry;
-      remove(oldest);
-      context.drop('overflow', 'eventStore', oldest.payload.eid, `the queue holds at most ${maxSize} events; the oldest was dropped`);
+      dropEntry(oldest, 'overflow', `the queue holds at most ${maxSize} events; the oldest was dropped`);
     }
   }
 
@@ -87,8 +124,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       changed = true;
       const result = sanitizeEvent(entry.payload, level, { policy, capturedAt: entry.level });
       if (!result.kept) {
-        remove(entry);
-        context.drop(result.reason, 'eventStore', entry.payload.eid, `queued event: ${result.detail}`);
+        dropEntry(entry, result.reason, `queued event: ${result.detail}`);
         continue;
       }
       entry.payload = result.payload;
@@ -215,7 +251,10 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     },
     removeHead: async (count: number) => {
       const victims = handedOut.splice(0, count);
-      for (const entry of victims) remove(entry);
+      for (const entry of victims) {
+        settleEntry(entry);
+        remove(entry);
+      }
       // Without an iterator (a caller other than the emitter), fall back to the head of the queue.
       for (let i = victims.length; i < count; i++) {
         const head = entries.find((entry) => !entry.removed);
@@ -226,9 +265,10 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       schedulePersist();
     },
     iterator: (): EventStoreIterator => {
+      countUnsettled();
+      handedOut = [];
       followLevel();
       const snapshot = entries.slice();
-      handedOut = [];
       let index = 0;
       return {
         next: async () => {
@@ -252,6 +292,10 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       await writing;
     },
     levelOf: (eventId) => byId.get(eventId)?.level,
+    settle: (eventId) => {
+      const entry = inLimbo.get(eventId);
+      if (entry) settleEntry(entry);
+    },
     persisted: async () => {
       await ready;
       // A write scheduled while waiting is chained onto `writing`; wait until none is left.

@@ -31,6 +31,7 @@ export function createConsentFetch(context: EnforcementContext, store: ConsentEv
     let anonymous = false;
     for (const event of events) {
       const eventId = typeof event.eid === 'string' ? event.eid : undefined;
+      if (eventId !== undefined) store.settle(eventId);
       const capturedAt = (eventId !== undefined && (store.levelOf(eventId) ?? context.captured.get(eventId))) || 'none';
       const result = sanitizeEvent(event, now, { policy, capturedAt });
       if (!result.kept) {
