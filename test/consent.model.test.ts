@@ -1,7 +1,7 @@
 import { buildStructEvent } from '@snowplow/tracker-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initialTransition, transition, waitFor, type SnapshotFrom } from 'xstate';
-import { getShortestPaths } from 'xstate/graph';
+import { getAdjacencyMap, getShortestPaths } from 'xstate/graph';
 import { CONSENT_LEVELS, createConsentTracker, memoryStorage, minLevel, type ConsentLevel } from 'consent-tracker';
 import { findLeaks, startCollector, type Collector } from 'consent-tracker/testing';
 import { APPLY_ACTOR_ID, LOAD_ACTOR_ID, consentMachine } from '../machines/consent.machine.js';
@@ -37,7 +37,7 @@ function eventsFor(s: Snap): ModelEvent[] {
 const serializeState = (s: Snap) =>
   JSON.stringify({ value: s.value, enforced: s.context.enforced, target: s.context.target, pending: s.context.pending?.level ?? null, failed: s.context.error?.code ?? null, decided: s.context.record?.level ?? null });
 
-const traversal = {
+export const traversalForCount = {
   events: eventsFor as never,
   serializeState: serializeState as never,
   filterEvents: ((s: Snap, e: ModelEvent) => s.can(e as never)) as never,
@@ -120,7 +120,7 @@ async function replay(steps: Array<{ event: ModelEvent; state: Snap }>) {
   consent.stop();
 }
 
-const shortest = getShortestPaths(consentMachine, traversal);
+const shortest = getShortestPaths(consentMachine, traversalForCount);
 const stepsOf = (path: { steps: Array<{ event: unknown; state: unknown }> }) => path.steps as unknown as Array<{ event: ModelEvent; state: Snap }>;
 const title = (path: { state: unknown; steps: Array<{ event: unknown }> }) =>
   `${serializeState(path.state as Snap)} via ${(path.steps as Array<{ event: ModelEvent }>).slice(1).map((s) => (s.event.type === 'CONSENT.SET' ? `SET(${String(s.event.level)})` : s.event.type.replace(/^xstate\./, '').split('.').slice(0, 3).join('.'))).join(' → ')}`;
@@ -140,6 +140,33 @@ describe('model-based: every state, shortest paths, on the wire', () => {
 
   for (const path of shortest) {
     it(title(path), () => replay(stepsOf(path)));
+  }
+});
+
+/** Each transition of the chart: its source and target state nodes and what took it. */
+function transitionKey(from: Snap, event: ModelEvent, to: Snap): string {
+  const output = event.output as { record: { level: ConsentLevel } | null } | undefined;
+  const kind = event.type === 'CONSENT.SET' ? `SET(${String(event.level)})` : output ? `load(${output.record?.level ?? 'nothing'})` : event.type.startsWith('xstate.after.') ? 'timeout' : event.type.replace(/^xstate\./, '');
+  return `${JSON.stringify(from.value)} —${kind}→ ${JSON.stringify(to.value)}`;
+}
+
+describe('model-based: every transition, on the wire', () => {
+  const pathTo = new Map(shortest.map((path) => [serializeState(path.state as Snap), stepsOf(path)]));
+  const adjacency = getAdjacencyMap(consentMachine, traversalForCount) as unknown as Record<string, { state: Snap; transitions: Record<string, { event: ModelEvent; state: Snap }> }>;
+  const byTransition = new Map<string, Array<{ event: ModelEvent; state: Snap }>>();
+  for (const [key, node] of Object.entries(adjacency)) {
+    for (const { event, state } of Object.values(node.transitions)) {
+      const transition = transitionKey(node.state, event, state);
+      const prefix = pathTo.get(key);
+      if (!prefix || byTransition.has(transition)) continue;
+      byTransition.set(transition, [...prefix, { event, state }]);
+    }
+  }
+  it('reaches every transition the chart defines from its initial state', () => {
+    expect(byTransition.size).toBeGreaterThanOrEqual(90);
+  });
+  for (const [transition, steps] of byTransition) {
+    it(transition, () => replay(steps));
   }
 });
 
