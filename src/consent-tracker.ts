@@ -96,7 +96,7 @@ export interface ConsentTracker<Tracker extends object> {
   reset(): Promise<void>;
   subscribe(listener: (status: ConsentStatus) => void): () => void;
   stats(): EnforcementStats & { readonly gate: { readonly held: number; readonly released: number; readonly dropped: number } };
-  /** Stops the chart; held events are dropped and counted. */
+  /** Stops the chart and the enforcement points; held events are dropped and counted, the stored queue is kept for the next start. */
   stop(): void;
 }
 
@@ -322,6 +322,7 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
       if (held.length > 0) running.send({ type: 'GATE.COUNT', dropped: held.length });
       held.length = 0;
       running.stop();
+      enforcement.stop();
     },
   };
 }

@@ -28,8 +28,13 @@ export interface ConsentEventStore extends EventStore {
   levelOf(eventId: string): ConsentLevel | undefined;
   /** Resolves when every change so far has been written to storage. */
   persisted(): Promise<void>;
-  /** The fetch guard has dealt with this event (sent it, or dropped and counted it). */
-  settle(eventId: string): void;
+  /**
+   * What became of a queued event the fetch guard handled: `counted` (it dropped and counted it),
+   * `delivered` (the collector accepted it) or `failed` (it did not reach the collector).
+   */
+  settle(eventId: string, outcome: 'counted' | 'delivered' | 'failed'): void;
+  /** Stops writing to storage: what is stored stays as last persisted, for the next start. */
+  stop(): void;
 }
 
 interface Entry {
@@ -82,21 +87,19 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     context.drop(reason, 'eventStore', entry.payload.eid, detail);
   }
 
-  function settleEntry(entry: Entry) {
+  /** Ends an entry's limbo; one that did not reach the collector is counted as dropped now. */
+  function settleEntry(entry: Entry, reachedCollector: boolean) {
     if (!entry.limbo) return;
+    const { reason, detail } = entry.limbo;
     entry.limbo = undefined;
     const id = idOf(entry.payload);
     if (id !== undefined) inLimbo.delete(id);
+    if (!reachedCollector) context.drop(reason, 'eventStore', entry.payload.eid, detail);
   }
 
   /** A new batch starts: what the last one dropped in flight and nobody settled was never sent. */
   function countUnsettled() {
-    for (const entry of handedOut) {
-      if (!entry.limbo) continue;
-      const { reason, detail } = entry.limbo;
-      settleEntry(entry);
-      context.drop(reason, 'eventStore', entry.payload.eid, detail);
-    }
+    for (const entry of handedOut) settleEntry(entry, false);
   }
 
   function remove(entry: Entry) {
@@ -157,13 +160,15 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     return JSON.stringify(queue);
   }
 
+  let stopped = false;
+
   function schedulePersist() {
-    if (!storage) return;
+    if (!storage || stopped) return;
     dirty = true;
     if (writerRunning) return;
     writerRunning = true;
     writing = ready.then(async () => {
-      while (dirty) {
+      while (dirty && !stopped) {
         dirty = false;
         try {
           await withTimeout(storage.setItem(storageKey, serialize()), storageTimeoutMs, 'storage.setItem');
@@ -252,7 +257,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     removeHead: async (count: number) => {
       const victims = handedOut.splice(0, count);
       for (const entry of victims) {
-        settleEntry(entry);
+        settleEntry(entry, true);
         remove(entry);
       }
       // Without an iterator (a caller other than the emitter), fall back to the head of the queue.
@@ -292,9 +297,14 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       await writing;
     },
     levelOf: (eventId) => byId.get(eventId)?.level,
-    settle: (eventId) => {
+    stop: () => {
+      stopped = true;
+      // Whatever is still unsettled will not be sent by this store: count it.
+      for (const entry of [...inLimbo.values()]) settleEntry(entry, false);
+    },
+    settle: (eventId, outcome) => {
       const entry = inLimbo.get(eventId);
-      if (entry) settleEntry(entry);
+      if (entry) settleEntry(entry, outcome !== 'failed');
     },
     persisted: async () => {
       await ready;

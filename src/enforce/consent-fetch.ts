@@ -23,7 +23,7 @@ interface Verdict {
  * gets `SP-Anonymous: *` and `credentials: 'omit'`. A request that is not a Snowplow event
  * request (a cookie extension service call) is only let through at `full`.
  */
-export function createConsentFetch(context: EnforcementContext, store: ConsentEventStore, baseFetch: () => FetchFunction): FetchFunction {
+export function createConsentFetch(context: EnforcementContext, store: ConsentEventStore, baseFetch: () => FetchFunction, isStopped: () => boolean): FetchFunction {
   const { policy } = context;
 
   function judge(events: EventPayload[], now: ConsentLevel): Verdict {
@@ -31,17 +31,18 @@ export function createConsentFetch(context: EnforcementContext, store: ConsentEv
     let anonymous = false;
     for (const event of events) {
       const eventId = typeof event.eid === 'string' ? event.eid : undefined;
-      if (eventId !== undefined) store.settle(eventId);
       const capturedAt = (eventId !== undefined && (store.levelOf(eventId) ?? context.captured.get(eventId))) || 'none';
       const result = sanitizeEvent(event, now, { policy, capturedAt });
       if (!result.kept) {
         context.drop(result.reason, 'fetch', eventId, result.detail);
+        if (eventId !== undefined) store.settle(eventId, 'counted');
         continue;
       }
       const forbidden = findForbiddenIdentifiers(result.payload, result.level, policy);
       if (forbidden.length > 0) {
         const fields = forbidden.map((f) => f.field).join(', ');
         context.drop('forbidden-identifier', 'fetch', eventId, `refused to send ${fields} at '${result.level}'`);
+        if (eventId !== undefined) store.settle(eventId, 'counted');
         continue;
       }
       anonymous ||= policy[result.level].serverAnonymisation;
@@ -72,7 +73,18 @@ export function createConsentFetch(context: EnforcementContext, store: ConsentEv
     if (verdict.events.length === 0) return nothingToSend();
     context.counters.requests.sent += 1;
     if (verdict.anonymous) context.counters.requests.anonymous += 1;
-    return baseFetch()(rebuild(request, verdict, url, body));
+    const settle = (outcome: 'delivered' | 'failed') => {
+      for (const event of verdict.events) if (typeof event.eid === 'string') store.settle(event.eid, outcome);
+    };
+    let response: Response;
+    try {
+      response = await baseFetch()(rebuild(request, verdict, url, body));
+    } catch (error) {
+      settle('failed');
+      throw error;
+    }
+    settle(response.ok ? 'delivered' : 'failed');
+    return response;
   }
 
   function refuse(detail: string): Response {
@@ -82,6 +94,8 @@ export function createConsentFetch(context: EnforcementContext, store: ConsentEv
   }
 
   return async function customFetch(input: Request, init?: RequestInit): Promise<Response> {
+    // A stopped tracker sends nothing more; its queue stays stored for the next start.
+    if (isStopped()) throw new TypeError('consent-tracker: this tracker was stopped');
     const request = init === undefined && input instanceof Request ? input : new Request(input, init);
     const method = request.method.toUpperCase();
     const url = new URL(request.url);

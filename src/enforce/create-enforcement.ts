@@ -74,6 +74,12 @@ export interface Enforcement {
   levelChanged(): Promise<void>;
   /** Counters of what was tracked, dropped (by reason), rewritten and sent. */
   stats(): EnforcementStats;
+  /**
+   * Stops the enforcement points for good: nothing more is sent (requests fail as if offline, so
+   * the emitter keeps its events) and nothing more is written, so the stored queue is what the
+   * next start finds. For a tracker that is being torn down.
+   */
+  stop(): void;
 }
 
 function positiveInteger(value: unknown, name: string, fallback: number): number {
@@ -133,7 +139,8 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
   const sessions = new AnonymousSessionKeeper();
   const eventStore = createConsentEventStore(context, { storage, storageKey, maxSize, storageTimeoutMs });
   const plugin = createConsentPlugin(context, sessions);
-  const customFetch = createConsentFetch(context, eventStore, () => options.fetch ?? globalThis.fetch);
+  let stopped = false;
+  const customFetch = createConsentFetch(context, eventStore, () => options.fetch ?? globalThis.fetch, () => stopped);
   let lastLevel = context.readLevel();
 
   return {
@@ -147,6 +154,10 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
       if (level === 'session-only' && lastLevel !== 'session-only') sessions.rotate();
       lastLevel = level;
       await eventStore.reconcile();
+    },
+    stop() {
+      stopped = true;
+      eventStore.stop();
     },
     stats: () => ({
       tracked: context.counters.tracked,
