@@ -1,5 +1,6 @@
 import { ConsentError } from './consent-error.js';
 import { isConsentLevel } from './levels.js';
+import { withTimeout } from './enforce/with-timeout.js';
 import type { KeyValueStorage } from './storage.js';
 import type { ConsentRecord, LoadOutput } from '../machines/consent.machine.js';
 
@@ -66,20 +67,19 @@ export function parseConsentRecord(raw: unknown, rules: RecordRules): LoadOutput
 }
 
 /** Reads and checks the stored decision; a storage failure is reported as no decision. */
-export async function readConsentRecord(storage: KeyValueStorage, key: string, rules: RecordRules): Promise<LoadOutput> {
+export async function readConsentRecord(storage: KeyValueStorage, key: string, rules: RecordRules, timeoutMs = 3000): Promise<LoadOutput> {
   try {
-    return parseConsentRecord(await storage.getItem(key), rules);
+    return parseConsentRecord(await withTimeout(storage.getItem(key), timeoutMs, 'storage.getItem'), rules);
   } catch (error) {
     return { record: null, problem: { code: 'STORAGE_FAILED', message: `could not read the stored decision: ${String(error)}` } };
   }
 }
 
 /** Stores a decision, or forgets it (`null`). Throws `STORAGE_FAILED` if the storage does. */
-export async function writeConsentRecord(storage: KeyValueStorage, key: string, record: ConsentRecord | null): Promise<void> {
+export async function writeConsentRecord(storage: KeyValueStorage, key: string, record: ConsentRecord | null, timeoutMs = 3000): Promise<void> {
   try {
-    if (record) await storage.setItem(key, JSON.stringify(record));
-    else if (storage.removeItem) await storage.removeItem(key);
-    else await storage.setItem(key, '');
+    const write = record ? storage.setItem(key, JSON.stringify(record)) : storage.removeItem ? storage.removeItem(key) : storage.setItem(key, '');
+    await withTimeout(write, timeoutMs, 'storage write');
   } catch (cause) {
     throw new ConsentError('STORAGE_FAILED', `could not store the decision: ${String(cause)}`, { cause });
   }

@@ -37,6 +37,8 @@ export interface ConsentTrackerOptions<Tracker extends object> {
   readonly bufferLimit?: number;
   /** How long a change may take before it fails closed. Default 10,000 ms. */
   readonly applyTimeoutMs?: number;
+  /** How long a storage call may take before it counts as failed (reported; no decision). Default 3000 ms. */
+  readonly storageTimeoutMs?: number;
   /** The privacy policy version; a stored decision for another version has expired. Default `'1'`. */
   readonly policyVersion?: string;
   /** A stored decision older than this has expired. */
@@ -156,6 +158,7 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   assertConsentLevel(undecidedLevel, 'undecidedLevel');
   const bufferLimit = positiveInteger(options.bufferLimit, 'bufferLimit', 1000);
   const applyTimeoutMs = positiveInteger(options.applyTimeoutMs, 'applyTimeoutMs', 10_000);
+  const storageTimeoutMs = positiveInteger(options.storageTimeoutMs, 'storageTimeoutMs', 3000);
   if (options.maxAgeDays !== undefined && !(typeof options.maxAgeDays === 'number' && options.maxAgeDays > 0)) {
     throw new ConsentError('INVALID_OPTION', `maxAgeDays must be a positive number; got ${describe(options.maxAgeDays)}`);
   }
@@ -185,6 +188,7 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
     level: enforcedLevel,
     storage,
     storageKey: `${storageKey}.queue`,
+    storageTimeoutMs,
     ...(options.policy !== undefined && { policy: options.policy }),
     ...(options.onDrop && { onDrop: options.onDrop }),
     onError: report,
@@ -196,13 +200,13 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
       apply: fromPromise<undefined, ApplyInput>(async ({ input }) => {
         await adapter.apply(input.level, input.from);
         if (input.record === null) await adapter.forget();
-        await writeConsentRecord(storage, `${storageKey}.decision`, input.record);
+        await writeConsentRecord(storage, `${storageKey}.decision`, input.record, storageTimeoutMs);
         await enforcement.levelChanged();
         return undefined;
       }),
       loadDecision: fromPromise(async () => {
         const [loaded] = await Promise.all([
-          readConsentRecord(storage, `${storageKey}.decision`, { policyVersion, maxAgeDays: options.maxAgeDays }),
+          readConsentRecord(storage, `${storageKey}.decision`, { policyVersion, maxAgeDays: options.maxAgeDays }, storageTimeoutMs),
           enforcement.ready,
         ]);
         return loaded;
