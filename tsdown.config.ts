@@ -9,5 +9,5 @@ export default defineConfig({
   platform: 'neutral',
   fixedExtension: false,
   // The testing entry runs on Node; the core entry uses no Node built-in.
-  external: [/^node:/],
+  deps: { neverBundle: [/^node:/] },
 });

@@ -7,7 +7,7 @@ import { buildStructEvent } from '@snowplow/tracker-core';
 import { build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
 import { createIdentifiedApp } from '../demo/identified-app.js';
-import { createEnforcement, type ConsentLevel } from '../src/index.js';
+import { createConsentTracker, createEnforcement, memoryStorage, trackerCoreAdapter, type ConsentLevel } from '../src/index.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -49,6 +49,25 @@ async function throughput() {
   }
 }
 
+/** The cost of a consent change, from `setLevel` to the new level being in force (apply, persist, queue reconciled). */
+async function levelChange() {
+  const CHANGES = Number(process.env.BENCH_CHANGES ?? 2000);
+  const consent = createConsentTracker({
+    adapter: trackerCoreAdapter({ endpoint: 'http://127.0.0.1:1', customFetch: instantFetch } as never),
+    storage: memoryStorage(),
+  });
+  await consent.ready;
+  const cycle: ConsentLevel[] = ['full', 'session-only', 'none', 'off'];
+  const start = performance.now();
+  for (let i = 0; i < CHANGES; i++) await consent.setLevel(cycle[i % cycle.length] as ConsentLevel, 'bench');
+  const perChange = (performance.now() - start) / CHANGES;
+  consent.stop();
+  // The raw tracker's own cost for one event, to put a change in proportion.
+  const rawPerEvent = 1000 / (await run('raw'));
+  console.log(`\nLevel change (setLevel to active, in memory storage), ${CHANGES} changes cycling full → session-only → none → off`);
+  console.log(`per change ${(perChange * 1000).toFixed(0)} µs = ${(perChange / rawPerEvent).toFixed(1)} × one raw tracker-core event (${(rawPerEvent * 1000).toFixed(0)} µs)`);
+}
+
 async function bundleSizes() {
   console.log('\nBundle size (ESM, minified + gzip, peers external, dependencies included)');
   console.log('entry                  min      gzip');
@@ -70,4 +89,5 @@ async function bundleSizes() {
 }
 
 await throughput();
+await levelChange();
 await bundleSizes();
