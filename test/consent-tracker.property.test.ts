@@ -32,6 +32,8 @@ const command: fc.Arbitrary<Command> = fc.oneof(
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 1000);
 
 async function drain(consent: ConsentTracker<CoreTracker>, flush: () => Promise<void>) {
+  // A change in progress holds events in the gate; they are released once it is in force.
+  await waitFor(consent.actor, (state) => !state.hasTag('busy'));
   await expect
     .poll(async () => {
       await flush();
@@ -98,8 +100,8 @@ async function run(commands: Command[]) {
         await Promise.all(changes);
         changes = [];
         // Let a change in progress (the stored decision being applied) finish: the gate is then empty.
-        await waitFor(consent.actor, (state) => !state.hasTag('busy'));
-        if (!down) await drain(consent, flush);
+        if (down) await waitFor(consent.actor, (state) => !state.hasTag('busy'));
+        else await drain(consent, flush);
         await consent.enforcement.eventStore.persisted();
         for (const payload of await consent.enforcement.eventStore.getAllPayloads()) queuedAtRestart.add(String(payload.se_ac));
         consent.stop();
