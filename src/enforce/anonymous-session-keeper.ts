@@ -18,7 +18,7 @@ export class AnonymousSessionKeeper {
   }
 
   /** The anonymous session for the next event, advancing its event index. */
-  next(eventId: string, timestampMs: number | undefined, realSessionId: string | undefined): AnonymousSession {
+  next(eventId: string, timestampMs: number, realSessionId: string | undefined): AnonymousSession {
     if (this.current && realSessionId !== undefined && this.current.realSessionId !== undefined && realSessionId !== this.current.realSessionId) {
       this.current = undefined;
     }
@@ -29,7 +29,8 @@ export class AnonymousSessionKeeper {
         sessionIndex: this.sessionCount,
         eventCount: 0,
         firstEventId: eventId,
-        firstEventTimestamp: timestampMs === undefined ? null : new Date(timestampMs).toISOString(),
+        // A timestamp out of Date's range (nanoseconds by mistake, say) is left out rather than thrown on.
+        firstEventTimestamp: Number.isFinite(timestampMs) && Math.abs(timestampMs) <= 8.64e15 ? new Date(timestampMs).toISOString() : null,
         realSessionId,
       };
     }

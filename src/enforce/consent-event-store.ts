@@ -24,8 +24,11 @@ export interface ConsentEventStore extends EventStore {
   readonly ready: Promise<void>;
   /** Re-sanitises every queued event for the current level (drops them all at `off`) and persists the result. */
   reconcile(): Promise<void>;
-  /** The level a queued event may still be sent at, or `undefined` if it is not queued. */
-  levelOf(eventId: string): ConsentLevel | undefined;
+  /**
+   * For a queued event: the level it was tracked at, and the most it may still be sent with (lowered
+   * by every downgrade since). `undefined` if it is not queued.
+   */
+  levelsOf(eventId: string): { capturedAt: ConsentLevel; allowed: ConsentLevel } | undefined;
   /** Resolves when every change so far has been written to storage. */
   persisted(): Promise<void>;
   /**
@@ -40,7 +43,10 @@ export interface ConsentEventStore extends EventStore {
 interface Entry {
   payload: Payload;
   svrAnon: boolean;
+  /** The most it may be sent with: its capture level, lowered by every downgrade since. */
   level: ConsentLevel;
+  /** The level it was tracked at: a request built before a downgrade may still hold that payload. */
+  capturedAt: ConsentLevel;
   removed: boolean;
   /**
    * Dropped from the queue while the emitter was sending it: whether it reached the collector is
@@ -52,7 +58,7 @@ interface Entry {
 
 interface StoredQueue {
   version: 1;
-  events: Array<{ payload: Payload; svrAnon: boolean; level: ConsentLevel }>;
+  events: Array<{ payload: Payload; svrAnon: boolean; level: ConsentLevel; capturedAt?: ConsentLevel }>;
 }
 
 export interface ConsentEventStoreOptions {
@@ -155,29 +161,51 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   function serialize(): string {
     const queue: StoredQueue = {
       version: 1,
-      events: entries.filter((e) => !e.removed).map(({ payload, svrAnon, level }) => ({ payload, svrAnon, level })),
+      events: entries.filter((e) => !e.removed).map(({ payload, svrAnon, level, capturedAt }) => ({ payload, svrAnon, level, capturedAt })),
     };
     return JSON.stringify(queue);
   }
 
   let stopped = false;
+  /** False when the stored queue could not be read: it is then left as it is, not overwritten. */
+  let writable = true;
 
   function schedulePersist() {
-    if (!storage || stopped) return;
+    if (!storage || stopped || !writable) return;
     dirty = true;
     if (writerRunning) return;
     writerRunning = true;
     writing = ready.then(async () => {
       while (dirty && !stopped) {
         dirty = false;
+        // One write at a time, each awaited to its end even past the timeout: a slow write must
+        // never land after a newer one (it could restore events already sent, or identifiers).
+        const write = Promise.resolve().then(() => storage.setItem(storageKey, serialize()));
         try {
-          await withTimeout(storage.setItem(storageKey, serialize()), storageTimeoutMs, 'storage.setItem');
+          await withTimeout(write, storageTimeoutMs, 'storage.setItem');
         } catch (cause) {
           context.error(new ConsentError('STORAGE_FAILED', `could not persist the event queue: ${String(cause)}`, { cause }));
+          await write.catch(() => undefined);
         }
       }
       writerRunning = false;
     });
+  }
+
+  /** Waits for the writes so far, but no longer than the storage timeout: a dead storage is reported, not waited for. */
+  async function writesDone(): Promise<void> {
+    const settled = (async () => {
+      let current: Promise<void>;
+      do {
+        current = writing;
+        await current;
+      } while (current !== writing || (dirty && !stopped && writable));
+    })();
+    try {
+      await withTimeout(settled, storageTimeoutMs, 'the event queue write');
+    } catch (cause) {
+      context.error(new ConsentError('STORAGE_FAILED', `the event queue was not persisted in time: ${String(cause)}`, { cause }));
+    }
   }
 
   function readStored(raw: unknown): Entry[] {
@@ -196,13 +224,14 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     }
     const restored: Entry[] = [];
     for (const item of queue.events as unknown[]) {
-      const { payload, svrAnon, level } = (item ?? {}) as Partial<Entry>;
+      const { payload, svrAnon, level, capturedAt } = (item ?? {}) as Partial<Entry>;
       const result = isConsentLevel(level) && typeof svrAnon === 'boolean' && payload ? sanitizeEvent(payload, level, { policy }) : undefined;
       if (!result?.kept) {
         context.drop('unreadable-stored', 'eventStore', payload?.eid, result ? result.detail : 'a stored event has the wrong shape');
         continue;
       }
-      restored.push({ payload: result.payload, svrAnon: svrAnon as boolean, level: result.level, removed: false });
+      const captured = isConsentLevel(capturedAt) && compareLevels(capturedAt, result.level) >= 0 ? capturedAt : result.level;
+      restored.push({ payload: result.payload, svrAnon: svrAnon as boolean, level: result.level, capturedAt: captured, removed: false });
     }
     return restored;
   }
@@ -213,7 +242,9 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
         try {
           raw = await withTimeout(storage.getItem(storageKey), storageTimeoutMs, 'storage.getItem');
         } catch (cause) {
-          context.error(new ConsentError('STORAGE_FAILED', `could not read the stored event queue: ${String(cause)}`, { cause }));
+          // What is stored is unknown, not absent: leave it for the next start rather than overwrite it.
+          writable = false;
+          context.error(new ConsentError('STORAGE_FAILED', `could not read the stored event queue; it is left as it is and this queue lives in memory: ${String(cause)}`, { cause }));
           raw = null;
         }
         const restored = readStored(raw);
@@ -245,6 +276,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
         payload: result.payload,
         svrAnon: Boolean(item.svrAnon) || policy[result.level].serverAnonymisation,
         level: result.level,
+        capturedAt: result.level,
         removed: false,
       };
       entries.push(entry);
@@ -294,9 +326,12 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       const level = context.readLevel();
       lastLevel = level;
       if (lowerTo(level)) schedulePersist();
-      await writing;
+      await writesDone();
     },
-    levelOf: (eventId) => byId.get(eventId)?.level,
+    levelsOf: (eventId) => {
+      const entry = byId.get(eventId);
+      return entry && { capturedAt: entry.capturedAt, allowed: entry.level };
+    },
     stop: () => {
       stopped = true;
       // Whatever is still unsettled will not be sent by this store: count it.
@@ -308,12 +343,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     },
     persisted: async () => {
       await ready;
-      // A write scheduled while waiting is chained onto `writing`; wait until none is left.
-      let current: Promise<void>;
-      do {
-        current = writing;
-        await current;
-      } while (current !== writing || dirty);
+      await writesDone();
     },
   };
   return store;

@@ -1,5 +1,5 @@
 import { findForbiddenIdentifiers } from '../find-forbidden-identifiers.js';
-import type { ConsentLevel } from '../levels.js';
+import { minLevel, type ConsentLevel } from '../levels.js';
 import { sanitizeEvent, type EventPayload } from '../sanitize.js';
 import type { ConsentEventStore } from './consent-event-store.js';
 import type { EnforcementContext } from './enforcement-context.js';
@@ -31,8 +31,11 @@ export function createConsentFetch(context: EnforcementContext, store: ConsentEv
     let anonymous = false;
     for (const event of events) {
       const eventId = typeof event.eid === 'string' ? event.eid : undefined;
-      const capturedAt = (eventId !== undefined && (store.levelOf(eventId) ?? context.captured.get(eventId))) || 'none';
-      const result = sanitizeEvent(event, now, { policy, capturedAt });
+      // The body may hold the payload as it was before a downgrade: judge it by its capture level,
+      // at no more than what the queue now allows. An event nobody recorded counts as none.
+      const queued = eventId === undefined ? undefined : store.levelsOf(eventId);
+      const capturedAt = queued?.capturedAt ?? (eventId !== undefined ? context.captured.get(eventId) : undefined) ?? 'none';
+      const result = sanitizeEvent(event, queued ? minLevel(now, queued.allowed) : now, { policy, capturedAt });
       if (!result.kept) {
         context.drop(result.reason, 'fetch', eventId, result.detail);
         if (eventId !== undefined) store.settle(eventId, 'counted');

@@ -36,18 +36,20 @@ export function createConsentPlugin(context: EnforcementContext, sessions: Anony
     rejected.clear();
     try {
       const level = context.readLevel();
-      if (level === 'session-only' && lastLevel !== 'session-only') sessions.rotate();
+      // Any level whose rule is an anonymous session (session-only, or a level made that strict)
+      // starts a new one when it is entered.
+      const anonymousSession = context.policy[level].session === 'anonymous';
+      if (anonymousSession && lastLevel !== level) sessions.rotate();
       lastLevel = level;
       const base64 = core?.getBase64Encoding() ?? true;
       let session: AnonymousSession | undefined;
       pb.withJsonProcessor((builder, json, entities) => {
         const dict = builder.getPayload();
-        if (level === 'session-only' && session === undefined && context.policy[level].session === 'anonymous') {
-          const timestamp = Number(dict.dtm ?? dict.ttm);
-          session = sessions.next(String(dict.eid), Number.isFinite(timestamp) ? timestamp : undefined, realSessionId(dict, entities, json));
-        }
         let result: SanitizeResult;
         try {
+          if (anonymousSession && session === undefined) {
+            session = sessions.next(String(dict.eid), Number(dict.dtm ?? dict.ttm), realSessionId(dict, entities, json));
+          }
           // Build plain JSON and encode once, after sanitising: base64 is the costly part, and
           // tracker-core's encoder is slower than ours. A rebuild over an encoded payload keeps it encoded.
           const encodedAlready = 'cx' in dict || 'ue_px' in dict;
@@ -55,7 +57,7 @@ export function createConsentPlugin(context: EnforcementContext, sessions: Anony
           result = sanitizeEvent(dict, level, { policy: context.policy, ...(session && { session }) });
           if (result.kept && base64) encodeJsonFields(result.payload);
         } catch (error) {
-          // tracker-core's own processor throws on a contexts field it cannot parse.
+          // tracker-core's own processor throws on a contexts field it cannot parse; fail closed on anything.
           result = { kept: false, level, reason: 'malformed', detail: `the payload could not be built: ${String(error)}` };
         }
         for (const key of Object.keys(dict)) delete dict[key];

@@ -151,7 +151,7 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     ready: eventStore.ready,
     async levelChanged() {
       const level = context.readLevel();
-      if (level === 'session-only' && lastLevel !== 'session-only') sessions.rotate();
+      if (policy[level].session === 'anonymous' && lastLevel !== level) sessions.rotate();
       lastLevel = level;
       await eventStore.reconcile();
     },
