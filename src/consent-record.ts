@@ -75,12 +75,20 @@ export async function readConsentRecord(storage: KeyValueStorage, key: string, r
   }
 }
 
-/** Stores a decision, or forgets it (`null`). Throws `STORAGE_FAILED` if the storage does. */
-export async function writeConsentRecord(storage: KeyValueStorage, key: string, record: ConsentRecord | null, timeoutMs = 3000): Promise<void> {
-  try {
-    const write = record ? storage.setItem(key, JSON.stringify(record)) : storage.removeItem ? storage.removeItem(key) : storage.setItem(key, '');
-    await withTimeout(write, timeoutMs, 'storage write');
-  } catch (cause) {
-    throw new ConsentError('STORAGE_FAILED', `could not store the decision: ${String(cause)}`, { cause });
-  }
+/**
+ * Stores decisions one at a time, or forgets them (`null`): each write starts only when the one
+ * before has ended, even one that timed out, so a slow old decision never lands over a newer one.
+ * A write that fails or takes longer than `timeoutMs` rejects with `STORAGE_FAILED`.
+ */
+export function createRecordWriter(storage: KeyValueStorage, key: string, timeoutMs: number): (record: ConsentRecord | null) => Promise<void> {
+  let previous: Promise<unknown> = Promise.resolve();
+  return async (record) => {
+    const write = previous.then(() => (record ? storage.setItem(key, JSON.stringify(record)) : storage.removeItem ? storage.removeItem(key) : storage.setItem(key, '')));
+    previous = write.catch(() => undefined);
+    try {
+      await withTimeout(write, timeoutMs, 'storage write');
+    } catch (cause) {
+      throw new ConsentError('STORAGE_FAILED', `could not store the decision: ${String(cause)}`, { cause });
+    }
+  };
 }

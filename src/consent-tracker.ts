@@ -2,7 +2,7 @@ import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent, ty
 import { consentMachine, type ApplyInput, type ConsentProblem, type ConsentRecord } from '../machines/consent.machine.js';
 import type { ConsentAdapter } from './consent-adapter.js';
 import { ConsentError, assertConsentLevel, describe } from './consent-error.js';
-import { readConsentRecord, writeConsentRecord } from './consent-record.js';
+import { createRecordWriter, readConsentRecord } from './consent-record.js';
 import { createEnforcement, type Enforcement } from './enforce/create-enforcement.js';
 import type { DroppedEvent, EnforcementStats } from './enforce/enforcement-context.js';
 import { minLevel, type ConsentLevel } from './levels.js';
@@ -195,12 +195,13 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   });
   const tracker = adapter.create(enforcement);
 
+  const writeRecord = createRecordWriter(storage, `${storageKey}.decision`, storageTimeoutMs);
   const machine = consentMachine.provide({
     actors: {
       apply: fromPromise<undefined, ApplyInput>(async ({ input }) => {
         await adapter.apply(input.level, input.from);
         if (input.record === null) await adapter.forget();
-        await writeConsentRecord(storage, `${storageKey}.decision`, input.record, storageTimeoutMs);
+        await writeRecord(input.record);
         await enforcement.levelChanged();
         return undefined;
       }),
@@ -285,7 +286,10 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
     }
   };
 
-  const ready = waitFor(running, (s) => !s.matches('booting'), { timeout: Infinity }).then(() => undefined);
+  const ready = waitFor(running, (s) => !s.matches('booting'), { timeout: Infinity }).then(async (snapshot) => {
+    // No decision in force: a queue restored from the last run is brought down to the undecided level now.
+    if (snapshot.matches('undecided')) await enforcement.levelChanged();
+  });
 
   return {
     actor: running,

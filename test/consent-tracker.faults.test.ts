@@ -30,6 +30,25 @@ describe('faults', () => {
     consent.stop();
   });
 
+  it('a slow decision write never lands over a newer decision', async () => {
+    const entries = new Map<string, string>();
+    let slow = true;
+    const storage: KeyValueStorage = {
+      getItem: async (key) => entries.get(key) ?? null,
+      setItem: (key, value) => {
+        const delay = key.endsWith('.decision') && slow ? 80 : 0;
+        if (key.endsWith('.decision')) slow = false;
+        return new Promise<void>((resolve) => setTimeout(() => resolve(void entries.set(key, value)), delay));
+      },
+    };
+    const consent = createConsentTracker({ adapter: heldAdapter(collector.url).adapter, storage, storageTimeoutMs: 20 });
+    await expect(consent.setLevel('full', 'banner')).rejects.toMatchObject({ code: 'APPLY_FAILED' });
+    await consent.setLevel('none', 'settings');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(JSON.parse(entries.get('consent-tracker.decision') ?? '{}')).toMatchObject({ level: 'none', source: 'settings' });
+    consent.stop();
+  });
+
   it('an apply that hangs past the timeout fails closed at the lower level', async () => {
     const control = heldAdapter(collector.url);
     const consent = createConsentTracker({ adapter: control.adapter, storage: memoryStorage(), applyTimeoutMs: 50 });
