@@ -41,7 +41,8 @@ describe('faults', () => {
         return new Promise<void>((resolve) => setTimeout(() => resolve(void entries.set(key, value)), delay));
       },
     };
-    const consent = createConsentTracker({ adapter: heldAdapter(collector.url).adapter, storage, storageTimeoutMs: 20 });
+    // The first write takes 80 ms against a 50 ms timeout; the next waits for it to end, then lands.
+    const consent = createConsentTracker({ adapter: heldAdapter(collector.url).adapter, storage, storageTimeoutMs: 50 });
     await expect(consent.setLevel('full', 'banner')).rejects.toMatchObject({ code: 'APPLY_FAILED' });
     await consent.setLevel('none', 'settings');
     await new Promise((resolve) => setTimeout(resolve, 150));
