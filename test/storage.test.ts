@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { createConsentTracker, memoryStorage, parseConsentRecord, trackerCoreAdapter, webStorage, type ConsentError } from 'consent-tracker';
+
+/** A Web Storage object as browsers have it, optionally over its quota. */
+function fakeLocalStorage(full = false): Storage {
+  const map = new Map<string, string>();
+  return {
+    get length() {
+      return map.size;
+    },
+    key: (i: number) => [...map.keys()][i] ?? null,
+    getItem: (key: string) => map.get(key) ?? null,
+    setItem: (key: string, value: string) => {
+      if (full) throw new DOMException('quota exceeded', 'QuotaExceededError');
+      map.set(key, value);
+    },
+    removeItem: (key: string) => void map.delete(key),
+    clear: () => map.clear(),
+  };
+}
+
+describe('storage', () => {
+  it('webStorage keeps the decision in a Web Storage object', async () => {
+    const local = fakeLocalStorage();
+    const consent = createConsentTracker({ adapter: trackerCoreAdapter({ endpoint: 'http://127.0.0.1:9' }), storage: webStorage(local) });
+    await consent.setLevel('session-only', 'banner');
+    expect(JSON.parse(local.getItem('consent-tracker.decision') ?? '{}')).toMatchObject({ level: 'session-only', source: 'banner', policyVersion: '1' });
+    await consent.reset();
+    expect(local.getItem('consent-tracker.decision')).toBeNull();
+    consent.stop();
+  });
+
+  it('a Web Storage over its quota fails the change closed, and says so', async () => {
+    const errors: ConsentError[] = [];
+    const consent = createConsentTracker({ adapter: trackerCoreAdapter({ endpoint: 'http://127.0.0.1:9' }), storage: webStorage(fakeLocalStorage(true)), onError: (e) => errors.push(e) });
+    await expect(consent.setLevel('full', 'banner')).rejects.toMatchObject({ code: 'APPLY_FAILED' });
+    expect(consent.getLevel()).toBe('none');
+    expect(errors.map((e) => e.code)).toContain('APPLY_FAILED');
+    consent.stop();
+  });
+
+  it('memoryStorage is an async key-value store', async () => {
+    const storage = memoryStorage({ a: '1' });
+    expect(await storage.getItem('a')).toBe('1');
+    await storage.removeItem?.('a');
+    expect(await storage.getItem('a')).toBeNull();
+  });
+
+  it('parseConsentRecord accepts a valid decision and nothing else', () => {
+    const valid = { level: 'full', decidedAt: 1000, policyVersion: '2', source: 'banner' };
+    expect(parseConsentRecord(JSON.stringify(valid), { policyVersion: '2', now: 2000 })).toEqual({ record: valid });
+    expect(parseConsentRecord(null, { policyVersion: '2' })).toEqual({ record: null });
+    expect(parseConsentRecord(JSON.stringify([valid]), { policyVersion: '2' }).problem?.code).toBe('STORED_DATA_UNREADABLE');
+    expect(parseConsentRecord(JSON.stringify({ ...valid, decidedAt: 'yesterday' }), { policyVersion: '2' }).problem?.code).toBe('STORED_DATA_UNREADABLE');
+    expect(parseConsentRecord(JSON.stringify(valid), { policyVersion: '2', maxAgeDays: 1, now: 1000 + 2 * 86_400_000 }).problem?.code).toBe('STORED_DECISION_EXPIRED');
+  });
+
+  it('passes the chart to an inspector', async () => {
+    const seen: string[] = [];
+    const consent = createConsentTracker({ adapter: trackerCoreAdapter({ endpoint: 'http://127.0.0.1:9' }), inspect: (event) => seen.push(event.type) });
+    await consent.setLevel('none', 'banner');
+    expect(seen).toContain('@xstate.snapshot');
+    expect(seen).toContain('@xstate.event');
+    consent.stop();
+  });
+});
