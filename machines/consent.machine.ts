@@ -109,6 +109,16 @@ function rejectionOf(context: ConsentContext, event: ConsentEvent, current: Cons
   return null;
 }
 
+/** From `undecided` or `failed`: any valid decision is applied; anything else is rejected. */
+const decideAnyLevel = [
+  { guard: not('validSet'), actions: 'reject' as const },
+  ...LEVEL_STATE_LIST.map(([level, state]) => ({
+    guard: { type: 'setTo' as const, params: { level } },
+    target: state,
+    actions: 'decide' as const,
+  })),
+];
+
 export const consentMachine = setup({
   types: {
     context: {} as ConsentContext,
@@ -220,14 +230,7 @@ export const consentMachine = setup({
     undecided: {
       entry: 'enterUndecided',
       on: {
-        'CONSENT.SET': [
-          { guard: not('validSet'), actions: 'reject' },
-          ...LEVEL_STATE_LIST.map(([level, state]) => ({
-            guard: { type: 'setTo' as const, params: { level } },
-            target: state,
-            actions: 'decide' as const,
-          })),
-        ],
+        'CONSENT.SET': decideAnyLevel,
         'CONSENT.RESET': { actions: assign({ error: { code: 'SAME_LEVEL', message: 'there is no decision to forget' } }) },
       },
     },
@@ -309,14 +312,7 @@ export const consentMachine = setup({
           ...LEVEL_STATE_LIST.map(([level, state]) => ({ guard: { type: 'targetIs' as const, params: { level } }, target: state })),
           { target: 'forgetting' },
         ],
-        'CONSENT.SET': [
-          { guard: not('validSet'), actions: 'reject' },
-          ...LEVEL_STATE_LIST.map(([level, state]) => ({
-            guard: { type: 'setTo' as const, params: { level } },
-            target: state,
-            actions: 'decide' as const,
-          })),
-        ],
+        'CONSENT.SET': decideAnyLevel,
         'CONSENT.RESET': { target: 'forgetting' },
       },
     },
