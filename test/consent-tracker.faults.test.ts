@@ -1,28 +1,24 @@
 import { buildStructEvent } from '@snowplow/tracker-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createConsentTracker, memoryStorage, type ConsentError, type KeyValueStorage } from 'consent-tracker';
-import { findLeaks, startCollector, type Collector } from 'consent-tracker/testing';
+import { findLeaks } from 'consent-tracker/testing';
 import { heldAdapter } from './helpers/held-adapter.js';
+import { useCollector } from './helpers/use-collector.js';
 
-let collector: Collector;
-beforeAll(async () => {
-  collector = await startCollector();
-});
-afterAll(() => collector.stop());
-afterEach(() => collector.reset());
+const collectorRef = useCollector();
 
 const silent: KeyValueStorage = { getItem: () => new Promise<string>(() => {}), setItem: () => new Promise<void>(() => {}) };
 
 describe('faults', () => {
   it('storage that never answers: boots undecided after the timeout, reports it, and sends anonymously', async () => {
     const errors: ConsentError[] = [];
-    const control = heldAdapter(collector.url);
+    const control = heldAdapter(collectorRef.current.url);
     const consent = createConsentTracker({ adapter: control.adapter, storage: silent, storageTimeoutMs: 50, onError: (e) => errors.push(e) });
     consent.tracker.track(buildStructEvent({ category: 'f', action: 'held-at-boot' }));
     await consent.ready;
     expect(consent.getStatus().phase).toBe('undecided');
     expect(errors.map((e) => e.code)).toContain('STORAGE_FAILED');
-    const events = await collector.waitForEvents(1);
+    const events = await collectorRef.current.waitForEvents(1);
     expect(findLeaks(events, 'none')).toEqual([]);
     // A decision cannot be stored either: the change fails closed.
     await expect(consent.setLevel('full', 'banner')).rejects.toMatchObject({ code: 'APPLY_FAILED' });
@@ -42,7 +38,7 @@ describe('faults', () => {
       },
     };
     // The first write takes 80 ms against a 50 ms timeout; the next waits for it to end, then lands.
-    const consent = createConsentTracker({ adapter: heldAdapter(collector.url).adapter, storage, storageTimeoutMs: 50 });
+    const consent = createConsentTracker({ adapter: heldAdapter(collectorRef.current.url).adapter, storage, storageTimeoutMs: 50 });
     await expect(consent.setLevel('full', 'banner')).rejects.toMatchObject({ code: 'APPLY_FAILED' });
     await consent.setLevel('none', 'settings');
     await new Promise((resolve) => setTimeout(resolve, 150));
@@ -51,7 +47,7 @@ describe('faults', () => {
   });
 
   it('an apply that hangs past the timeout fails closed at the lower level', async () => {
-    const control = heldAdapter(collector.url);
+    const control = heldAdapter(collectorRef.current.url);
     const consent = createConsentTracker({ adapter: control.adapter, storage: memoryStorage(), applyTimeoutMs: 50 });
     await consent.setLevel('full', 'banner');
     control.setHold(true);
@@ -67,7 +63,7 @@ describe('faults', () => {
   });
 
   it('a burst of 10,000 events during a stuck change holds at most the cap and counts the overflow', async () => {
-    const control = heldAdapter(collector.url);
+    const control = heldAdapter(collectorRef.current.url);
     const consent = createConsentTracker({ adapter: control.adapter, storage: memoryStorage(), applyTimeoutMs: 60_000 });
     await consent.ready;
     control.setHold(true);
@@ -79,7 +75,7 @@ describe('faults', () => {
     expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(50 * 1024 * 1024);
     control.finishApply();
     await change;
-    const events = await collector.waitForEvents(1000, 10_000);
+    const events = await collectorRef.current.waitForEvents(1000, 10_000);
     expect(events[0]?.payload.se_ac).toBe('e9000');
     expect(findLeaks(events, 'none')).toEqual([]);
     expect(consent.stats().gate.released).toBe(1000);

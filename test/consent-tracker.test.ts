@@ -1,50 +1,13 @@
 import { buildStructEvent } from '@snowplow/tracker-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ConsentError, createConsentTracker, memoryStorage, trackerCoreAdapter, type ConsentAdapter, type ConsentLevel, type CoreTracker, type KeyValueStorage } from 'consent-tracker';
-import { findLeaks, startCollector, type Collector } from 'consent-tracker/testing';
-import { mobileContextPlugin, sessionPlugin } from './helpers/tracker.js';
+import { describe, expect, it } from 'vitest';
+import { ConsentError, createConsentTracker, memoryStorage, type ConsentLevel, type CoreTracker, type KeyValueStorage } from 'consent-tracker';
+import { findLeaks } from 'consent-tracker/testing';
+import { heldAdapter } from './helpers/held-adapter.js';
+import { useCollector } from './helpers/use-collector.js';
 
-let collector: Collector;
-beforeAll(async () => {
-  collector = await startCollector();
-});
-afterAll(() => collector.stop());
-afterEach(() => {
-  collector.reset();
-  collector.failWith(undefined);
-});
+const collectorRef = useCollector();
 
-/** The tracker-core adapter over the identified app, with an apply step the test can hold open or fail. */
-function adapter() {
-  const base = trackerCoreAdapter({
-    endpoint: collector.url,
-    corePlugins: [sessionPlugin({ userId: 'device-user-1', sessionId: 'real-session-1', previousSessionId: null, eventIndex: 0 }), mobileContextPlugin()],
-    configure: (core) => {
-      core.setUserId('user-1');
-      core.setTrackerVersion('t');
-      core.setPlatform('mob');
-    },
-  });
-  const gates: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
-  let holdApply = false;
-  const wrapped: ConsentAdapter<CoreTracker> = {
-    ...base,
-    apply: (level, from) =>
-      holdApply ? new Promise<void>((resolve, reject) => gates.push({ resolve, reject })) : base.apply(level, from),
-  };
-  return {
-    adapter: wrapped,
-    hold: () => void (holdApply = true),
-    releaseApply: () => {
-      holdApply = false;
-      gates.shift()?.resolve();
-    },
-    failApply: () => {
-      holdApply = false;
-      gates.shift()?.reject(new Error('tracker refused'));
-    },
-  };
-}
+const adapter = () => heldAdapter(collectorRef.current.url);
 
 const track = (consent: { tracker: CoreTracker }, action: string) => consent.tracker.track(buildStructEvent({ category: 'c', action }));
 const levelOf = (levels: Record<string, ConsentLevel>) => (e: { payload: Record<string, string> }) => levels[e.payload.se_ac ?? ''] ?? 'off';
@@ -55,7 +18,7 @@ describe('createConsentTracker on the wire', () => {
     track(consent, 'during-boot');
     expect(consent.getStatus().phase).toBe('booting');
     await consent.ready;
-    const events = await collector.waitForEvents(1);
+    const events = await collectorRef.current.waitForEvents(1);
     expect(findLeaks(events, 'none')).toEqual([]);
     expect(events[0]?.payload.ttm).toBeDefined();
     expect(consent.stats().gate).toMatchObject({ held: 1, released: 1, dropped: 0 });
@@ -65,15 +28,16 @@ describe('createConsentTracker on the wire', () => {
     const control = adapter();
     const consent = createConsentTracker({ adapter: control.adapter, storage: memoryStorage() });
     await consent.ready;
-    control.hold();
+    control.setHold(true);
     const change = consent.setLevel('full', 'banner');
     await Promise.resolve();
     track(consent, 'during-upgrade');
     expect(consent.getLevel()).toBe('none');
-    control.releaseApply();
+    control.setHold(false);
+    control.finishApply();
     await change;
     track(consent, 'after-upgrade');
-    const events = await collector.waitForEvents(2);
+    const events = await collectorRef.current.waitForEvents(2);
     expect(findLeaks(events, levelOf({ 'during-upgrade': 'none', 'after-upgrade': 'full' }))).toEqual([]);
     expect(events.find((e) => e.payload.se_ac === 'after-upgrade')?.payload.uid).toBe('user-1');
   });
@@ -83,13 +47,14 @@ describe('createConsentTracker on the wire', () => {
     const storage = memoryStorage();
     const consent = createConsentTracker({ adapter: control.adapter, storage });
     await consent.setLevel('full', 'banner');
-    control.hold();
+    control.setHold(true);
     const change = consent.setLevel('session-only', 'settings');
     expect(consent.getLevel()).toBe('session-only');
     track(consent, 'during-downgrade');
-    control.releaseApply();
+    control.setHold(false);
+    control.finishApply();
     await change;
-    const events = await collector.waitForEvents(1);
+    const events = await collectorRef.current.waitForEvents(1);
     expect(findLeaks(events, 'session-only')).toEqual([]);
     expect(JSON.parse(storage.entries.get('consent-tracker.decision') ?? '{}')).toMatchObject({ level: 'session-only', source: 'settings' });
   });
@@ -100,7 +65,7 @@ describe('createConsentTracker on the wire', () => {
     track(consent, 'during-boot');
     await consent.ready;
     await consent.setLevel('full');
-    const events = await collector.waitForEvents(1);
+    const events = await collectorRef.current.waitForEvents(1);
     expect(events[0]?.payload.uid).toBe('user-1');
     expect(consent.getStatus()).toMatchObject({ phase: 'active', level: 'full', record: { source: 'banner' } });
   });
@@ -124,14 +89,15 @@ describe('createConsentTracker on the wire', () => {
     const control = adapter();
     const consent = createConsentTracker({ adapter: control.adapter, storage: memoryStorage() });
     await consent.ready;
-    control.hold();
+    control.setHold(true);
     const change = consent.setLevel('full', 'banner');
     await Promise.resolve();
+    control.setHold(false);
     control.failApply();
     await expect(change).rejects.toMatchObject({ name: 'ConsentError', code: 'APPLY_FAILED' });
     expect(consent.getStatus()).toMatchObject({ phase: 'failed', level: 'none' });
     track(consent, 'after-failure');
-    const events = await collector.waitForEvents(1);
+    const events = await collectorRef.current.waitForEvents(1);
     expect(findLeaks(events, 'none')).toEqual([]);
   });
 
@@ -150,13 +116,14 @@ describe('createConsentTracker on the wire', () => {
     const control = adapter();
     const consent = createConsentTracker({ adapter: control.adapter, storage: memoryStorage(), bufferLimit: 3 });
     await consent.ready;
-    control.hold();
+    control.setHold(true);
     const change = consent.setLevel('full', 'banner');
     for (let i = 0; i < 10; i++) track(consent, `e${i}`);
     expect(consent.stats().gate).toMatchObject({ held: 10, dropped: 7 });
-    control.releaseApply();
+    control.setHold(false);
+    control.finishApply();
     await change;
-    const events = await collector.waitForEvents(3);
+    const events = await collectorRef.current.waitForEvents(3);
     expect(events.map((e) => e.payload.se_ac)).toEqual(['e7', 'e8', 'e9']);
   });
 

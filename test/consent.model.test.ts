@@ -1,11 +1,12 @@
 import { buildStructEvent } from '@snowplow/tracker-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { initialTransition, transition, waitFor, type SnapshotFrom } from 'xstate';
 import { getAdjacencyMap, getShortestPaths } from 'xstate/graph';
 import { CONSENT_LEVELS, createConsentTracker, memoryStorage, minLevel, type ConsentLevel } from 'consent-tracker';
-import { findLeaks, startCollector, type Collector } from 'consent-tracker/testing';
+import { findLeaks } from 'consent-tracker/testing';
 import { APPLY_ACTOR_ID, LOAD_ACTOR_ID, consentMachine } from '../machines/consent.machine.js';
 import { heldAdapter } from './helpers/held-adapter.js';
+import { useCollector } from './helpers/use-collector.js';
 
 type Snap = SnapshotFrom<typeof consentMachine>;
 type ModelEvent = { type: string; [key: string]: unknown };
@@ -44,15 +45,10 @@ export const traversalForCount = {
   input: { applyTimeoutMs: APPLY_TIMEOUT_MS },
 };
 
-let collector: Collector;
-beforeAll(async () => {
-  collector = await startCollector();
-});
-afterAll(() => collector.stop());
-afterEach(() => collector.reset());
+const collectorRef = useCollector();
 
 /**
- * Replays a generated path against the real controller, tracker-core and the collector. After
+ * Replays a generated path against the real controller, tracker-core and the collectorRef.current. After
  * every step one event is tracked; at the end every change is let through, the queue drained,
  * and the collector's events checked: nothing beyond the level enforced when it was tracked,
  * nothing twice, and everything else accounted for as dropped.
@@ -61,7 +57,7 @@ async function replay(steps: Array<{ event: ModelEvent; state: Snap }>) {
   const [first, ...rest] = steps.slice(1);
   if (!first) return;
   const stored = (first.event.output as { record: { level: ConsentLevel } | null }).record;
-  const control = heldAdapter(collector.url, { holdApply: true });
+  const control = heldAdapter(collectorRef.current.url, { holdApply: true });
   const consent = createConsentTracker({
     adapter: control.adapter,
     storage: memoryStorage(stored ? { 'consent-tracker.decision': JSON.stringify(stored) } : {}),
@@ -108,7 +104,7 @@ async function replay(steps: Array<{ event: ModelEvent; state: Snap }>) {
     .toBe(0);
   await new Promise((resolve) => setTimeout(resolve, 10));
 
-  const events = collector.events();
+  const events = collectorRef.current.events();
   expect(findLeaks(events, (e) => allowed.get(e.payload.se_ac ?? '') ?? 'off')).toEqual([]);
   const ids = events.map((e) => e.id);
   expect(new Set(ids).size).toBe(ids.length);

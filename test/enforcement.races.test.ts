@@ -1,15 +1,11 @@
 import { buildStructEvent } from '@snowplow/tracker-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NULL_UUID, createEnforcement, type ConsentError, type ConsentLevel, type KeyValueStorage } from 'consent-tracker';
-import { findLeaks, startCollector, type Collector } from 'consent-tracker/testing';
+import { findLeaks } from 'consent-tracker/testing';
 import { SESSION_SCHEMA, createTestTracker } from './helpers/tracker.js';
+import { useCollector } from './helpers/use-collector.js';
 
-let collector: Collector;
-beforeAll(async () => {
-  collector = await startCollector();
-});
-afterAll(() => collector.stop());
-afterEach(() => collector.reset());
+const collectorRef = useCollector();
 
 const PAYLOAD_DATA = 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4';
 
@@ -25,18 +21,18 @@ describe('races and slow storage (found in review)', () => {
     level = 'session-only';
     await enforcement.levelChanged();
     await enforcement.customFetch(
-      new Request(`${collector.url}/com.snowplowanalytics.snowplow/tp2`, { method: 'POST', body: JSON.stringify({ schema: PAYLOAD_DATA, data: [handedOut.value?.payload] }) }),
+      new Request(`${collectorRef.current.url}/com.snowplowanalytics.snowplow/tp2`, { method: 'POST', body: JSON.stringify({ schema: PAYLOAD_DATA, data: [handedOut.value?.payload] }) }),
     );
-    const events = await collector.waitForEvents(1);
+    const events = await collectorRef.current.waitForEvents(1);
     expect(events[0]?.payload).not.toHaveProperty('sid');
     expect(events[0]?.payload).not.toHaveProperty('vid');
     expect(findLeaks(events, 'session-only')).toEqual([]);
   });
 
   it('a level made stricter with an anonymous session gets one, not the real session', async () => {
-    const t = createTestTracker(collector.url, { initial: 'full', policy: { overrides: { full: { session: 'anonymous' } } } });
+    const t = createTestTracker(collectorRef.current.url, { initial: 'full', policy: { overrides: { full: { session: 'anonymous' } } } });
     t.trackStruct('a');
-    const events = await collector.waitForEvents(1);
+    const events = await collectorRef.current.waitForEvents(1);
     const session = events[0]?.contexts.find((c) => c.schema === SESSION_SCHEMA)?.data;
     expect(session).toMatchObject({ userId: NULL_UUID, previousSessionId: null });
     expect(session?.sessionId).not.toBe('real-session-1');
@@ -44,9 +40,9 @@ describe('races and slow storage (found in review)', () => {
   });
 
   it('an out-of-range timestamp at session-only does not throw into the app', async () => {
-    const t = createTestTracker(collector.url, { initial: 'session-only' });
+    const t = createTestTracker(collectorRef.current.url, { initial: 'session-only' });
     expect(() => t.core.track(buildStructEvent({ category: 'c', action: 'future' }), undefined, { type: 'ttm', value: 1e17 })).not.toThrow();
-    const events = await collector.waitForEvents(1);
+    const events = await collectorRef.current.waitForEvents(1);
     expect(events[0]?.contexts.find((c) => c.schema === SESSION_SCHEMA)?.data).toMatchObject({ userId: NULL_UUID, firstEventTimestamp: null });
   });
 
@@ -62,9 +58,9 @@ describe('races and slow storage (found in review)', () => {
       },
     };
     const errors: ConsentError[] = [];
-    const t = createTestTracker(collector.url, { initial: 'full', storage, storageTimeoutMs: 20, onError: (e) => errors.push(e) });
+    const t = createTestTracker(collectorRef.current.url, { initial: 'full', storage, storageTimeoutMs: 20, onError: (e) => errors.push(e) });
     await t.enforcement.ready;
-    collector.failWith(503);
+    collectorRef.current.failWith(503);
     t.trackStruct('queued');
     await t.flush();
     await t.setLevel('none');
@@ -72,7 +68,7 @@ describe('races and slow storage (found in review)', () => {
     await t.enforcement.eventStore.persisted();
     expect(entries.get('consent-tracker.queue')).not.toContain('user-1');
     expect(errors.map((e) => e.code)).toContain('STORAGE_FAILED');
-    collector.failWith(undefined);
+    collectorRef.current.failWith(undefined);
   });
 
   it('persisted() settles after stop(), even with a write in progress', async () => {
