@@ -54,6 +54,7 @@ describe('the fetch guard', () => {
     expect(response.status).toBe(204);
     expect(sent).toEqual([]);
     expect(enforcement.stats().requests.refused).toBe(1);
+    expect(enforcement.stats().dropped['forbidden-identifier']).toBe(0);
     setLevel('full');
     await enforcement.customFetch(new Request('http://collector.test/cookie-extension'));
     expect(sent).toHaveLength(1);
@@ -68,7 +69,8 @@ describe('the fetch guard', () => {
     const response = await enforcement.customFetch(new Request('http://collector.test/com.snowplowanalytics.snowplow/tp2', { method: 'POST', body }));
     expect(response.status).toBe(204);
     expect(sent).toEqual([]);
-    expect(enforcement.stats().dropped['forbidden-identifier']).toBe(1);
+    expect(enforcement.stats().dropped.malformed).toBe(1);
+    expect(enforcement.stats().requests.refused).toBe(1);
   });
 
   it('drops only the malformed events of a request and sends the rest', async () => {

@@ -90,9 +90,13 @@ export function createConsentFetch(context: EnforcementContext, store: ConsentEv
     return response;
   }
 
-  function refuse(detail: string): Response {
+  /**
+   * Refuses a whole request. A POST that may have held events it could not read counts as one
+   * malformed drop (how many events it held is unknown); any other request is only counted as refused.
+   */
+  function refuse(detail: string, mayHoldEvents: boolean): Response {
     context.counters.requests.refused += 1;
-    context.drop('forbidden-identifier', 'fetch', undefined, detail);
+    if (mayHoldEvents) context.drop('malformed', 'fetch', undefined, detail);
     return nothingToSend();
   }
 
@@ -113,7 +117,7 @@ export function createConsentFetch(context: EnforcementContext, store: ConsentEv
       }
       const { schema, data } = (envelope ?? {}) as { schema?: unknown; data?: unknown };
       if (typeof schema !== 'string' || !schema.startsWith(PAYLOAD_DATA_PREFIX) || !Array.isArray(data)) {
-        return refuse(`refused a POST to ${url.pathname} that is not a Snowplow payload_data request`);
+        return refuse(`refused a POST to ${url.pathname} that is not a Snowplow payload_data request`, true);
       }
       const verdict = judge(data as EventPayload[], context.readLevel());
       return send(request, verdict, request.url, JSON.stringify({ schema, data: verdict.events }));
@@ -134,7 +138,7 @@ export function createConsentFetch(context: EnforcementContext, store: ConsentEv
     // Anything else (a cookie extension service, say) exists to set or read identifiers.
     const level = context.readLevel();
     if (level !== 'full' || policy.full.serverAnonymisation) {
-      return refuse(`refused a ${method} to ${url.pathname} at '${level}': it is not an event request`);
+      return refuse(`refused a ${method} to ${url.pathname} at '${level}': it is not an event request`, false);
     }
     context.counters.requests.sent += 1;
     return baseFetch()(request);
