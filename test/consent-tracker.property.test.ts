@@ -30,6 +30,8 @@ const command: fc.Arbitrary<Command> = fc.oneof(
 );
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 1000);
+/** Replays a failing run: fast-check prints its seed on failure. */
+const SEED = process.env.PROPERTY_SEED === undefined ? undefined : Number(process.env.PROPERTY_SEED);
 
 async function drain(consent: ConsentTracker<CoreTracker>, flush: () => Promise<void>) {
   // A change in progress holds events in the gate; they are released once it is in force.
@@ -133,5 +135,5 @@ async function run(commands: Command[]) {
 }
 
 it(`random consent changes, tracks, flushes, outages and restarts: no leak, nothing lost, nothing sent twice but across a restart (${RUNS} runs)`, async () => {
-  await fc.assert(fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 14 }), run), { numRuns: RUNS });
+  await fc.assert(fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 14 }), run), { numRuns: RUNS, ...(SEED !== undefined && { seed: SEED }) });
 }, 600_000);

@@ -47,6 +47,8 @@ const session = fc.option(
 const options = fc.record({ session, capturedAt: fc.option(level, { nil: undefined }) });
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 1000);
+/** Replays a failing run: fast-check prints its seed on failure. */
+const SEED = process.env.PROPERTY_SEED === undefined ? undefined : Number(process.env.PROPERTY_SEED);
 
 describe('sanitizeEvent properties', () => {
   it('is idempotent', () => {
@@ -56,7 +58,7 @@ describe('sanitizeEvent properties', () => {
         if (!once.kept) return;
         expect(sanitizeEvent(once.payload, lvl, opts)).toEqual(once);
       }),
-      { numRuns: RUNS },
+      { numRuns: RUNS, ...(SEED !== undefined && { seed: SEED }) },
     );
   });
 
@@ -73,7 +75,7 @@ describe('sanitizeEvent properties', () => {
         expect(result.kept).toBe(true);
         if (result.kept) expect(findForbiddenIdentifiers(result.payload, effective)).toEqual([]);
       }),
-      { numRuns: RUNS },
+      { numRuns: RUNS, ...(SEED !== undefined && { seed: SEED }) },
     );
   });
 
@@ -105,7 +107,7 @@ describe('sanitizeEvent properties', () => {
           if ('sid' in input) expect(out.sid).toBe(opts.session.sessionId);
         }
       }),
-      { numRuns: RUNS },
+      { numRuns: RUNS, ...(SEED !== undefined && { seed: SEED }) },
     );
   });
 
@@ -119,7 +121,7 @@ describe('sanitizeEvent properties', () => {
         const second = sanitizeEvent(first.payload, low as ConsentLevel);
         expect(second.kept && findForbiddenIdentifiers(second.payload, low as ConsentLevel)).toEqual([]);
       }),
-      { numRuns: RUNS },
+      { numRuns: RUNS, ...(SEED !== undefined && { seed: SEED }) },
     );
   });
 });
