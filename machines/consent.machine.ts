@@ -98,7 +98,7 @@ function problemOf(error: unknown, code: ConsentProblem['code']): ConsentProblem
 }
 
 /** Why a `CONSENT.SET` is rejected, or `null` if it is acceptable. */
-function rejectionOf(context: ConsentContext, event: ConsentEvent, current: ConsentLevel | null): ConsentProblem | null {
+function rejectionOf(event: ConsentEvent, current: ConsentLevel | null): ConsentProblem | null {
   if (event.type !== 'CONSENT.SET') return null;
   const { level, source } = event as { level: unknown; source: unknown };
   if (!isConsentLevel(level)) return { code: 'INVALID_LEVEL', message: `CONSENT.SET needs a level of 'off', 'none', 'session-only' or 'full'` };
@@ -135,7 +135,7 @@ export const consentMachine = setup({
   },
   guards: {
     /** A `CONSENT.SET` with a known level and a source. */
-    validSet: ({ context, event }) => rejectionOf(context, event, null) === null,
+    validSet: ({ event }) => rejectionOf(event, null) === null,
     /** A `CONSENT.SET` to the level already in force, or already next in line. */
     sameLevel: ({ context, event }) => event.type === 'CONSENT.SET' && event.level === (context.pending?.level ?? context.target),
     setTo: ({ event }, params: { level: ConsentLevel }) => event.type === 'CONSENT.SET' && event.level === params.level,
@@ -143,7 +143,6 @@ export const consentMachine = setup({
     /** The stored decision just read is for this level. */
     loadedLevelIs: (_, params: { loaded: ConsentLevel | null; level: ConsentLevel }) => params.loaded === params.level,
     targetIs: ({ context }, params: { level: ConsentLevel }) => context.target === params.level,
-    hasRecord: ({ context }) => context.record !== null,
   },
   actions: {
     /** Entering `applying`: the enforced level drops at once to `min(old, new)`. */
@@ -169,7 +168,7 @@ export const consentMachine = setup({
       // A pending downgrade is enforced at once, not when its turn comes.
       return { pending: { level: event.level, source: event.source }, enforced: minLevel(context.enforced, event.level) };
     }),
-    reject: assign(({ context, event }) => ({ error: rejectionOf(context, event, context.pending?.level ?? context.target) })),
+    reject: assign(({ context, event }) => ({ error: rejectionOf(event, context.pending?.level ?? context.target) })),
     forget: assign({ record: null, pending: null, target: null, error: null }),
     enterUndecided: assign(({ context }) => ({ enforced: context.undecidedLevel, target: null })),
     fail: assign((_, params: ConsentProblem) => ({ error: params, pending: null })),

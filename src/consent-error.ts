@@ -69,3 +69,12 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : String(value);
 }
+
+/** Returns `value`, or `fallback` when absent; throws `INVALID_OPTION` unless it is a positive integer. */
+export function positiveInteger(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new ConsentError('INVALID_OPTION', `${name} must be a positive integer; got ${describe(value)}`);
+  }
+  return value;
+}

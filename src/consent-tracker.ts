@@ -1,7 +1,7 @@
 import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent, type SnapshotFrom } from 'xstate';
 import { consentMachine, type ApplyInput, type ConsentProblem, type ConsentRecord } from '../machines/consent.machine.js';
 import type { ConsentAdapter } from './consent-adapter.js';
-import { ConsentError, assertConsentLevel, describe } from './consent-error.js';
+import { ConsentError, assertConsentLevel, describe, positiveInteger } from './consent-error.js';
 import { createRecordWriter, readConsentRecord } from './consent-record.js';
 import { createEnforcement, type Enforcement } from './enforce/create-enforcement.js';
 import type { DroppedEvent, EnforcementStats } from './enforce/enforcement-context.js';
@@ -118,14 +118,6 @@ interface HeldCall {
   timestamp: number;
   /** The most it may be sent with: the level enforced when it was tracked, or none if no level was in force yet. */
   ceiling: ConsentLevel | undefined;
-}
-
-function positiveInteger(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new ConsentError('INVALID_OPTION', `${name} must be a positive integer; got ${describe(value)}`);
-  }
-  return value;
 }
 
 /**

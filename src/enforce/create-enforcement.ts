@@ -1,5 +1,5 @@
 import type { CorePlugin } from '@snowplow/tracker-core';
-import { ConsentError, describe } from '../consent-error.js';
+import { ConsentError, describe, positiveInteger } from '../consent-error.js';
 import type { ConsentLevel } from '../levels.js';
 import { resolvePolicy, type PolicyOptions, type PolicyTable } from '../policy.js';
 import type { KeyValueStorage } from '../storage.js';
@@ -80,14 +80,6 @@ export interface Enforcement {
    * next start finds. For a tracker that is being torn down.
    */
   stop(): void;
-}
-
-function positiveInteger(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new ConsentError('INVALID_OPTION', `${name} must be a positive integer; got ${describe(value)}`);
-  }
-  return value;
 }
 
 /**
