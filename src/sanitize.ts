@@ -3,6 +3,9 @@ import { DEFAULT_POLICY, type LevelPolicy, type PolicyTable } from './policy.js'
 import {
   AD_ID_FIELDS,
   CLIENT_SESSION_SCHEMA_PREFIX,
+  PREVIOUS_VIEW_FIELDS,
+  SCREEN_ENTITY_SCHEMA_PREFIX,
+  SCREEN_VIEW_SCHEMA_PREFIX,
   MOBILE_CONTEXT_SCHEMA_PREFIX,
   MalformedPayloadError,
   NULL_UUID,
@@ -12,6 +15,7 @@ import {
   readContextsShared,
   readSelfDescribingEventShared,
   writeContexts,
+  writeJsonField,
   type SelfDescribing,
 } from './tp2.js';
 
@@ -55,6 +59,28 @@ export interface AnonymousSession {
 }
 
 /**
+ * The identity that replaces the tracker's own at `full` after the user consented again: a new
+ * device user id, and sessions of that identity, so nothing links the events to those sent before
+ * the withdrawal. The enforcement plugin keeps one per re-consent.
+ *
+ * @example
+ * ```ts
+ * import type { ReplacementIdentity } from 'consent-tracker';
+ * const identity: ReplacementIdentity = {
+ *   userId: crypto.randomUUID(), previousSessionId: null,
+ *   sessionId: crypto.randomUUID(), sessionIndex: 1, eventIndex: 1,
+ *   firstEventId: null, firstEventTimestamp: null,
+ * };
+ * ```
+ */
+export interface ReplacementIdentity extends AnonymousSession {
+  /** The device user id sent in `client_session.userId` (and the browser's `duid`) instead of the tracker's own. */
+  readonly userId: string;
+  /** The previous session of this identity, or `null` for its first. */
+  readonly previousSessionId: string | null;
+}
+
+/**
  * Options of {@link sanitizeEvent}.
  *
  * @example
@@ -75,6 +101,14 @@ export interface SanitizeOptions {
    * identifiers are removed, because any session it could be given would link it.
    */
   readonly capturedAt?: ConsentLevel;
+  /** At a level whose session is sent as is: the identity to send instead of the tracker's own. */
+  readonly identity?: ReplacementIdentity;
+  /**
+   * The event was tracked after a downgrade and before the next screen view: its `screen` entity
+   * and a screen view's `previousId`/`previousName`/`previousType` refer to a screen viewed
+   * before the downgrade, so they are removed.
+   */
+  readonly resetViews?: boolean;
 }
 
 /**
@@ -114,18 +148,25 @@ function withoutKeys(data: Record<string, unknown>, keys: readonly string[]): Re
 }
 
 /** How the session is treated for this event: kept, rewritten to `session`, or removed. */
-type SessionTreatment = { kind: 'as-is' } | { kind: 'removed' } | { kind: 'rewrite'; session: AnonymousSession } | { kind: 'keep-anonymised' };
+type SessionTreatment =
+  | { kind: 'as-is' }
+  | { kind: 'removed' }
+  | { kind: 'rewrite'; session: AnonymousSession }
+  | { kind: 'replace'; identity: ReplacementIdentity }
+  | { kind: 'keep-anonymised' };
 
-function sessionTreatment(rules: LevelPolicy, downgraded: boolean, session: AnonymousSession | undefined): SessionTreatment {
-  if (rules.session === 'as-is') return { kind: 'as-is' };
+function sessionTreatment(rules: LevelPolicy, downgraded: boolean, options: SanitizeOptions): SessionTreatment {
+  const session = options.session;
+  if (rules.session === 'as-is') return options.identity ? { kind: 'replace', identity: options.identity } : { kind: 'as-is' };
   if (rules.session === 'removed' || downgraded) return { kind: 'removed' };
   return session ? { kind: 'rewrite', session } : { kind: 'keep-anonymised' };
 }
 
 /** Applies the policy to one context entity: the same entity, a rewritten copy, or `undefined` to remove it. */
-function sanitizeEntity(entity: SelfDescribing, rules: LevelPolicy, treatment: SessionTreatment): SelfDescribing | undefined {
+function sanitizeEntity(entity: SelfDescribing, rules: LevelPolicy, treatment: SessionTreatment, resetViews: boolean): SelfDescribing | undefined {
   const { schema } = entity;
   if (rules.removeEntities.some((prefix) => schema.startsWith(prefix))) return undefined;
+  if (resetViews && schema.startsWith(SCREEN_ENTITY_SCHEMA_PREFIX)) return undefined;
   if (schema.startsWith(CLIENT_SESSION_SCHEMA_PREFIX)) {
     switch (treatment.kind) {
       case 'as-is':
@@ -147,6 +188,22 @@ function sanitizeEntity(entity: SelfDescribing, rules: LevelPolicy, treatment: S
             eventIndex: session.eventIndex,
             firstEventId: session.firstEventId,
             firstEventTimestamp: session.firstEventTimestamp,
+          },
+        };
+      }
+      case 'replace': {
+        const { identity } = treatment;
+        return {
+          schema,
+          data: {
+            ...entity.data,
+            userId: identity.userId,
+            previousSessionId: identity.previousSessionId,
+            sessionId: identity.sessionId,
+            sessionIndex: identity.sessionIndex,
+            eventIndex: identity.eventIndex,
+            firstEventId: identity.firstEventId,
+            firstEventTimestamp: identity.firstEventTimestamp,
           },
         };
       }
@@ -193,15 +250,18 @@ export function sanitizeEvent(payload: EventPayload, level: ConsentLevel, option
     checkPayloadShape(payload);
     const out: EventPayload = { ...payload };
     const downgraded = capturedAt !== undefined && compareLevels(capturedAt, effective) > 0;
-    const treatment = sessionTreatment(rules, downgraded, options.session);
+    const treatment = sessionTreatment(rules, downgraded, options);
+    const resetViews = options.resetViews === true;
 
     if (!rules.userIdentifiers) for (const field of USER_IDENTIFIER_FIELDS) delete out[field];
     for (const field of rules.removeFields) delete out[field];
     if (treatment.kind === 'removed') {
       for (const field of SESSION_FIELDS) delete out[field];
-    } else if (treatment.kind === 'rewrite') {
-      if ('sid' in out) out.sid = treatment.session.sessionId;
-      if ('vid' in out) out.vid = String(treatment.session.sessionIndex);
+    } else if (treatment.kind === 'rewrite' || treatment.kind === 'replace') {
+      const session = treatment.kind === 'rewrite' ? treatment.session : treatment.identity;
+      if ('sid' in out) out.sid = session.sessionId;
+      if ('vid' in out) out.vid = String(session.sessionIndex);
+      if (treatment.kind === 'replace' && 'duid' in out) out.duid = treatment.identity.userId;
     }
 
     for (const field of ['co', 'cx'] as const) {
@@ -210,7 +270,7 @@ export function sanitizeEvent(payload: EventPayload, level: ConsentLevel, option
       const entities: SelfDescribing[] = [];
       let changed = false;
       for (const entity of envelope.data) {
-        const next = sanitizeEntity(entity, rules, treatment);
+        const next = sanitizeEntity(entity, rules, treatment, resetViews);
         if (next !== entity) changed = true;
         if (next) entities.push(next);
       }
@@ -218,8 +278,15 @@ export function sanitizeEvent(payload: EventPayload, level: ConsentLevel, option
       if (entities.length === 0) delete out[field];
       else out[field] = writeContexts({ schema: envelope.schema, data: entities }, field);
     }
-    // Self-describing events carry no identifier the policy names, but an unreadable one is never passed on.
-    for (const field of ['ue_pr', 'ue_px'] as const) if (field in payload) readSelfDescribingEventShared(payload, field);
+    // Self-describing events carry no identifier the policy names, but an unreadable one is never
+    // passed on; a screen view after a downgrade loses its link to the screen before it.
+    for (const field of ['ue_pr', 'ue_px'] as const) {
+      if (!(field in payload)) continue;
+      const envelope = readSelfDescribingEventShared(payload, field);
+      if (!resetViews || !envelope.data.schema.startsWith(SCREEN_VIEW_SCHEMA_PREFIX)) continue;
+      const data = withoutKeys(envelope.data.data, PREVIOUS_VIEW_FIELDS);
+      if (data) out[field] = writeJsonField({ schema: envelope.schema, data: { schema: envelope.data.schema, data } }, field === 'ue_px');
+    }
 
     return { kept: true, level: effective, payload: out };
   } catch (error) {

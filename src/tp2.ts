@@ -26,6 +26,10 @@ export const SESSION_FIELDS = ['sid', 'vid'] as const;
 export const AD_ID_FIELDS = ['appleIdfa', 'appleIdfv', 'androidIdfa', 'appSetId', 'appSetIdScope'] as const;
 
 export const CLIENT_SESSION_SCHEMA_PREFIX = 'iglu:com.snowplowanalytics.snowplow/client_session/';
+export const SCREEN_ENTITY_SCHEMA_PREFIX = 'iglu:com.snowplowanalytics.mobile/screen/';
+export const SCREEN_VIEW_SCHEMA_PREFIX = 'iglu:com.snowplowanalytics.mobile/screen_view/';
+/** The fields of a screen view that name the screen viewed before it. */
+export const PREVIOUS_VIEW_FIELDS = ['previousId', 'previousName', 'previousType'] as const;
 export const MOBILE_CONTEXT_SCHEMA_PREFIX = 'iglu:com.snowplowanalytics.snowplow/mobile_context/';
 
 /**

@@ -1,8 +1,8 @@
 import { payloadJsonProcessor, type CorePlugin, type PayloadBuilder, type TrackerCore } from '@snowplow/tracker-core';
 import type { ConsentLevel } from '../levels.js';
-import { sanitizeEvent, type AnonymousSession, type SanitizeResult } from '../sanitize.js';
-import { CLIENT_SESSION_SCHEMA_PREFIX, encodeJsonFields } from '../tp2.js';
-import type { AnonymousSessionKeeper } from './anonymous-session-keeper.js';
+import { sanitizeEvent, type SanitizeOptions, type SanitizeResult } from '../sanitize.js';
+import { CLIENT_SESSION_SCHEMA_PREFIX, SCREEN_VIEW_SCHEMA_PREFIX, encodeJsonFields, readSelfDescribingEventShared } from '../tp2.js';
+import type { IdentityKeeper } from './identity-keeper.js';
 import type { EnforcementContext } from './enforcement-context.js';
 
 /** The real session id of an event, if the tracker attached one (browser `sid` or a `client_session` entity). */
@@ -18,6 +18,17 @@ function realSessionId(payload: Record<string, unknown>, entities: readonly unkn
   return undefined;
 }
 
+/** Whether the payload is a screen view (after the JSON processor has run; unreadable counts as not). */
+function isScreenView(payload: Record<string, unknown>): boolean {
+  const field = 'ue_px' in payload ? 'ue_px' : 'ue_pr' in payload ? 'ue_pr' : undefined;
+  if (field === undefined) return false;
+  try {
+    return readSelfDescribingEventShared(payload, field).data.schema.startsWith(SCREEN_VIEW_SCHEMA_PREFIX);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The track-time enforcement point: a tracker-core plugin that applies `sanitizeEvent` to every
  * event after the tracker's own plugins have added their identifiers. It wraps the payload's JSON
@@ -25,7 +36,7 @@ function realSessionId(payload: Record<string, unknown>, entities: readonly unkn
  * its `filter` drops what must not be sent (level `off`, an unreadable payload). The level is read
  * once per event, so an event is never half-sanitised.
  */
-export function createConsentPlugin(context: EnforcementContext, sessions: AnonymousSessionKeeper): CorePlugin {
+export function createConsentPlugin(context: EnforcementContext, identity: IdentityKeeper): CorePlugin {
   let core: TrackerCore | undefined;
   let lastLevel: ConsentLevel | undefined;
   /** Events of the current `track` call that must be filtered out. */
@@ -36,25 +47,32 @@ export function createConsentPlugin(context: EnforcementContext, sessions: Anony
     rejected.clear();
     try {
       const level = context.readLevel();
-      // Any level whose rule is an anonymous session (session-only, or a level made that strict)
-      // starts a new one when it is entered.
-      const anonymousSession = context.policy[level].session === 'anonymous';
-      if (anonymousSession && lastLevel !== level) sessions.rotate();
+      // Entering a level starts its anonymous session, marks screen ids stale after a downgrade,
+      // and after a withdrawal prepares a new identity for a later full.
+      identity.observe(level);
       lastLevel = level;
+      const sessionRule = context.policy[level].session;
       const base64 = core?.getBase64Encoding() ?? true;
-      let session: AnonymousSession | undefined;
+      // Decided on the first build of this event; a later rebuild must give the same result.
+      let eventOptions: SanitizeOptions | undefined;
       pb.withJsonProcessor((builder, json, entities) => {
         const dict = builder.getPayload();
         let result: SanitizeResult;
         try {
-          if (anonymousSession && session === undefined) {
-            session = sessions.next(String(dict.eid), Number(dict.dtm ?? dict.ttm), realSessionId(dict, entities, json));
-          }
           // Build plain JSON and encode once, after sanitising: base64 is the costly part, and
           // tracker-core's encoder is slower than ours. A rebuild over an encoded payload keeps it encoded.
           const encodedAlready = 'cx' in dict || 'ue_px' in dict;
           payloadJsonProcessor(base64 && encodedAlready)(builder, json, entities);
-          result = sanitizeEvent(dict, level, { policy: context.policy, ...(session && { session }) });
+          if (eventOptions === undefined) {
+            const args = [String(dict.eid), Number(dict.dtm ?? dict.ttm), realSessionId(dict, entities, json)] as const;
+            const session = sessionRule === 'anonymous' ? identity.anonymousSession(...args) : undefined;
+            const replacement = sessionRule === 'as-is' ? identity.replacementIdentity(...args) : undefined;
+            const resetViews = identity.viewsStale;
+            // The next screen view (its previous* removed) starts views of the new level.
+            if (resetViews && isScreenView(dict)) identity.viewsStale = false;
+            eventOptions = { policy: context.policy, resetViews, ...(session && { session }), ...(replacement && { identity: replacement }) };
+          }
+          result = sanitizeEvent(dict, level, eventOptions);
           if (result.kept && base64) encodeJsonFields(result.payload);
         } catch (error) {
           // tracker-core's own processor throws on a contexts field it cannot parse; fail closed on anything.

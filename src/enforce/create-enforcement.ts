@@ -3,7 +3,7 @@ import { ConsentError, describe, positiveInteger } from '../consent-error.js';
 import type { ConsentLevel } from '../levels.js';
 import { resolvePolicy, type PolicyOptions, type PolicyTable } from '../policy.js';
 import type { KeyValueStorage } from '../storage.js';
-import { AnonymousSessionKeeper } from './anonymous-session-keeper.js';
+import { IdentityKeeper } from './identity-keeper.js';
 import { createConsentEventStore, type ConsentEventStore } from './consent-event-store.js';
 import { createConsentFetch, type FetchFunction } from './consent-fetch.js';
 import { createConsentPlugin } from './consent-plugin.js';
@@ -39,6 +39,12 @@ export interface EnforcementOptions {
   readonly onDrop?: (drop: DroppedEvent) => void;
   /** Called for every error: an invalid level, a storage failure, an unreadable stored queue. */
   readonly onError?: (error: ConsentError) => void;
+  /**
+   * After a withdrawal and a new consent, send the tracker's own device user id and sessions
+   * again, linking the new consent to the time before the withdrawal. Default `false`: `full`
+   * after a withdrawal sends a new device user id and new sessions.
+   */
+  readonly stitch?: boolean;
 }
 
 /**
@@ -65,6 +71,13 @@ export interface Enforcement {
   readonly policy: PolicyTable;
   /** Resolves when the persisted queue has been read. */
   readonly ready: Promise<void>;
+  /** The level in force now, as the enforcement points read it. */
+  level(): ConsentLevel;
+  /**
+   * The device user id sent instead of the tracker's own after a withdrawal and a new consent
+   * (see `stitch`), for adapters that store the session; `undefined` while the tracker's own is sent.
+   */
+  deviceUserId(): string | undefined;
   /**
    * Call when the level function's answer has changed. Starts a new anonymous session when
    * `session-only` is entered, re-sanitises the queue after a downgrade (dropping it at `off`),
@@ -128,12 +141,12 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
   const policy = resolvePolicy(options.policy);
 
   const context = createEnforcementContext({ policy, level: options.level, onDrop: options.onDrop, onError: options.onError });
-  const sessions = new AnonymousSessionKeeper();
+  const identity = new IdentityKeeper(policy, options.stitch === true);
   const eventStore = createConsentEventStore(context, { storage, storageKey, maxSize, storageTimeoutMs });
-  const plugin = createConsentPlugin(context, sessions);
+  const plugin = createConsentPlugin(context, identity);
   let stopped = false;
   const customFetch = createConsentFetch(context, eventStore, () => options.fetch ?? globalThis.fetch, () => stopped);
-  let lastLevel = context.readLevel();
+  identity.observe(context.readLevel());
 
   return {
     plugin,
@@ -141,10 +154,10 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     customFetch,
     policy,
     ready: eventStore.ready,
+    level: () => context.readLevel(),
+    deviceUserId: () => identity.deviceUserId(),
     async levelChanged() {
-      const level = context.readLevel();
-      if (policy[level].session === 'anonymous' && lastLevel !== level) sessions.rotate();
-      lastLevel = level;
+      identity.observe(context.readLevel());
       await eventStore.reconcile();
     },
     stop() {

@@ -1,0 +1,59 @@
+import { v4 as uuidv4 } from 'uuid';
+import { compareLevels, type ConsentLevel } from '../levels.js';
+import type { PolicyTable } from '../policy.js';
+import type { AnonymousSession, ReplacementIdentity } from '../sanitize.js';
+import { SessionKeeper } from './session-keeper.js';
+
+/**
+ * Follows the enforced level and keeps what depends on its history: the anonymous session of
+ * `session-only` (new on entering the level), whether screen ids from before a downgrade must be
+ * reset, and the identity sent after a re-consent. Once the tracker's own identity has been
+ * withdrawn (a level that sends the session as is was left for one that does not), a later
+ * `full` sends a new device user id with sessions of its own, unless `stitch` is set.
+ */
+export class IdentityKeeper {
+  private readonly anonymous = new SessionKeeper();
+  private replacement: { userId: string; sessions: SessionKeeper } | undefined;
+  private last: ConsentLevel | undefined;
+  /** A downgrade happened and no screen view has been tracked since. */
+  viewsStale = false;
+
+  constructor(
+    private readonly policy: PolicyTable,
+    private readonly stitch: boolean,
+  ) {}
+
+  /** Takes note of the level in force; call with every level read. */
+  observe(level: ConsentLevel): void {
+    const last = this.last;
+    this.last = level;
+    if (last === undefined || last === level) return;
+    const rules = this.policy[level];
+    if (rules.session === 'anonymous') this.anonymous.rotate();
+    if (compareLevels(level, last) < 0 && rules.resetViewsOnDowngrade) this.viewsStale = true;
+    if (!this.stitch && this.policy[last].session === 'as-is' && rules.session !== 'as-is') {
+      this.replacement = { userId: uuidv4(), sessions: new SessionKeeper() };
+    }
+  }
+
+  /** The anonymous session for the next event at `session-only`. */
+  anonymousSession(eventId: string, timestampMs: number, realSessionId: string | undefined): AnonymousSession {
+    return this.anonymous.next(eventId, timestampMs, realSessionId);
+  }
+
+  /** The identity to send instead of the tracker's own, if the user has withdrawn and consented again. */
+  replacementIdentity(eventId: string, timestampMs: number, realSessionId: string | undefined): ReplacementIdentity | undefined {
+    if (!this.replacement) return undefined;
+    return { userId: this.replacement.userId, ...this.replacement.sessions.next(eventId, timestampMs, realSessionId) };
+  }
+
+  /** The device user id that replaces the tracker's own, while there is one. */
+  deviceUserId(): string | undefined {
+    return this.replacement?.userId;
+  }
+
+  /** The current session of the replacement identity, if one has started. */
+  replacementSessionId(): string | undefined {
+    return this.replacement?.sessions.currentSessionId();
+  }
+}

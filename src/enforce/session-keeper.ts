@@ -1,0 +1,55 @@
+import { v4 as uuidv4 } from 'uuid';
+import type { AnonymousSession } from '../sanitize.js';
+
+/** A kept session, with the session before it in the same chain. */
+export type KeptSession = AnonymousSession & { readonly previousSessionId: string | null };
+
+/**
+ * Keeps the sessions that replace the tracker's own: the anonymous session at `session-only`, and
+ * the sessions of a new identity after a re-consent. A new session starts when `rotate()` is
+ * called (on entering the level) and whenever the tracker's own session changes (timeout), so a
+ * kept session never spans two real ones, nor the time before a level change.
+ */
+export class SessionKeeper {
+  private current:
+    | { sessionId: string; sessionIndex: number; eventCount: number; firstEventId: string | null; firstEventTimestamp: string | null; realSessionId: string | undefined }
+    | undefined;
+  private sessionCount = 0;
+  /** The last session of this chain; `rotate()` ends the chain. */
+  private previousSessionId: string | null = null;
+
+  /** Ends the current session and its chain: the next event starts a new, unlinked one. */
+  rotate(): void {
+    this.current = undefined;
+    this.previousSessionId = null;
+  }
+
+  /** The session for the next event, advancing its event index. */
+  next(eventId: string, timestampMs: number, realSessionId: string | undefined): KeptSession {
+    if (this.current && realSessionId !== undefined && this.current.realSessionId !== undefined && realSessionId !== this.current.realSessionId) {
+      this.previousSessionId = this.current.sessionId;
+      this.current = undefined;
+    }
+    if (!this.current) {
+      this.sessionCount += 1;
+      this.current = {
+        sessionId: uuidv4(),
+        sessionIndex: this.sessionCount,
+        eventCount: 0,
+        firstEventId: eventId,
+        // A timestamp out of Date's range (nanoseconds by mistake, say) is left out rather than thrown on.
+        firstEventTimestamp: Number.isFinite(timestampMs) && Math.abs(timestampMs) <= 8.64e15 ? new Date(timestampMs).toISOString() : null,
+        realSessionId,
+      };
+    }
+    this.current.realSessionId ??= realSessionId;
+    this.current.eventCount += 1;
+    const { sessionId, sessionIndex, eventCount, firstEventId, firstEventTimestamp } = this.current;
+    return { sessionId, sessionIndex, eventIndex: eventCount, firstEventId, firstEventTimestamp, previousSessionId: this.previousSessionId };
+  }
+
+  /** The current session id, if one has started. */
+  currentSessionId(): string | undefined {
+    return this.current?.sessionId;
+  }
+}

@@ -1,0 +1,2 @@
+// Node has crypto.getRandomValues; the React Native polyfill is not needed.
+export {};
