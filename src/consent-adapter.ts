@@ -1,5 +1,6 @@
 import type { Enforcement } from './enforce/create-enforcement.js';
 import type { ConsentLevel } from './levels.js';
+import type { KeyValueStorage } from './storage.js';
 
 /**
  * What `createConsentTracker` needs from a tracker: create it once with the enforcement points,
@@ -15,6 +16,13 @@ import type { ConsentLevel } from './levels.js';
 export interface ConsentAdapter<Tracker extends object> {
   /** Creates the tracker, once, wired to the three enforcement points. */
   create(enforcement: Enforcement): Tracker;
+  /**
+   * For trackers created asynchronously: resolves when the tracker `create` returned can take
+   * calls, rejects if it could not be created. `createConsentTracker` holds events until then.
+   */
+  created?(): Promise<void>;
+  /** Where `createConsentTracker` keeps the decision and the queue when it is given no storage. */
+  readonly storage?: KeyValueStorage;
   /** Reconfigures the live tracker for `level`, coming from `from`. Rejecting fails the change closed. */
   apply(level: ConsentLevel, from: ConsentLevel): Promise<void>;
   /** Clears identifiers the tracker stores on the device. */

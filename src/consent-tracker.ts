@@ -25,7 +25,7 @@ import { memoryStorage, type KeyValueStorage } from './storage.js';
  */
 export interface ConsentTrackerOptions<Tracker extends object> {
   readonly adapter: ConsentAdapter<Tracker>;
-  /** Where the decision and the event queue are kept; in memory if absent. */
+  /** Where the decision and the event queue are kept; the adapter's storage (AsyncStorage for React Native) or memory if absent. */
   readonly storage?: KeyValueStorage;
   /** The storage key prefix: the decision is `<key>.decision`, the queue `<key>.queue`. Default `'consent-tracker'`. */
   readonly storageKey?: string;
@@ -47,6 +47,11 @@ export interface ConsentTrackerOptions<Tracker extends object> {
   readonly policy?: PolicyOptions | PolicyTable;
   /** XState's inspector, to watch the chart (`@statelyai/inspect`). */
   readonly inspect?: (event: InspectionEvent) => void;
+  /**
+   * After a withdrawal and a new consent, send the tracker's own device user id and sessions
+   * again. Default `false`: `full` after a withdrawal is a new identity, unlinked to the old one.
+   */
+  readonly stitch?: boolean;
   /** Called for every problem: a rejected change, a failed apply, an unreadable or expired stored decision, a storage failure. */
   readonly onError?: (error: ConsentError) => void;
   /** Called for every event that is not passed on. */
@@ -156,7 +161,8 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   }
   const policyVersion = options.policyVersion ?? '1';
   if (typeof policyVersion !== 'string' || policyVersion === '') throw new ConsentError('INVALID_OPTION', 'policyVersion must be a non-empty string');
-  const storage = options.storage ?? memoryStorage();
+  if (options.stitch !== undefined && typeof options.stitch !== 'boolean') throw new ConsentError('INVALID_OPTION', `stitch must be a boolean; got ${describe(options.stitch)}`);
+  const storage = options.storage ?? options.adapter.storage ?? memoryStorage();
   const storageKey = options.storageKey ?? 'consent-tracker';
   const holdUntilDecided = options.holdUntilDecided ?? false;
   const { adapter } = options;
@@ -181,11 +187,16 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
     storage,
     storageKey: `${storageKey}.queue`,
     storageTimeoutMs,
+    stitch: options.stitch === true,
     ...(options.policy !== undefined && { policy: options.policy }),
     ...(options.onDrop && { onDrop: options.onDrop }),
     onError: report,
   });
   const tracker = adapter.create(enforcement);
+  // A tracker that could not be created is reported once; booting still ends, so the chart works.
+  const created = (adapter.created?.() ?? Promise.resolve()).catch((cause: unknown) => {
+    report(new ConsentError('APPLY_FAILED', `the tracker could not be created: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }));
+  });
 
   const writeRecord = createRecordWriter(storage, `${storageKey}.decision`, storageTimeoutMs);
   const machine = consentMachine.provide({
@@ -201,6 +212,7 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
         const [loaded] = await Promise.all([
           readConsentRecord(storage, `${storageKey}.decision`, { policyVersion, maxAgeDays: options.maxAgeDays }, storageTimeoutMs),
           enforcement.ready,
+          created,
         ]);
         return loaded;
       }),

@@ -74,10 +74,11 @@ export interface Enforcement {
   /** The level in force now, as the enforcement points read it. */
   level(): ConsentLevel;
   /**
-   * The device user id sent instead of the tracker's own after a withdrawal and a new consent
-   * (see `stitch`), for adapters that store the session; `undefined` while the tracker's own is sent.
+   * The device user id (and its current session) sent instead of the tracker's own after a
+   * withdrawal and a new consent (see `stitch`), for adapters that store the session; `undefined`
+   * while the tracker's own is sent.
    */
-  deviceUserId(): string | undefined;
+  replacementIdentity(): { readonly userId: string; readonly sessionId: string | undefined } | undefined;
   /**
    * Call when the level function's answer has changed. Starts a new anonymous session when
    * `session-only` is entered, re-sanitises the queue after a downgrade (dropping it at `off`),
@@ -155,7 +156,12 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     policy,
     ready: eventStore.ready,
     level: () => context.readLevel(),
-    deviceUserId: () => identity.deviceUserId(),
+    replacementIdentity: () => {
+      // A withdrawal seen by no event yet still counts.
+      identity.observe(context.readLevel());
+      const userId = identity.deviceUserId();
+      return userId === undefined ? undefined : { userId, sessionId: identity.replacementSessionId() };
+    },
     async levelChanged() {
       identity.observe(context.readLevel());
       await eventStore.reconcile();

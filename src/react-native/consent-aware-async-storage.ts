@@ -1,0 +1,91 @@
+import type { AsyncStorage } from '@snowplow/react-native-tracker';
+import type { Enforcement } from '../enforce/create-enforcement.js';
+import type { ConsentLevel } from '../levels.js';
+
+/**
+ * The tracker's `asyncStorage`, made consent-aware, plus what the adapter calls on a level change.
+ *
+ * @example
+ * ```ts
+ * import type { ConsentAwareAsyncStorage } from 'consent-tracker/react-native';
+ * const clear = (storage: ConsentAwareAsyncStorage) => storage.clearSession();
+ * ```
+ */
+export interface ConsentAwareAsyncStorage extends AsyncStorage {
+  /** The key the tracker stores its session (and device user id) under: `snowplow_<namespace>_session`. */
+  readonly sessionKey: string;
+  /** Removes the stored session, so the next start has a new device user id. */
+  clearSession(): Promise<void>;
+  /** Writes the session the tracker last asked to store, if the level now in force allows storing it. */
+  levelApplied(): Promise<void>;
+}
+
+/**
+ * Wraps the React Native tracker's `asyncStorage` so that the session key (which holds the device
+ * user id) is only written at a level whose policy keeps device storage (`full` by default):
+ * the level in force, or the one `deviceLevel` says is being applied.
+ * Below it, the tracker's writes are held in memory; the last one is written when such a level
+ * is applied. After a withdrawal and a new consent, the device user id and session id written
+ * are those of the new identity, so a restart does not bring the old one back. Other keys (the
+ * install flag) pass through.
+ *
+ * @example
+ * ```ts
+ * import AsyncStorage from '@react-native-async-storage/async-storage';
+ * import { createConsentAwareAsyncStorage } from 'consent-tracker/react-native';
+ * import { createEnforcement } from 'consent-tracker';
+ * const enforcement = createEnforcement({ level: () => 'none' });
+ * const storage = createConsentAwareAsyncStorage(AsyncStorage, 'app', enforcement);
+ * await storage.setItem(storage.sessionKey, '{"userId":"…"}'); // held in memory at none
+ * ```
+ */
+export function createConsentAwareAsyncStorage(
+  storage: AsyncStorage & { removeItem?: (key: string) => Promise<void> },
+  namespace: string,
+  enforcement: Pick<Enforcement, 'level' | 'policy' | 'replacementIdentity'>,
+  deviceLevel: () => ConsentLevel = enforcement.level,
+): ConsentAwareAsyncStorage {
+  const sessionKey = `snowplow_${namespace}_session`;
+  /** The tracker's last session write that has not reached storage. */
+  let heldSession: string | undefined;
+  const mayStore = () => enforcement.policy[deviceLevel()].deviceStorage === 'keep';
+
+  /** The session as it may be stored now: the new identity's ids in place of the tracker's own. */
+  function storable(value: string): string {
+    const replacement = enforcement.replacementIdentity();
+    if (!replacement || value === '') return value;
+    try {
+      const state = JSON.parse(value) as Record<string, unknown>;
+      // The tracker's own session id may have been sent before the withdrawal: never store it.
+      return JSON.stringify({ ...state, userId: replacement.userId, sessionId: replacement.sessionId ?? globalThis.crypto.randomUUID() });
+    } catch {
+      return '';
+    }
+  }
+
+  return {
+    sessionKey,
+    getItem: (key) => storage.getItem(key),
+    async setItem(key, value) {
+      if (key !== sessionKey) return storage.setItem(key, value);
+      if (!mayStore()) {
+        heldSession = value;
+        return;
+      }
+      heldSession = undefined;
+      return storage.setItem(key, storable(value));
+    },
+    async clearSession() {
+      heldSession = undefined;
+      // The tracker's AsyncStorage interface has no removeItem; its readers treat '' as absent.
+      if (typeof storage.removeItem === 'function') await storage.removeItem(sessionKey);
+      else await storage.setItem(sessionKey, '');
+    },
+    async levelApplied() {
+      if (heldSession === undefined || !mayStore()) return;
+      const value = heldSession;
+      heldSession = undefined;
+      await storage.setItem(sessionKey, storable(value));
+    },
+  };
+}

@@ -1,0 +1,241 @@
+import DefaultAsyncStorage from '@react-native-async-storage/async-storage';
+import { newTracker, type ReactNativeTracker } from '@snowplow/react-native-tracker';
+import type { CorePlugin } from '@snowplow/tracker-core';
+import type { ConsentAdapter } from '../consent-adapter.js';
+import { ConsentError, describe } from '../consent-error.js';
+import type { Enforcement } from '../enforce/create-enforcement.js';
+import { compareLevels, type ConsentLevel } from '../levels.js';
+import type { KeyValueStorage } from '../storage.js';
+import { createConsentAwareAsyncStorage } from './consent-aware-async-storage.js';
+import { createConsentAwareRetriever } from './consent-aware-retriever.js';
+
+/**
+ * The React Native tracker's own `newTracker` configuration.
+ *
+ * @example
+ * ```ts
+ * import type { ReactNativeTrackerConfiguration } from 'consent-tracker/react-native';
+ * const config: ReactNativeTrackerConfiguration = { namespace: 'app', endpoint: 'https://collector.example.com' };
+ * ```
+ */
+export type ReactNativeTrackerConfiguration = Parameters<typeof newTracker>[0];
+
+/**
+ * Options of {@link reactNativeAdapter}: the tracker's own configuration, everything passed
+ * through, except the three options the adapter owns (`eventStore`, `customFetch`, and the
+ * `SP-Anonymous` header, which is decided per event). `serverAnonymization: true` is kept: it
+ * adds the header at every level, `full` included.
+ *
+ * @example
+ * ```ts
+ * import type { ReactNativeAdapterOptions } from 'consent-tracker/react-native';
+ * const options: ReactNativeAdapterOptions = {
+ *   namespace: 'app',
+ *   endpoint: 'https://collector.example.com',
+ *   appId: 'my-app',
+ *   platformContextRetriever: { getAppleIdfa: async () => undefined },
+ * };
+ * ```
+ */
+export type ReactNativeAdapterOptions = Omit<ReactNativeTrackerConfiguration, 'eventStore' | 'customFetch'>;
+
+/** Every method of the tracker, so that the facade has them before the tracker exists. */
+const TRACKER_METHODS = [
+  'trackSelfDescribingEvent',
+  'trackScreenViewEvent',
+  'trackScrollChangedEvent',
+  'trackListItemViewEvent',
+  'trackStructuredEvent',
+  'trackPageViewEvent',
+  'trackTimingEvent',
+  'trackDeepLinkReceivedEvent',
+  'trackMessageNotificationEvent',
+  'addGlobalContexts',
+  'clearGlobalContexts',
+  'removeGlobalContexts',
+  'addPlugin',
+  'flush',
+  'setAppId',
+  'setPlatform',
+  'setUserId',
+  'setNetworkUserId',
+  'setDomainUserId',
+  'setIpAddress',
+  'setUseragent',
+  'setTimezone',
+  'setLanguage',
+  'setScreenResolution',
+  'setScreenViewport',
+  'setColorDepth',
+  'setSubjectData',
+  'getSessionUserId',
+  'getSessionId',
+  'getSessionIndex',
+  'getSessionState',
+  'getIsInBackground',
+  'getBackgroundIndex',
+  'getForegroundIndex',
+  'enablePlatformContext',
+  'disablePlatformContext',
+  'refreshPlatformContext',
+] as const satisfies readonly (keyof ReactNativeTracker)[];
+
+// A tracker method missing from the list above fails the build here.
+type UnlistedMethod = Exclude<keyof ReactNativeTracker, (typeof TRACKER_METHODS)[number] | 'namespace'>;
+const everyMethodListed: [UnlistedMethod] extends [never] ? true : UnlistedMethod = true;
+void everyMethodListed;
+
+type AnyMethod = (...args: unknown[]) => unknown;
+
+/**
+ * The consent adapter for `@snowplow/react-native-tracker` 4.x. It creates the tracker once, with
+ * the enforcement plugin (after the tracker's own plugins), the consent-aware event store, the
+ * fetch guard, a consent-aware `asyncStorage` and, if you pass one, a consent-aware
+ * `platformContextRetriever`; it never re-creates it. On a level change it:
+ *
+ * - clears the stored session (`snowplow_<namespace>_session`, which holds the device user id)
+ *   on entering a level that does not keep device storage, and does not write it again there;
+ * - clears the subject's `uid`, `ip`, `nuid` and `duid` on a downgrade to a level without user
+ *   identifiers (set them again after a new consent, if you have them);
+ * - refreshes the platform context, so advertising ids are asked for only at `full`.
+ *
+ * The rest (session entity, identifiers, `SP-Anonymous: *`, screen ids after a downgrade, a new
+ * device user id after a re-consent) is done per event by the enforcement points.
+ *
+ * `newTracker` is asynchronous, so the tracker exists once `consent.ready` has resolved. Until
+ * then `track*` calls are held by the gate, other calls are queued and made in order once it
+ * exists (returning `undefined`). If it cannot be created, the error is reported to `onError`
+ * and calls do nothing.
+ *
+ * @throws {@link ConsentError} `INVALID_OPTION` without a namespace or an endpoint.
+ *
+ * @example
+ * ```ts
+ * import { createConsentTracker } from 'consent-tracker';
+ * import { reactNativeAdapter } from 'consent-tracker/react-native';
+ *
+ * const consent = createConsentTracker({
+ *   adapter: reactNativeAdapter({ namespace: 'app', endpoint: 'https://collector.example.com' }),
+ * });
+ * await consent.ready;
+ * consent.tracker.trackScreenViewEvent({ name: 'home' }); // anonymous until the user decides
+ * await consent.setLevel('full', 'banner');
+ * ```
+ */
+export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentAdapter<ReactNativeTracker> {
+  if (typeof options !== 'object' || options === null) throw new ConsentError('INVALID_OPTION', `reactNativeAdapter needs the tracker's configuration; got ${describe(options)}`);
+  const { namespace, endpoint } = options;
+  if (typeof namespace !== 'string' || namespace === '') throw new ConsentError('INVALID_OPTION', `namespace must be a non-empty string; got ${describe(namespace)}`);
+  if (typeof endpoint !== 'string' || endpoint === '') throw new ConsentError('INVALID_OPTION', `endpoint must be a non-empty string; got ${describe(endpoint)}`);
+  const asyncStorage = options.asyncStorage ?? DefaultAsyncStorage;
+
+  let creation: Promise<ReactNativeTracker> | undefined;
+  let real: ReactNativeTracker | undefined;
+  let failed = false;
+  let enforcementInUse: Enforcement | undefined;
+  let storage: ReturnType<typeof createConsentAwareAsyncStorage> | undefined;
+  /**
+   * The level being applied: an upgrade is not in force until apply() has finished, but the
+   * device state (ad ids fetched, session stored) must be ready for it by then. Events cannot
+   * carry more than the level in force: the enforcement plugin sees to that.
+   */
+  let applying: { level: ConsentLevel } | undefined;
+  /** The time a held event was first tracked, while the gate replays it. */
+  let replayTimestamp: number | undefined;
+
+  const timestampPlugin: CorePlugin = {
+    beforeTrack(pb) {
+      if (replayTimestamp !== undefined) pb.add('ttm', String(replayTimestamp));
+    },
+  };
+
+  return {
+    storage: asyncStorage as KeyValueStorage,
+    create(enforcement) {
+      if (creation) throw new ConsentError('INVALID_OPTION', 'a reactNativeAdapter creates one tracker: make one adapter per consent tracker');
+      enforcementInUse = enforcement;
+      const deviceLevel = () => applying?.level ?? enforcement.level();
+      storage = createConsentAwareAsyncStorage(asyncStorage, namespace, enforcement, deviceLevel);
+      const retriever = options.platformContextRetriever && createConsentAwareRetriever(options.platformContextRetriever, enforcement, deviceLevel);
+      const queued: Array<{ name: string; args: unknown[] }> = [];
+      creation = newTracker({
+        ...options,
+        asyncStorage: storage,
+        ...(retriever && { platformContextRetriever: retriever }),
+        eventStore: enforcement.eventStore,
+        customFetch: enforcement.customFetch,
+        // The enforcement plugin runs last, after the tracker's own and the app's plugins.
+        plugins: [...(options.plugins ?? []), timestampPlugin, enforcement.plugin],
+      }).then(
+        (tracker) => {
+          real = tracker;
+          for (const { name, args } of queued.splice(0)) (tracker[name as keyof ReactNativeTracker] as AnyMethod)(...args);
+          return tracker;
+        },
+        (error: unknown) => {
+          failed = true;
+          queued.length = 0;
+          throw error;
+        },
+      );
+      // Reported through created(); nothing else waits on it.
+      creation.catch(() => undefined);
+      const facade: Record<string, unknown> = { namespace };
+      for (const name of TRACKER_METHODS) {
+        facade[name] = (...args: unknown[]) => {
+          if (real) return (real[name] as AnyMethod)(...args);
+          if (!failed) queued.push({ name, args });
+          return undefined;
+        };
+      }
+      return facade as ReactNativeTracker;
+    },
+    async created() {
+      await creation;
+    },
+    async apply(level, from) {
+      const tracker = await creation;
+      if (!tracker || !storage || !enforcementInUse) return;
+      const rules = enforcementInUse.policy[level];
+      const change = { level };
+      applying = change;
+      try {
+        if (rules.deviceStorage !== 'keep') await storage.clearSession();
+        if (compareLevels(level, from) < 0 && !rules.userIdentifiers) clearSubject(tracker);
+        await tracker.refreshPlatformContext();
+        // Last, so that a change that failed earlier has stored nothing.
+        await storage.levelApplied();
+      } finally {
+        // A newer change may have started meanwhile: it owns the device level now.
+        if (applying === change) applying = undefined;
+      }
+    },
+    async forget() {
+      const tracker = await creation;
+      if (!tracker || !storage) return;
+      clearSubject(tracker);
+      await storage.clearSession();
+    },
+    async flush() {
+      await (await creation)?.flush();
+    },
+    replay(tracker, method, args, timestamp) {
+      const call = (tracker as unknown as Record<string, unknown>)[method];
+      if (typeof call !== 'function') return;
+      replayTimestamp = timestamp;
+      try {
+        (call as AnyMethod)(...args);
+      } finally {
+        replayTimestamp = undefined;
+      }
+    },
+  };
+}
+
+/** Clears the subject's identifiers with setters that really clear (`setSubjectData` cannot). */
+function clearSubject(tracker: ReactNativeTracker): void {
+  tracker.setUserId('');
+  tracker.setIpAddress('');
+  tracker.setNetworkUserId(undefined);
+  tracker.setDomainUserId(undefined);
+}
