@@ -29,6 +29,8 @@ export interface ConsentAdapter<Tracker extends object> {
   forget(): Promise<void>;
   /** Sends what is queued. */
   flush(): Promise<void>;
+  /** Lets go of the tracker when the consent tracker stops (for trackers kept in a registry). */
+  stop?(): void;
   /** Calls a held `track*` method again, with the time it was first called (ms since the epoch). */
   replay(tracker: Tracker, method: string, args: unknown[], timestamp: number): void;
 }

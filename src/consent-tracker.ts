@@ -335,6 +335,7 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
       held.length = 0;
       running.stop();
       enforcement.stop();
+      adapter.stop?.();
     },
   };
 }

@@ -1,11 +1,10 @@
-import { buildStructEvent } from '@snowplow/tracker-core';
 import { describe, expect, it } from 'vitest';
 import { initialTransition, transition, waitFor, type SnapshotFrom } from 'xstate';
 import { getAdjacencyMap, getShortestPaths } from 'xstate/graph';
 import { CONSENT_LEVELS, createConsentTracker, memoryStorage, minLevel, type ConsentLevel } from 'consent-tracker';
 import { findLeaks } from 'consent-tracker/testing';
 import { APPLY_ACTOR_ID, LOAD_ACTOR_ID, consentMachine } from '../machines/consent.machine.js';
-import { heldAdapter } from './helpers/held-adapter.js';
+import { HARNESSES, type AdapterHarness } from './helpers/adapter-harness.js';
 import { useCollector } from './helpers/use-collector.js';
 
 type Snap = SnapshotFrom<typeof consentMachine>;
@@ -53,11 +52,11 @@ const collectorRef = useCollector();
  * and the collector's events checked: nothing beyond the level enforced when it was tracked,
  * nothing twice, and everything else accounted for as dropped.
  */
-async function replay(steps: Array<{ event: ModelEvent; state: Snap }>) {
+async function replay(harness: AdapterHarness, steps: Array<{ event: ModelEvent; state: Snap }>) {
   const [first, ...rest] = steps.slice(1);
   if (!first) return;
   const stored = (first.event.output as { record: { level: ConsentLevel } | null }).record;
-  const control = heldAdapter(collectorRef.current.url, { holdApply: true });
+  const control = harness.held(collectorRef.current.url, { holdApply: true });
   const consent = createConsentTracker({
     adapter: control.adapter,
     storage: memoryStorage(stored ? { 'consent-tracker.decision': JSON.stringify(stored) } : {}),
@@ -75,7 +74,7 @@ async function replay(steps: Array<{ event: ModelEvent; state: Snap }>) {
     tracked += 1;
     allowed.set(label, consent.getLevel());
     lowestSince.set(label, consent.getLevel());
-    consent.tracker.track(buildStructEvent({ category: 'model', action: label }));
+    harness.track(consent.tracker, label);
   };
   const reached = (expected: Snap) => waitFor(actor, (s) => serializeState(s) === serializeState(expected), { timeout: APPLY_TIMEOUT_MS * 4 });
 
@@ -121,7 +120,7 @@ const stepsOf = (path: { steps: Array<{ event: unknown; state: unknown }> }) => 
 const title = (path: { state: unknown; steps: Array<{ event: unknown }> }) =>
   `${serializeState(path.state as Snap)} via ${(path.steps as Array<{ event: ModelEvent }>).slice(1).map((s) => (s.event.type === 'CONSENT.SET' ? `SET(${String(s.event.level)})` : s.event.type.replace(/^xstate\./, '').split('.').slice(0, 3).join('.'))).join(' → ')}`;
 
-describe('model-based: every state, shortest paths, on the wire', () => {
+describe.each(HARNESSES)('model-based with the $name adapter: every state, shortest paths, on the wire', (harness) => {
   it('covers every state node of the chart', () => {
     const visited = new Set<string>();
     for (const path of shortest) for (const { state } of stepsOf(path)) for (const id of (state as unknown as { _nodes: Array<{ id: string }> })._nodes.map((n) => n.id)) visited.add(id);
@@ -135,7 +134,7 @@ describe('model-based: every state, shortest paths, on the wire', () => {
   });
 
   for (const path of shortest) {
-    it(title(path), () => replay(stepsOf(path)));
+    it(title(path), () => replay(harness, stepsOf(path)));
   }
 });
 
@@ -146,7 +145,7 @@ function transitionKey(from: Snap, event: ModelEvent, to: Snap): string {
   return `${JSON.stringify(from.value)} —${kind}→ ${JSON.stringify(to.value)}`;
 }
 
-describe('model-based: every transition, on the wire', () => {
+describe.each(HARNESSES)('model-based with the $name adapter: every transition, on the wire', (harness) => {
   const pathTo = new Map(shortest.map((path) => [serializeState(path.state as Snap), stepsOf(path)]));
   const adjacency = getAdjacencyMap(consentMachine, traversalForCount) as unknown as Record<string, { state: Snap; transitions: Record<string, { event: ModelEvent; state: Snap }> }>;
   const byTransition = new Map<string, Array<{ event: ModelEvent; state: Snap }>>();
@@ -162,7 +161,7 @@ describe('model-based: every transition, on the wire', () => {
     expect(byTransition.size).toBeGreaterThanOrEqual(90);
   });
   for (const [transition, steps] of byTransition) {
-    it(transition, () => replay(steps));
+    it(transition, () => replay(harness, steps));
   }
 });
 
@@ -191,13 +190,13 @@ function randomWalk(seed: number, depth: number): Array<{ event: ModelEvent; sta
   return steps;
 }
 
-describe('model-based: bounded random walks with tracks interleaved', () => {
+describe.each(HARNESSES)('model-based with the $name adapter: bounded random walks with tracks interleaved', (harness) => {
   const depth = Math.max(6, Number(process.env.MODEL_DEPTH ?? 8));
   const walks = Number(process.env.MODEL_WALKS ?? 40);
   const baseSeed = Number(process.env.MODEL_SEED ?? 20261128);
   for (let i = 0; i < walks; i++) {
     const seed = baseSeed + i;
     const steps = randomWalk(seed, depth);
-    it(`seed ${seed}: ${title({ state: steps.at(-1)?.state, steps })}`, () => replay(steps));
+    it(`seed ${seed}: ${title({ state: steps.at(-1)?.state, steps })}`, () => replay(harness, steps));
   }
 });

@@ -1,5 +1,5 @@
 import DefaultAsyncStorage from '@react-native-async-storage/async-storage';
-import { newTracker, type ReactNativeTracker } from '@snowplow/react-native-tracker';
+import { newTracker, removeTracker, type ReactNativeTracker } from '@snowplow/react-native-tracker';
 import type { CorePlugin } from '@snowplow/tracker-core';
 import type { ConsentAdapter } from '../consent-adapter.js';
 import { ConsentError, describe } from '../consent-error.js';
@@ -218,6 +218,10 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
     },
     async flush() {
       await (await creation)?.flush();
+    },
+    stop() {
+      // Its emitter cannot be stopped (the enforcement points stop sending); the namespace is freed.
+      void creation?.then(() => removeTracker(namespace), () => undefined);
     },
     replay(tracker, method, args, timestamp) {
       const call = (tracker as unknown as Record<string, unknown>)[method];

@@ -1,0 +1,51 @@
+import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
+import { buildStructEvent } from '@snowplow/tracker-core';
+import { memoryStorage, type CoreTracker } from 'consent-tracker';
+import { reactNativeAdapter } from 'consent-tracker/react-native';
+import { heldAdapter, holdApplies, type HeldAdapter } from './held-adapter.js';
+import { rnTrackerOptions } from './react-native.js';
+
+/** What the model-based and property-based suites need of an adapter, so that they run with each. */
+export interface AdapterHarness {
+  readonly name: string;
+  /**
+   * One tracker instance behind a held adapter. `device` is what the tracker keeps on the device
+   * (its namespace and storage): instances given the same device are restarts of one app.
+   */
+  held(endpoint: string, options?: { holdApply?: boolean; device?: Device }): HeldAdapter<object>;
+  /** Tracks a structured event with action `label`. */
+  track(tracker: object, label: string): void;
+  /** A new device, for `held`. */
+  device(): Device;
+}
+
+export interface Device {
+  readonly namespace: string;
+  readonly storage: ReturnType<typeof memoryStorage>;
+}
+
+export const trackerCoreHarness: AdapterHarness = {
+  name: 'tracker-core',
+  held: (endpoint, options) => heldAdapter(endpoint, options) as HeldAdapter<object>,
+  track: (tracker, label) => (tracker as CoreTracker).track(buildStructEvent({ category: 'c', action: label })),
+  device: () => ({ namespace: 'core', storage: memoryStorage() }),
+};
+
+export const reactNativeHarness: AdapterHarness = {
+  name: 'react-native',
+  held(endpoint, options = {}) {
+    const device = options.device ?? this.device();
+    const base = reactNativeAdapter(rnTrackerOptions(endpoint, { namespace: device.namespace, asyncStorage: device.storage as never }));
+    return holdApplies(base, options) as HeldAdapter<object>;
+  },
+  track: (tracker, label) => (tracker as ReactNativeTracker).trackStructuredEvent({ category: 'c', action: label }),
+  device() {
+    const { namespace, asyncStorage } = rnTrackerOptions('http://unused');
+    return { namespace, storage: asyncStorage };
+  },
+};
+
+/** The harnesses the suites run with; `ADAPTERS=react-native` (comma-separated names) narrows them. */
+export const HARNESSES: readonly AdapterHarness[] = [trackerCoreHarness, reactNativeHarness].filter(
+  (h) => process.env.ADAPTERS === undefined || process.env.ADAPTERS.split(',').includes(h.name),
+);
