@@ -23,7 +23,10 @@ export interface ConsentAdapter<Tracker extends object> {
   created?(): Promise<void>;
   /** Where `createConsentTracker` keeps the decision and the queue when it is given no storage. */
   readonly storage?: KeyValueStorage;
-  /** Reconfigures the live tracker for `level`, coming from `from`. Rejecting fails the change closed. */
+  /**
+   * Reconfigures the live tracker for `level`. `from` is the level enforced when the change
+   * started: for a downgrade, already the lower one. Rejecting fails the change closed.
+   */
   apply(level: ConsentLevel, from: ConsentLevel): Promise<void>;
   /** Clears identifiers the tracker stores on the device. */
   forget(): Promise<void>;

@@ -4,7 +4,7 @@ import type { CorePlugin } from '@snowplow/tracker-core';
 import type { ConsentAdapter } from '../consent-adapter.js';
 import { ConsentError, describe } from '../consent-error.js';
 import type { Enforcement } from '../enforce/create-enforcement.js';
-import { compareLevels, type ConsentLevel } from '../levels.js';
+import type { ConsentLevel } from '../levels.js';
 import type { KeyValueStorage } from '../storage.js';
 import { createConsentAwareAsyncStorage } from './consent-aware-async-storage.js';
 import { createConsentAwareRetriever } from './consent-aware-retriever.js';
@@ -140,6 +140,11 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
    * carry more than the level in force: the enforcement plugin sees to that.
    */
   let applying: { level: ConsentLevel } | undefined;
+  /**
+   * The last level applied. The chart's `from` is the level enforced when the change started,
+   * already lowered for a downgrade, so the adapter keeps its own.
+   */
+  let applied: ConsentLevel | undefined;
   /** The time a held event was first tracked, while the gate replays it. */
   let replayTimestamp: number | undefined;
 
@@ -201,10 +206,14 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
       applying = change;
       try {
         if (rules.deviceStorage !== 'keep') await storage.clearSession();
-        if (compareLevels(level, from) < 0 && !rules.userIdentifiers) clearSubject(tracker);
+        // Only a withdrawal clears what the app set: a stored decision of none applied at start
+        // leaves the subject for a later consent.
+        const previous = applied ?? from;
+        if (!rules.userIdentifiers && enforcementInUse.policy[previous].userIdentifiers) clearSubject(tracker);
         await tracker.refreshPlatformContext();
         // Last, so that a change that failed earlier has stored nothing.
         await storage.levelApplied();
+        if (applying === change) applied = level;
       } finally {
         // A newer change may have started meanwhile: it owns the device level now.
         if (applying === change) applying = undefined;
