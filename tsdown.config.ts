@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsdown';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' },
+  entry: { index: 'src/index.ts', testing: 'src/testing/index.ts', 'react-native': 'src/react-native/index.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
