@@ -1,22 +1,20 @@
 /**
  * `npm run bench`: events per second through raw tracker-core and through tracker-core with the
- * enforcement points at each level, measured in the same run and printed as ratios; then the
- * size of each entry (minified + gzip, peers external).
+ * enforcement points at each level, then the same for the React Native tracker with and without
+ * its adapter, all measured in the same run and printed as ratios; the cost of a level change;
+ * and the size of each entry (minified + gzip, peers external).
  */
 import { buildStructEvent } from '@snowplow/tracker-core';
 import { build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
 import { createIdentifiedApp } from '../demo/identified-app.js';
 import { createConsentTracker, createEnforcement, memoryStorage, trackerCoreAdapter, type ConsentLevel } from '../src/index.js';
+import { instantFetch } from './instant-fetch.js';
+import { reactNativeLevelChange, reactNativeThroughput } from './react-native.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
-/** The network is out of the measurement: a fetch that answers at once, the same for every variant. */
-const instantFetch = async (request: Request) => {
-  await request.text();
-  return new Response('ok');
-};
 
 async function run(level: ConsentLevel | 'raw'): Promise<number> {
   const enforcement = level === 'raw' ? undefined : createEnforcement({ level: () => level, fetch: instantFetch });
@@ -42,10 +40,10 @@ async function throughput() {
     for (const variant of variants) best[variant] = Math.max(best[variant], await run(variant));
   }
   console.log(`\nThroughput: ${EVENTS} struct events per round, best of ${ROUNDS} rounds, base64 on, session + mobile entities`);
-  console.log('variant          events/s   ratio to raw tracker-core');
+  console.log('variant                  events/s   ratio to raw tracker-core');
   for (const variant of variants) {
     const label = variant === 'raw' ? 'raw tracker-core' : `enforced ${variant}`;
-    console.log(`${label.padEnd(16)} ${Math.round(best[variant]).toString().padStart(9)}   ${(best[variant] / best.raw).toFixed(2)}`);
+    console.log(`${label.padEnd(22)} ${Math.round(best[variant]).toString().padStart(9)}   ${(best[variant] / best.raw).toFixed(2)}`);
   }
 }
 
@@ -70,8 +68,8 @@ async function levelChange() {
 
 async function bundleSizes() {
   console.log('\nBundle size (ESM, minified + gzip, peers external, dependencies included)');
-  console.log('entry                  min      gzip');
-  for (const [name, file] of [['consent-tracker', 'dist/index.js'], ['consent-tracker/testing', 'dist/testing.js']] as const) {
+  console.log('entry                          min      gzip');
+  for (const [name, file] of [['consent-tracker', 'dist/index.js'], ['consent-tracker/react-native', 'dist/react-native.js'], ['consent-tracker/testing', 'dist/testing.js']] as const) {
     const result = await build({
       entryPoints: [file],
       bundle: true,
@@ -80,14 +78,16 @@ async function bundleSizes() {
       format: 'esm',
       platform: name.endsWith('testing') ? 'node' : 'neutral',
       mainFields: ['module', 'main'],
-      external: ['@snowplow/tracker-core', 'xstate', 'react', '@xstate/react', 'node:*'],
+      external: ['@snowplow/tracker-core', '@snowplow/react-native-tracker', '@react-native-async-storage/async-storage', 'xstate', 'react', '@xstate/react', 'node:*'],
       logLevel: 'silent',
     });
     const code = result.outputFiles[0]?.contents ?? new Uint8Array();
-    console.log(`${name.padEnd(22)} ${(code.length / 1024).toFixed(1).padStart(5)} kB ${(gzipSync(code).length / 1024).toFixed(1).padStart(6)} kB`);
+    console.log(`${name.padEnd(28)} ${(code.length / 1024).toFixed(1).padStart(5)} kB ${(gzipSync(code).length / 1024).toFixed(1).padStart(6)} kB`);
   }
 }
 
 await throughput();
 await levelChange();
+await reactNativeThroughput();
+await reactNativeLevelChange();
 await bundleSizes();

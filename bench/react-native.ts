@@ -1,0 +1,107 @@
+/**
+ * The React Native part of `npm run bench`: the RN tracker's per-event cost with and without the
+ * adapter at each level, and a consent change against the old workaround of re-creating the
+ * tracker (`removeTracker` + `newTracker`). Runs in Node with the test shims
+ * (`bench/register-react-native.mjs`); the network answers at once.
+ */
+import { newTracker, removeTracker, type ReactNativeTracker } from '@snowplow/react-native-tracker';
+import { createConsentTracker, memoryStorage, type ConsentLevel, type ConsentTracker } from '../src/index.js';
+import { reactNativeAdapter, type ReactNativeAdapterOptions } from '../src/react-native/index.js';
+import { instantFetch } from './instant-fetch.js';
+
+const EVENTS = Number(process.env.BENCH_RN_EVENTS ?? 10_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const CHANGES = Number(process.env.BENCH_CHANGES ?? 500);
+
+let namespaces = 0;
+
+/** The app's tracker configuration: identifiers set, ad ids from a retriever, batches of ten. */
+function appConfig(): ReactNativeAdapterOptions {
+  namespaces += 1;
+  return {
+    namespace: `bench${namespaces}`,
+    endpoint: 'http://127.0.0.1:1',
+    bufferSize: 10,
+    installAutotracking: false,
+    lifecycleAutotracking: false,
+    userId: 'user-1',
+    ipAddress: '203.0.113.9',
+    platformContextRetriever: { getAppleIdfa: async () => 'IDFA-1', getAppleIdfv: async () => 'IDFV-1' },
+    asyncStorage: memoryStorage() as never,
+  };
+}
+
+async function trackAll(tracker: ReactNativeTracker, flush: () => Promise<void>): Promise<number> {
+  const start = performance.now();
+  for (let i = 0; i < EVENTS; i++) {
+    tracker.trackStructuredEvent({ category: 'bench', action: 'tap', label: String(i) });
+    if (i % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
+  }
+  await flush();
+  return EVENTS / ((performance.now() - start) / 1000);
+}
+
+async function raw(): Promise<number> {
+  const config = appConfig();
+  const tracker = await newTracker({ ...config, customFetch: instantFetch });
+  const rate = await trackAll(tracker, tracker.flush);
+  removeTracker(config.namespace);
+  return rate;
+}
+
+async function withAdapter(level: ConsentLevel): Promise<number> {
+  const consent = createConsentTracker({ adapter: reactNativeAdapter(appConfig()), storage: memoryStorage() });
+  await consent.ready;
+  await consent.setLevel(level, 'bench');
+  // The guard's own fetch is the global one: answer at once, as for the raw tracker.
+  const rate = await trackAll(consent.tracker, consent.tracker.flush);
+  consent.stop();
+  return rate;
+}
+
+export async function reactNativeThroughput(): Promise<void> {
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = instantFetch as typeof fetch;
+  try {
+    const variants = ['raw', 'full', 'session-only', 'none', 'off'] as const;
+    const best = Object.fromEntries(variants.map((v) => [v, 0])) as Record<(typeof variants)[number], number>;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const variant of variants) best[variant] = Math.max(best[variant], variant === 'raw' ? await raw() : await withAdapter(variant));
+    }
+    console.log(`\nReact Native tracker 4.x: ${EVENTS} struct events per round, best of ${ROUNDS} rounds, its own plugins on (session, platform context, screen)`);
+    console.log('variant              events/s   µs/event   ratio to the raw RN tracker');
+    for (const variant of variants) {
+      const label = variant === 'raw' ? 'raw RN tracker' : `adapter, ${variant}`;
+      console.log(`${label.padEnd(20)} ${Math.round(best[variant]).toString().padStart(9)} ${(1e6 / best[variant]).toFixed(1).padStart(10)}   ${(best[variant] / best.raw).toFixed(2)}`);
+    }
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+}
+
+/** A consent change with the adapter (setLevel to in force), against re-creating the tracker with the level's configuration. */
+export async function reactNativeLevelChange(): Promise<void> {
+  const cycle: ConsentLevel[] = ['full', 'session-only', 'none', 'off'];
+  const consent: ConsentTracker<ReactNativeTracker> = createConsentTracker({ adapter: reactNativeAdapter(appConfig()), storage: memoryStorage() });
+  await consent.ready;
+  let start = performance.now();
+  for (let i = 0; i < CHANGES; i++) await consent.setLevel(cycle[i % cycle.length] as ConsentLevel, 'bench');
+  const adapterPerChange = (performance.now() - start) / CHANGES;
+  consent.stop();
+
+  // The workaround: a new tracker per level, under the same namespace (and all its hazards).
+  const config = appConfig();
+  start = performance.now();
+  for (let i = 0; i < CHANGES; i++) {
+    const anonymous = cycle[i % cycle.length] !== 'full';
+    removeTracker(config.namespace);
+    await newTracker({ ...config, customFetch: instantFetch, sessionContext: cycle[i % cycle.length] !== 'none', serverAnonymization: anonymous });
+  }
+  const recreatePerChange = (performance.now() - start) / CHANGES;
+  removeTracker(config.namespace);
+
+  console.log(`\nReact Native level change, ${CHANGES} changes cycling full → session-only → none → off`);
+  console.log(`adapter setLevel (apply, persist, queue reconciled, platform context refreshed) ${(adapterPerChange * 1000).toFixed(0).padStart(6)} µs`);
+  console.log(`removeTracker + newTracker (the old workaround)                                 ${(recreatePerChange * 1000).toFixed(0).padStart(6)} µs`);
+  console.log(`ratio adapter / workaround: ${(adapterPerChange / recreatePerChange).toFixed(2)}`);
+}
