@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { definePolicy, sanitizeEvent, type AnonymousSession, type EventPayload } from 'consent-tracker';
-import { MOBILE, NIL, SESSION, contextsOf, encode, entity, fullPayload, CONTEXTS } from './helpers/payloads.js';
+import { MOBILE, NIL, SESSION, UNSTRUCT, contextsOf, decode, encode, entity, fullPayload, CONTEXTS } from './helpers/payloads.js';
 
 const session: AnonymousSession = { sessionId: 'anon-session-1', sessionIndex: 1, eventIndex: 3, firstEventId: 'anon-first', firstEventTimestamp: '2026-11-28T00:00:00.000Z' };
 
@@ -51,6 +51,27 @@ describe.each([
     for (const id of AD_IDS) expect(entity(out, MOBILE)?.data).not.toHaveProperty(id);
     expect(contextsOf(out).map((e) => e.schema)).toEqual([MOBILE, 'iglu:com.snowplowanalytics.mobile/screen/jsonschema/1-0-0']);
     expect(out).toMatchObject({ e: 'ue', eid: 'event-1', tv: 'js-4.10.1', p: 'web', dtm: '1767225600000' });
+  });
+
+  it('resetViews: no screen entity, and a screen view loses its previous screen', () => {
+    const screenView = { schema: 'iglu:com.snowplowanalytics.mobile/screen_view/jsonschema/1-0-0', data: { name: 'next', id: 'screen-2', previousId: 'screen-1', previousName: 'home', previousType: 'tab' } };
+    const input = { ...fullPayload(base64), [base64 ? 'ue_px' : 'ue_pr']: encode({ schema: UNSTRUCT, data: screenView }, base64) };
+    const out = kept(input, 'session-only', { session, resetViews: true });
+    expect(contextsOf(out).map((e) => e.schema)).not.toContain('iglu:com.snowplowanalytics.mobile/screen/jsonschema/1-0-0');
+    const event = decode(String(out[base64 ? 'ue_px' : 'ue_pr']), base64) as { schema: string; data: { schema: string; data: Record<string, unknown> } };
+    expect(event).toEqual({ schema: UNSTRUCT, data: { schema: screenView.schema, data: { name: 'next', id: 'screen-2' } } });
+    // Without the flag, both stay.
+    const untouched = kept(input, 'session-only', { session });
+    expect(untouched[base64 ? 'ue_px' : 'ue_pr']).toBe(input[base64 ? 'ue_px' : 'ue_pr']);
+  });
+
+  it('full with a replacement identity: the new device user id and its session, nothing of the old', () => {
+    const identity = { ...session, userId: 'new-device-user', previousSessionId: null };
+    const out = kept(fullPayload(base64), 'full', { identity });
+    expect(entity(out, SESSION)?.data).toMatchObject({ userId: 'new-device-user', sessionId: 'anon-session-1', previousSessionId: null, eventIndex: 3, firstEventId: 'anon-first' });
+    expect(out).toMatchObject({ sid: 'anon-session-1', vid: '1', duid: 'new-device-user', uid: 'user-1' });
+    // The identity is for levels that send the session as is; session-only keeps its own rules.
+    expect(entity(kept(fullPayload(base64), 'session-only', { session, identity }), SESSION)?.data.userId).toBe(NIL);
   });
 
   it('off: dropped, with the reason', () => {
