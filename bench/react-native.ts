@@ -2,7 +2,7 @@
  * The React Native part of `npm run bench`: the RN tracker's per-event cost with and without the
  * adapter at each level, and a consent change against the old workaround of re-creating the
  * tracker (`removeTracker` + `newTracker`). Runs in Node with the test shims
- * (`bench/register-react-native.mjs`); the network answers at once.
+ * (`test/shims/register.mjs`); the network answers at once.
  */
 import { newTracker, removeTracker, type ReactNativeTracker } from '@snowplow/react-native-tracker';
 import { createConsentTracker, memoryStorage, type ConsentLevel, type ConsentTracker } from '../src/index.js';

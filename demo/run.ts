@@ -1,10 +1,12 @@
 /**
  * `npm run demo`: starts the local collector, runs the identified tracker-core app at each
- * consent level and through one downgrade mid-stream, and prints what the collector received.
- * A later issue replaces it with the web demo.
+ * consent level and through one downgrade mid-stream, then the real React Native tracker 4.x
+ * (with Node shims for its native parts) through full → session-only → none → full on one live
+ * tracker, and prints what the collector received. A later issue adds the web demo.
  */
 import { buildStructEvent } from '@snowplow/tracker-core';
-import { createEnforcement, type ConsentLevel } from '../src/index.js';
+import { createConsentTracker, createEnforcement, memoryStorage, type ConsentLevel } from '../src/index.js';
+import { reactNativeAdapter } from '../src/react-native/index.js';
 import { findLeaks, startCollector, type CollectedEvent } from '../src/testing/index.js';
 import { MOBILE_SCHEMA, SESSION_SCHEMA, createIdentifiedApp } from './identified-app.js';
 
@@ -55,12 +57,43 @@ await scenario('downgrade', async ({ track, setLevel, outage }) => {
   track('after-downgrade');
 }, 'full');
 
+/** The React Native tracker, created once, switched at runtime; a second full comes after a withdrawal. */
+async function reactNativeScenario() {
+  const consent = createConsentTracker({
+    adapter: reactNativeAdapter({
+      namespace: 'demo',
+      endpoint: collector.url,
+      installAutotracking: false,
+      lifecycleAutotracking: false,
+      userId: 'user-1',
+      ipAddress: '203.0.113.9',
+      networkUserId: 'nuid-1',
+      platformContextRetriever: { getAppleIdfa: async () => 'IDFA-1', getAppleIdfv: async () => 'IDFV-1' },
+      asyncStorage: memoryStorage() as never,
+    }),
+    storage: memoryStorage(),
+  });
+  await consent.ready;
+  let step = 0;
+  for (const level of ['full', 'session-only', 'none', 'full'] as const) {
+    await consent.setLevel(level, 'demo');
+    step += 1;
+    const received = collector.events().length;
+    const eventId = consent.tracker.trackStructuredEvent({ category: 'react-native', action: `${step}. at ${level}` });
+    captured.set(typeof eventId === 'string' ? eventId : `react-native/${step}`, { scenario: 'react-native', level });
+    await consent.tracker.flush();
+    await collector.waitForEvents(received + 1);
+  }
+  consent.stop();
+}
+await reactNativeScenario();
+
 function identifiers(event: CollectedEvent): string {
   const found: string[] = [];
   for (const field of ['uid', 'duid', 'nuid', 'tnuid', 'ip', 'sid', 'vid']) if (field in event.payload) found.push(field);
-  const session = event.contexts.find((c) => c.schema === SESSION_SCHEMA)?.data;
+  const session = event.contexts.find((c) => c.schema.startsWith(SESSION_SCHEMA.replace(/1-0-\d+$/, '')))?.data;
   if (session) found.push(session.userId === '00000000-0000-0000-0000-000000000000' ? `session(anon ${String(session.sessionId).slice(0, 8)})` : `session(${String(session.userId)})`);
-  const mobile = event.contexts.find((c) => c.schema === MOBILE_SCHEMA)?.data ?? {};
+  const mobile = event.contexts.find((c) => c.schema.startsWith(MOBILE_SCHEMA.replace(/1-0-\d+$/, '')))?.data ?? {};
   for (const id of ['appleIdfa', 'appleIdfv', 'androidIdfa', 'appSetId']) if (id in mobile) found.push(id);
   return found.join(' ') || '-';
 }

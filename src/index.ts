@@ -17,6 +17,7 @@ export {
   sanitizeEvent,
   type AnonymousSession,
   type DropReason,
+  type ReplacementIdentity,
   type EventPayload,
   type SanitizeOptions,
   type SanitizeResult,

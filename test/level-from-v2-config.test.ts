@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConsentError, toTrackerConfiguration, type ConsentLevel } from 'consent-tracker';
-import { levelFromV2Config, type V2Configuration } from '../src/react-native/level-from-v2-config.js';
+import { levelFromV2Config, type V2Configuration } from 'consent-tracker/react-native';
 
 function v2(sessionContext: boolean, userAnonymisation: boolean, serverAnonymisation: boolean): V2Configuration {
   return { trackerConfig: { sessionContext, userAnonymisation }, emitterConfig: { serverAnonymisation } };

@@ -9,7 +9,7 @@ import { toTrackerConfiguration } from '../policy.js';
  * @example
  * ```ts
  * import type { V2TrackerConfig } from 'consent-tracker/react-native';
- * const trackerConfig: V2TrackerConfig = { appId: 'my-app', sessionContext: true, userAnonymisation: true };
+ * const trackerConfig: V2TrackerConfig = { sessionContext: true, userAnonymisation: true };
  * ```
  */
 export interface V2TrackerConfig {
@@ -17,7 +17,6 @@ export interface V2TrackerConfig {
   readonly sessionContext?: boolean;
   /** Whether client-side user identifiers (session `userId`, IDFA, IDFV) are anonymised. v2 default: `false`. */
   readonly userAnonymisation?: boolean;
-  readonly [option: string]: unknown;
 }
 
 /**
@@ -33,7 +32,6 @@ export interface V2TrackerConfig {
 export interface V2EmitterConfig {
   /** Whether requests carry `SP-Anonymous: *`, so the collector drops the IP and `network_userid`. v2 default: `false`. */
   readonly serverAnonymisation?: boolean;
-  readonly [option: string]: unknown;
 }
 
 /**
@@ -52,7 +50,6 @@ export interface V2EmitterConfig {
 export interface V2Configuration {
   readonly trackerConfig?: V2TrackerConfig;
   readonly emitterConfig?: V2EmitterConfig;
-  readonly [part: string]: unknown;
 }
 
 /**
@@ -103,7 +100,9 @@ const LEVELS_MOST_PERMISSIVE_FIRST = ['full', 'session-only', 'none'] as const;
  * // { level: 'session-only', exact: false, note: "... adds SP-Anonymous: *, which v2 did not send; ..." }
  * ```
  */
-export function levelFromV2Config(config: V2Configuration): V2LevelMatch {
+export function levelFromV2Config<Configuration extends V2Configuration>(config: Configuration): V2LevelMatch {
+  // Generic, so that a configuration typed with v2's own interfaces, or a literal with v2's other
+  // options, is accepted as it is.
   const v2 = readV2Switches(config);
   const level = LEVELS_MOST_PERMISSIVE_FIRST.find((candidate) => sendsNoMoreThan(switchesOf(candidate), v2)) ?? 'none';
   const exact = sameSwitches(switchesOf(level), v2);

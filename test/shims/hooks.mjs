@@ -1,5 +1,5 @@
 /**
- * Node module hooks that let the React Native tracker run in plain Node for the benchmark, as
+ * Node module hooks that let the React Native tracker run in plain Node (bench, demo), as
  * vitest's aliases do for the tests: `react-native` and its native companions resolve to the test
  * shims, and the tracker's ESM build stops re-exporting tracker-core's type-only names as values
  * (Metro and Vite tolerate that; Node does not).
@@ -7,7 +7,7 @@
 import { URL } from 'node:url';
 import * as trackerCore from '@snowplow/tracker-core';
 
-const shim = (name) => new URL(`../test/shims/${name}`, import.meta.url).href;
+const shim = (name) => new URL(`./${name}`, import.meta.url).href;
 const SHIMS = {
   'react-native': shim('react-native.ts'),
   'react-native-get-random-values': shim('get-random-values.ts'),
