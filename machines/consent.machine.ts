@@ -14,9 +14,25 @@ import { produce } from 'immer';
 import { assign, fromPromise, not, setup } from 'xstate';
 import { isConsentLevel, minLevel, type ConsentLevel } from '../src/levels.js';
 
-/** The id of the invoked apply actor: its completion events are `xstate.done.actor.apply` and `xstate.error.actor.apply`. */
+/**
+ * The id of the invoked apply actor: its completion events are `xstate.done.actor.apply` and `xstate.error.actor.apply`.
+ *
+ * @example
+ * ```ts
+ * import { APPLY_ACTOR_ID } from 'consent-tracker';
+ * const done = `xstate.done.actor.${APPLY_ACTOR_ID}`; // the event that ends a change
+ * ```
+ */
 export const APPLY_ACTOR_ID = 'apply';
-/** The id of the invoked actor that reads the stored decision. */
+/**
+ * The id of the invoked actor that reads the stored decision.
+ *
+ * @example
+ * ```ts
+ * import { LOAD_ACTOR_ID } from 'consent-tracker';
+ * const loaded = `xstate.done.actor.${LOAD_ACTOR_ID}`; // the event that ends booting
+ * ```
+ */
 export const LOAD_ACTOR_ID = 'loadDecision';
 
 /**
@@ -38,12 +54,31 @@ export interface ConsentRecord {
   readonly source: string;
 }
 
-/** A problem the chart records in context: a rejected event, a failed apply, an unreadable record. */
+/**
+ * A problem the chart records in context: a rejected event, a failed apply, an unreadable record.
+ *
+ * @example
+ * ```ts
+ * import type { ConsentProblem } from 'consent-tracker';
+ * const problem: ConsentProblem = { code: 'APPLY_TIMEOUT', message: "applying 'full' timed out" };
+ * ```
+ */
 export interface ConsentProblem {
   readonly code: 'INVALID_LEVEL' | 'INVALID_EVENT' | 'SAME_LEVEL' | 'APPLY_FAILED' | 'APPLY_TIMEOUT' | 'STORED_DATA_UNREADABLE' | 'STORED_DECISION_EXPIRED' | 'STORAGE_FAILED';
   readonly message: string;
 }
 
+/**
+ * The chart's context: the level enforced now, the decision and what is being applied.
+ *
+ * @example
+ * ```ts
+ * import { createActor } from 'xstate';
+ * import { consentMachine, type ConsentContext } from 'consent-tracker';
+ * const context: ConsentContext = createActor(consentMachine, { input: {} }).getSnapshot().context;
+ * context.enforced; // 'none' until the stored decision is read
+ * ```
+ */
 export interface ConsentContext {
   /** The level the enforcement points apply now. */
   enforced: ConsentLevel;
@@ -62,6 +97,15 @@ export interface ConsentContext {
   policyVersion: string;
 }
 
+/**
+ * The events the chart takes.
+ *
+ * @example
+ * ```ts
+ * import type { ConsentEvent } from 'consent-tracker';
+ * const grant: ConsentEvent = { type: 'CONSENT.SET', level: 'full', source: 'banner' };
+ * ```
+ */
 export type ConsentEvent =
   | { type: 'CONSENT.SET'; level: ConsentLevel; source: string }
   | { type: 'CONSENT.RESET' }
@@ -119,6 +163,27 @@ const decideAnyLevel = [
   })),
 ];
 
+/**
+ * The consent statechart (XState v5), pure: levels are states, each with an `applying` substate
+ * (the gate closed, the apply actor invoked, a timeout) and an `active` one. Provide the `apply`
+ * and `loadDecision` actors to run it yourself; `createConsentTracker` does.
+ *
+ * @example
+ * ```ts
+ * import { createActor, fromPromise } from 'xstate';
+ * import { consentMachine, type ConsentRecord } from 'consent-tracker';
+ * const actor = createActor(
+ *   consentMachine.provide({
+ *     actors: {
+ *       loadDecision: fromPromise(async () => ({ record: null as ConsentRecord | null })),
+ *       apply: fromPromise(async () => undefined),
+ *     },
+ *   }),
+ *   { input: { undecidedLevel: 'none' } },
+ * ).start();
+ * actor.send({ type: 'CONSENT.SET', level: 'full', source: 'banner' });
+ * ```
+ */
 export const consentMachine = setup({
   types: {
     context: {} as ConsentContext,

@@ -55,9 +55,10 @@ export function isConsentLevel(value: unknown): value is ConsentLevel {
  *
  * @example
  * ```ts
- * import { compareLevels } from 'consent-tracker';
+ * import { compareLevels, type ConsentLevel } from 'consent-tracker';
  * compareLevels('none', 'full') < 0; // true
- * ['full', 'off', 'none'].sort(compareLevels); // ['off', 'none', 'full']
+ * const levels: ConsentLevel[] = ['full', 'off', 'none'];
+ * levels.sort(compareLevels); // ['off', 'none', 'full']
  * ```
  */
 export function compareLevels(a: ConsentLevel, b: ConsentLevel): number {

@@ -1,10 +1,26 @@
 import { ConsentError, assertConsentLevel, describe } from './consent-error.js';
 import { CONSENT_LEVELS, type ConsentLevel } from './levels.js';
 
-/** What happens to the session: the `client_session` entity and the browser's `sid`/`vid`. */
+/**
+ * What happens to the session: the `client_session` entity and the browser's `sid`/`vid`.
+ *
+ * @example
+ * ```ts
+ * import { levelPolicy, type SessionRule } from 'consent-tracker';
+ * const rule: SessionRule = levelPolicy('session-only').session; // 'anonymous'
+ * ```
+ */
 export type SessionRule = 'as-is' | 'anonymous' | 'removed';
 
-/** What happens to identifiers the tracker keeps on the device (session key, cookies, ids). */
+/**
+ * What happens to identifiers the tracker keeps on the device (session key, cookies, ids).
+ *
+ * @example
+ * ```ts
+ * import { levelPolicy, type DeviceStorageRule } from 'consent-tracker';
+ * const rule: DeviceStorageRule = levelPolicy('none').deviceStorage; // 'never-store'
+ * ```
+ */
 export type DeviceStorageRule = 'keep' | 'clear-on-entry' | 'never-store';
 
 /**
@@ -53,7 +69,16 @@ export interface LevelPolicy {
  */
 export type PolicyTable = Readonly<Record<ConsentLevel, LevelPolicy>>;
 
-/** The rules of a level that an integrator may override; every override must be stricter. */
+/**
+ * The rules of a level that an integrator may override; every override must be stricter.
+ *
+ * @example
+ * ```ts
+ * import { definePolicy, type LevelPolicyOverride } from 'consent-tracker';
+ * const noUserAgent: LevelPolicyOverride = { removeFields: ['ua'] };
+ * definePolicy({ overrides: { none: noUserAgent } });
+ * ```
+ */
 export type LevelPolicyOverride = Partial<Omit<LevelPolicy, 'level'>>;
 
 /**

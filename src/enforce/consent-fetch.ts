@@ -4,7 +4,19 @@ import { sanitizeEvent, type EventPayload } from '../sanitize.js';
 import type { ConsentEventStore } from './consent-event-store.js';
 import type { EnforcementContext } from './enforcement-context.js';
 
-/** The fetch signature tracker-core's `customFetch` option takes. */
+/**
+ * The fetch signature tracker-core's `customFetch` option takes.
+ *
+ * @example
+ * ```ts
+ * import { createEnforcement, type FetchFunction } from 'consent-tracker';
+ * const logged: FetchFunction = (request, init) => {
+ *   console.log(request.url);
+ *   return fetch(request, init);
+ * };
+ * createEnforcement({ level: () => 'none', fetch: logged });
+ * ```
+ */
 export type FetchFunction = (input: Request, init?: RequestInit) => Promise<Response>;
 
 const PAYLOAD_DATA_PREFIX = 'iglu:com.snowplowanalytics.snowplow/payload_data/';
