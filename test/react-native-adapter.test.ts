@@ -2,6 +2,7 @@ import { getTracker } from '@snowplow/react-native-tracker';
 import { describe, expect, it } from 'vitest';
 import { ConsentError, createConsentTracker, memoryStorage } from 'consent-tracker';
 import { reactNativeAdapter, type ReactNativeAdapterOptions } from 'consent-tracker/react-native';
+import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { rnTrackerOptions, trackRn } from './helpers/react-native.js';
 import { useCollector } from './helpers/use-collector.js';
 
@@ -49,6 +50,15 @@ describe('reactNativeAdapter', () => {
     trackRn(consent.tracker, 'later');
     const events = await collector.current.waitForEvents(2);
     expect(events.find((e) => e.payload.se_ac === 'later')?.payload.uid).toBe('early-user');
+    consent.stop();
+  });
+
+  it('sends the install event the tracker tracks by itself at the level in force: none before any decision', async () => {
+    const consent = createConsentTracker({ adapter: reactNativeAdapter(rnTrackerOptions(collector.current.url, { installAutotracking: true })), storage: memoryStorage() });
+    await consent.ready;
+    const [install] = await collector.current.waitForEvents(1);
+    expect(install?.selfDescribingEvent?.schema).toMatch(/application_install/);
+    expect(findLeaks([install as CollectedEvent], 'none')).toEqual([]);
     consent.stop();
   });
 
