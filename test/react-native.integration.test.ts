@@ -195,6 +195,7 @@ describe('forgetting on a downgrade', () => {
     expect(stored.userId).toEqual(expect.any(String));
     expect(stored.userId).not.toBe(ownUserId);
     expect(stored.sessionId).not.toBe(identified?.sessionId);
+    expect(stored.sessionIndex).toBe(0);
     trackRn(tracker, 're-identified');
     const again = entity(event(await collector.current.waitForEvents(3), 're-identified'), SESSION);
     // A new identity: the device user id is the one stored, and nothing points back.
@@ -214,6 +215,16 @@ describe('forgetting on a downgrade', () => {
     trackRn(tracker, 'stitched');
     const events = await collector.current.waitForEvents(2);
     expect(entity(event(events, 'stitched'), SESSION)?.userId).toBe(entity(event(events, 'identified'), SESSION)?.userId);
+  });
+
+  it('stitch: true stores the tracker\'s own device user id again after a new consent, so a restart keeps it', async () => {
+    const { consent, tracker, config, device } = await start({}, { stitch: true });
+    await consent.setLevel('full', 'banner');
+    const ownUserId = await tracker.getSessionUserId();
+    await consent.setLevel('none', 'settings');
+    expect(device.entries.get(`snowplow_${config.namespace}_session`) ?? '').toBe('');
+    await consent.setLevel('full', 'again');
+    expect(JSON.parse(device.entries.get(`snowplow_${config.namespace}_session`) ?? '{}')).toMatchObject({ userId: ownUserId, sessionId: await tracker.getSessionId() });
   });
 
   it('clears uid, ip, nuid and duid with setters that really clear; the app sets them again after a new consent', async () => {

@@ -78,7 +78,7 @@ export interface Enforcement {
    * withdrawal and a new consent (see `stitch`), for adapters that store the session; `undefined`
    * while the tracker's own is sent.
    */
-  replacementIdentity(): { readonly userId: string; readonly sessionId: string | undefined } | undefined;
+  replacementIdentity(): { readonly userId: string; readonly session: { readonly sessionId: string; readonly sessionIndex: number } | undefined } | undefined;
   /**
    * Call when the level function's answer has changed. Starts a new anonymous session when
    * `session-only` is entered, re-sanitises the queue after a downgrade (dropping it at `off`),
@@ -160,7 +160,7 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
       // A withdrawal seen by no event yet still counts.
       identity.observe(context.readLevel());
       const userId = identity.deviceUserId();
-      return userId === undefined ? undefined : { userId, sessionId: identity.replacementSessionId() };
+      return userId === undefined ? undefined : { userId, session: identity.replacementSession() };
     },
     async levelChanged() {
       identity.observe(context.readLevel());

@@ -53,7 +53,7 @@ export class IdentityKeeper {
   }
 
   /** The current session of the replacement identity, if one has started. */
-  replacementSessionId(): string | undefined {
-    return this.replacement?.sessions.currentSessionId();
+  replacementSession(): { sessionId: string; sessionIndex: number } | undefined {
+    return this.replacement?.sessions.currentSession();
   }
 }

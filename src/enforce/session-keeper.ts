@@ -48,8 +48,8 @@ export class SessionKeeper {
     return { sessionId, sessionIndex, eventIndex: eventCount, firstEventId, firstEventTimestamp, previousSessionId: this.previousSessionId };
   }
 
-  /** The current session id, if one has started. */
-  currentSessionId(): string | undefined {
-    return this.current?.sessionId;
+  /** The current session, if one has started. */
+  currentSession(): { sessionId: string; sessionIndex: number } | undefined {
+    return this.current && { sessionId: this.current.sessionId, sessionIndex: this.current.sessionIndex };
   }
 }

@@ -1,4 +1,5 @@
 import type { AsyncStorage } from '@snowplow/react-native-tracker';
+import { v4 as uuidv4 } from 'uuid';
 import type { Enforcement } from '../enforce/create-enforcement.js';
 import type { ConsentLevel } from '../levels.js';
 
@@ -16,8 +17,11 @@ export interface ConsentAwareAsyncStorage extends AsyncStorage {
   readonly sessionKey: string;
   /** Removes the stored session, so the next start has a new device user id. */
   clearSession(): Promise<void>;
-  /** Writes the session the tracker last asked to store, if the level now in force allows storing it. */
-  levelApplied(): Promise<void>;
+  /**
+   * If the level being applied keeps device storage, stores `session` (the tracker's session
+   * now), or else the last session the tracker asked to store; below it, does nothing.
+   */
+  levelApplied(session?: { readonly userId: string; readonly sessionId: string; readonly sessionIndex: number }): Promise<void>;
 }
 
 /**
@@ -56,8 +60,13 @@ export function createConsentAwareAsyncStorage(
     if (!replacement || value === '') return value;
     try {
       const state = JSON.parse(value) as Record<string, unknown>;
-      // The tracker's own session id may have been sent before the withdrawal: never store it.
-      return JSON.stringify({ ...state, userId: replacement.userId, sessionId: replacement.sessionId ?? globalThis.crypto.randomUUID() });
+      // The tracker's own session id and index may have been sent before the withdrawal: never store them.
+      return JSON.stringify({
+        ...state,
+        userId: replacement.userId,
+        sessionId: replacement.session?.sessionId ?? uuidv4(),
+        sessionIndex: replacement.session?.sessionIndex ?? 0,
+      });
     } catch {
       return '';
     }
@@ -81,11 +90,11 @@ export function createConsentAwareAsyncStorage(
       if (typeof storage.removeItem === 'function') await storage.removeItem(sessionKey);
       else await storage.setItem(sessionKey, '');
     },
-    async levelApplied() {
-      if (heldSession === undefined || !mayStore()) return;
-      const value = heldSession;
+    async levelApplied(session) {
+      if (!mayStore()) return;
+      const value = session ? JSON.stringify({ userId: session.userId, sessionId: session.sessionId, sessionIndex: session.sessionIndex }) : heldSession;
       heldSession = undefined;
-      await storage.setItem(sessionKey, storable(value));
+      if (value !== undefined) await storage.setItem(sessionKey, storable(value));
     },
   };
 }

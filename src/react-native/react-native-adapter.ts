@@ -212,7 +212,7 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
         if (!rules.userIdentifiers && enforcementInUse.policy[previous].userIdentifiers) clearSubject(tracker);
         await tracker.refreshPlatformContext();
         // Last, so that a change that failed earlier has stored nothing.
-        await storage.levelApplied();
+        await storage.levelApplied(await tracker.getSessionState());
         if (applying === change) applied = level;
       } finally {
         // A newer change may have started meanwhile: it owns the device level now.
