@@ -26,8 +26,10 @@ export interface ConsentAdapter<Tracker extends object> {
   /**
    * Reconfigures the live tracker for `level`. `from` is the level enforced when the change
    * started: for a downgrade, already the lower one. Rejecting fails the change closed.
+   * `signal` is aborted when the change is abandoned (superseded, timed out, stopped): from then
+   * on, change nothing more.
    */
-  apply(level: ConsentLevel, from: ConsentLevel): Promise<void>;
+  apply(level: ConsentLevel, from: ConsentLevel, signal?: AbortSignal): Promise<void>;
   /** Clears identifiers the tracker stores on the device. */
   forget(): Promise<void>;
   /** Sends what is queued. */

@@ -5,7 +5,7 @@ import { ConsentError, assertConsentLevel, describe, positiveInteger } from './c
 import { createRecordWriter, readConsentRecord } from './consent-record.js';
 import { createEnforcement, type Enforcement } from './enforce/create-enforcement.js';
 import type { DroppedEvent, EnforcementStats } from './enforce/enforcement-context.js';
-import { minLevel, type ConsentLevel } from './levels.js';
+import { compareLevels, minLevel, type ConsentLevel } from './levels.js';
 import type { PolicyOptions, PolicyTable } from './policy.js';
 import { memoryStorage, type KeyValueStorage } from './storage.js';
 
@@ -178,12 +178,11 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   // The enforcement points are created before the actor (the adapter needs them); until the actor
   // exists nothing can be tracked, and the level reads as off.
   const started: { actor?: Actor<typeof consentMachine> } = {};
-  const enforcedLevel = (): ConsentLevel => {
-    const enforced = started.actor?.getSnapshot().context.enforced ?? 'off';
-    return ceiling ? minLevel(enforced, ceiling) : enforced;
-  };
+  const inForce = (): ConsentLevel => started.actor?.getSnapshot().context.enforced ?? 'off';
+  const enforcedLevel = (): ConsentLevel => (ceiling ? minLevel(inForce(), ceiling) : inForce());
   const enforcement = createEnforcement({
-    level: enforcedLevel,
+    level: inForce,
+    ceiling: () => ceiling,
     storage,
     storageKey: `${storageKey}.queue`,
     storageTimeoutMs,
@@ -201,12 +200,30 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   const writeRecord = createRecordWriter(storage, `${storageKey}.decision`, storageTimeoutMs);
   const machine = consentMachine.provide({
     actors: {
-      apply: fromPromise<undefined, ApplyInput>(async ({ input }) => {
-        await adapter.apply(input.level, input.from);
-        if (input.record === null) await adapter.forget();
-        await writeRecord(input.record);
-        await enforcement.levelChanged();
-        return undefined;
+      apply: fromPromise<undefined, ApplyInput>(async ({ input, signal }) => {
+        // A change that timed out or was stopped goes no further, nor one overtaken by a lower
+        // level (which waits its turn): it must not store a decision, ask for identifiers or
+        // touch the tracker under a later one.
+        const abandoned = new AbortController();
+        const abandon = () => abandoned.abort();
+        signal.addEventListener('abort', abandon);
+        const watch = started.actor?.subscribe((snapshot) => {
+          const pending = snapshot.context.pending;
+          if (pending && compareLevels(pending.level, input.level) < 0) abandon();
+        });
+        try {
+          await adapter.apply(input.level, input.from, abandoned.signal);
+          if (abandoned.signal.aborted) return undefined;
+          if (input.record === null) await adapter.forget();
+          if (abandoned.signal.aborted) return undefined;
+          await writeRecord(input.record);
+          if (abandoned.signal.aborted) return undefined;
+          await enforcement.levelChanged();
+          return undefined;
+        } finally {
+          signal.removeEventListener('abort', abandon);
+          watch?.unsubscribe();
+        }
       }),
       loadDecision: fromPromise(async () => {
         const [loaded] = await Promise.all([
@@ -241,6 +258,8 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   const running = createActor(machine, { input: { undecidedLevel, applyTimeoutMs, policyVersion }, ...(options.inspect && { inspect: options.inspect }) });
   started.actor = running;
   running.subscribe((snapshot) => {
+    // Every change of the level in force, seen at once, whether or not an event follows.
+    enforcement.followLevel();
     const error = snapshot.context.error;
     if (error && error !== lastError) {
       report(new ConsentError(error.code === 'SAME_LEVEL' || error.code === 'INVALID_EVENT' ? 'INVALID_OPTION' : error.code === 'INVALID_LEVEL' ? 'INVALID_LEVEL' : error.code, error.message));

@@ -46,10 +46,12 @@ export function createConsentPlugin(context: EnforcementContext, identity: Ident
     const eventId = pb.getPayload().eid;
     rejected.clear();
     try {
-      const level = context.readLevel();
-      // Entering a level starts its anonymous session, marks screen ids stale after a downgrade,
-      // and after a withdrawal prepares a new identity for a later full.
-      identity.observe(level);
+      const inForce = context.readLevel();
+      // Entering a level starts its anonymous session, marks screen ids stale after a change,
+      // and after a withdrawal prepares a new identity for a later full. A ceiling (a held
+      // event released) lowers this event only: it is not a level change.
+      identity.observe(inForce);
+      const level = context.capLevel(inForce);
       lastLevel = level;
       const sessionRule = context.policy[level].session;
       const base64 = core?.getBase64Encoding() ?? true;

@@ -23,6 +23,12 @@ import { createEnforcementContext, type DroppedEvent, type EnforcementStats } fr
 export interface EnforcementOptions {
   /** The level in force now. Read once per event and per request; a throwing or invalid answer counts as `off`. */
   readonly level: () => ConsentLevel;
+  /**
+   * A cap on the level of events tracked now, that is not a level change: `createConsentTracker`
+   * sets one while it releases held events, each at no more than the level when it was tracked.
+   * `undefined` for no cap; an invalid answer counts as `off`.
+   */
+  readonly ceiling?: () => ConsentLevel | undefined;
   /** Where the event queue is persisted (AsyncStorage, a `localStorage` wrapper); in memory only if absent. */
   readonly storage?: KeyValueStorage;
   /** The storage key of the queue. Default `'consent-tracker.queue'`; use one per tracker namespace. */
@@ -79,6 +85,12 @@ export interface Enforcement {
    * while the tracker's own is sent.
    */
   replacementIdentity(): { readonly userId: string; readonly session: { readonly sessionId: string; readonly sessionIndex: number } | undefined } | undefined;
+  /**
+   * Takes note of the level in force at once (a new anonymous session on entering
+   * `session-only`, screen ids reset, a withdrawal remembered), without touching the queue. Call
+   * it whenever the level function's answer changes; `levelChanged` calls it too.
+   */
+  followLevel(): void;
   /**
    * Call when the level function's answer has changed. Starts a new anonymous session when
    * `session-only` is entered, re-sanitises the queue after a downgrade (dropping it at `off`),
@@ -141,7 +153,8 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
   const storageTimeoutMs = positiveInteger(options.storageTimeoutMs, 'storageTimeoutMs', 3000);
   const policy = resolvePolicy(options.policy);
 
-  const context = createEnforcementContext({ policy, level: options.level, onDrop: options.onDrop, onError: options.onError });
+  if (options.ceiling !== undefined && typeof options.ceiling !== 'function') throw new ConsentError('INVALID_OPTION', 'ceiling must be a function');
+  const context = createEnforcementContext({ policy, level: options.level, ceiling: options.ceiling, onDrop: options.onDrop, onError: options.onError });
   const identity = new IdentityKeeper(policy, options.stitch === true);
   const eventStore = createConsentEventStore(context, { storage, storageKey, maxSize, storageTimeoutMs });
   const plugin = createConsentPlugin(context, identity);
@@ -161,6 +174,9 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
       identity.observe(context.readLevel());
       const userId = identity.deviceUserId();
       return userId === undefined ? undefined : { userId, session: identity.replacementSession() };
+    },
+    followLevel() {
+      identity.observe(context.readLevel());
     },
     async levelChanged() {
       identity.observe(context.readLevel());

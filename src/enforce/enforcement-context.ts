@@ -1,5 +1,5 @@
 import { ConsentError, describe } from '../consent-error.js';
-import { isConsentLevel, type ConsentLevel } from '../levels.js';
+import { isConsentLevel, minLevel, type ConsentLevel } from '../levels.js';
 import type { PolicyTable } from '../policy.js';
 import type { DropReason } from '../sanitize.js';
 
@@ -59,6 +59,8 @@ export interface EnforcementContext {
   readonly policy: PolicyTable;
   /** Reads the level once; a throwing or invalid level function counts as `off` and is reported. */
   readLevel(): ConsentLevel;
+  /** The level an event tracked now gets: the level in force, under the ceiling if one is set. */
+  capLevel(level: ConsentLevel): ConsentLevel;
   /** Capture levels recorded by the plugin, waiting for the event store (or the fetch guard). */
   readonly captured: Map<string, ConsentLevel>;
   drop(reason: DropReason, where: EnforcementPoint, eventId: unknown, detail: string): void;
@@ -77,6 +79,7 @@ const MAX_CAPTURE_RECORDS = 10_000;
 export function createEnforcementContext(options: {
   policy: PolicyTable;
   level: () => ConsentLevel;
+  ceiling?: (() => ConsentLevel | undefined) | undefined;
   onDrop?: ((drop: DroppedEvent) => void) | undefined;
   onError?: ((error: ConsentError) => void) | undefined;
 }): EnforcementContext {
@@ -109,6 +112,16 @@ export function createEnforcementContext(options: {
       if (isConsentLevel(level)) return level;
       context.error(new ConsentError('INVALID_LEVEL', `the level function returned ${describe(level)}; enforcing off`));
       return 'off';
+    },
+    capLevel(level) {
+      let ceiling: unknown;
+      try {
+        ceiling = options.ceiling?.();
+      } catch {
+        return 'off';
+      }
+      if (ceiling === undefined) return level;
+      return isConsentLevel(ceiling) ? minLevel(level, ceiling) : 'off';
     },
     drop(reason, where, eventId, detail) {
       counters.dropped[reason] += 1;

@@ -198,25 +198,35 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
     async created() {
       await creation;
     },
-    async apply(level, from) {
+    async apply(level, from, signal) {
       const tracker = await creation;
-      if (!tracker || !storage || !enforcementInUse) return;
+      if (!tracker || !storage || !enforcementInUse || signal?.aborted) return;
       const rules = enforcementInUse.policy[level];
       const change = { level };
       applying = change;
+      // Abandoned: the device level is the one in force again at once, so no ad id is asked for
+      // after a withdrawal that overtook this change.
+      const release = () => {
+        if (applying === change) applying = undefined;
+      };
+      signal?.addEventListener('abort', release);
       try {
-        if (rules.deviceStorage !== 'keep') await storage.clearSession();
         // Only a withdrawal clears what the app set: a stored decision of none applied at start
-        // leaves the subject for a later consent.
+        // leaves the subject for a later consent. First, while the withdrawal is the latest word.
         const previous = applied ?? from;
         if (!rules.userIdentifiers && enforcementInUse.policy[previous].userIdentifiers) clearSubject(tracker);
+        if (rules.deviceStorage !== 'keep') await storage.clearSession();
+        if (signal?.aborted) return;
         await tracker.refreshPlatformContext();
+        if (signal?.aborted) return;
         // Last, so that a change that failed earlier has stored nothing.
-        await storage.levelApplied(await tracker.getSessionState());
+        const session = await tracker.getSessionState();
+        if (signal?.aborted) return;
+        await storage.levelApplied(session);
         if (applying === change) applied = level;
       } finally {
-        // A newer change may have started meanwhile: it owns the device level now.
-        if (applying === change) applying = undefined;
+        signal?.removeEventListener('abort', release);
+        release();
       }
     },
     async forget() {

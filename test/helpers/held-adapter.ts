@@ -20,8 +20,10 @@ export function holdApplies<Tracker extends object>(base: ConsentAdapter<Tracker
   const adapter: ConsentAdapter<Tracker> = {
     ...base,
     create: (enforcement) => base.create(enforcement),
-    apply: (level, from) =>
-      hold ? new Promise<void>((resolve, reject) => void calls.push({ resolve: () => base.apply(level, from).then(resolve, reject), reject })) : base.apply(level, from),
+    apply: (level, from, signal) =>
+      hold
+        ? new Promise<void>((resolve, reject) => void calls.push({ resolve: () => base.apply(level, from, signal).then(resolve, reject), reject }))
+        : base.apply(level, from, signal),
   };
   const latest = () => {
     const call = calls.pop();
