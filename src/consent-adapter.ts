@@ -34,6 +34,11 @@ export interface ConsentAdapter<Tracker extends object> {
   forget(): Promise<void>;
   /** Sends what is queued. */
   flush(): Promise<void>;
+  /**
+   * Methods of the tracker, besides `track*`, whose calls must keep their order with events
+   * (subject setters, global contexts): while the gate holds events, it holds these too.
+   */
+  readonly orderedMethods?: readonly string[];
   /** Lets go of the tracker when the consent tracker stops (for trackers kept in a registry). */
   stop?(): void;
   /** Calls a held `track*` method again, with the time it was first called (ms since the epoch). */

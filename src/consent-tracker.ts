@@ -123,6 +123,8 @@ interface HeldCall {
   timestamp: number;
   /** The most it may be sent with: the level enforced when it was tracked, or none if no level was in force yet. */
   ceiling: ConsentLevel | undefined;
+  /** A `track*` call (counted, and dropped first on overflow), or a call that only keeps its place among them. */
+  event: boolean;
 }
 
 /**
@@ -244,13 +246,14 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
     let released = 0;
     while (held.length > 0 && isOpen(running.getSnapshot())) {
       const call = held.shift() as HeldCall;
+      if (call.event) heldEvents -= 1;
       ceiling = call.ceiling;
       try {
         adapter.replay(tracker, call.method, call.args, call.timestamp);
       } finally {
         ceiling = undefined;
       }
-      released += 1;
+      if (call.event) released += 1;
     }
     if (released > 0) running.send({ type: 'GATE.COUNT', released });
   }
@@ -269,29 +272,36 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   });
   running.start();
 
-  const gated = (method: string, call: (...args: unknown[]) => unknown) =>
+  let heldEvents = 0;
+  const gated = (method: string, call: (...args: unknown[]) => unknown, event: boolean) =>
     (...args: unknown[]) => {
       const snapshot = running.getSnapshot();
       if (isOpen(snapshot) && held.length === 0) return call(...args);
       const undecidedHold = snapshot.matches('booting') || (holdUntilDecided && snapshot.matches('undecided'));
-      held.push({ method, args, timestamp: Date.now(), ceiling: undecidedHold ? undefined : snapshot.context.enforced });
+      held.push({ method, args, timestamp: Date.now(), ceiling: undecidedHold ? undefined : snapshot.context.enforced, event });
       let dropped = 0;
-      while (held.length > bufferLimit) {
-        held.shift();
-        dropped += 1;
+      if (event) {
+        heldEvents += 1;
+        // Past the cap the oldest event goes; the calls that keep their place among events stay.
+        while (heldEvents > bufferLimit) {
+          held.splice(held.findIndex((c) => c.event), 1);
+          heldEvents -= 1;
+          dropped += 1;
+        }
+        running.send({ type: 'GATE.COUNT', held: 1, dropped });
       }
-      running.send({ type: 'GATE.COUNT', held: 1, dropped });
       if (isOpen(snapshot)) queueMicrotask(release);
       return undefined;
     };
 
+  const orderedMethods = new Set(adapter.orderedMethods ?? []);
   const facade = new Proxy(tracker, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof property === 'string' && property.startsWith('track') && typeof value === 'function') {
-        return gated(property, (value as (...args: unknown[]) => unknown).bind(target));
-      }
-      return value;
+      if (typeof property !== 'string' || typeof value !== 'function') return value;
+      const event = property.startsWith('track');
+      if (!event && !orderedMethods.has(property)) return value;
+      return gated(property, (value as (...args: unknown[]) => unknown).bind(target), event);
     },
   });
 
@@ -350,8 +360,9 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
     },
     stats: () => ({ ...enforcement.stats(), gate: { ...running.getSnapshot().context.counters } }),
     stop() {
-      if (held.length > 0) running.send({ type: 'GATE.COUNT', dropped: held.length });
+      if (heldEvents > 0) running.send({ type: 'GATE.COUNT', dropped: heldEvents });
       held.length = 0;
+      heldEvents = 0;
       running.stop();
       enforcement.stop();
       adapter.stop?.();

@@ -47,7 +47,7 @@ export interface LevelPolicy {
   readonly session: SessionRule;
   /** Whether `mobile_context` may carry `appleIdfa`, `appleIdfv`, `androidIdfa`, `appSetId`, `appSetIdScope`. */
   readonly adIdentifiers: boolean;
-  /** Whether screen and page view ids are reset when a downgrade enters this level (adapters do it). */
+  /** Whether screen ids are reset when a downgrade enters this level (until the next screen view; the enforcement plugin does it). */
   readonly resetViewsOnDowngrade: boolean;
   /** What adapters do with identifiers stored on the device when this level is entered. */
   readonly deviceStorage: DeviceStorageRule;

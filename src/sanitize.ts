@@ -114,13 +114,19 @@ export interface SanitizeOptions {
 /**
  * Why an event was not passed on. Every enforcement point counts drops by reason.
  *
+ * - `off`: nothing is sent at the level; `malformed`: it could not be read; `overflow`: the queue
+ *   or the hold buffer was full; `forbidden-identifier`: the fetch guard found an identifier the
+ *   level forbids; `unreadable-stored`: a stored queue entry could not be read;
+ * - `no-tracker`: the tracker could not be created, so there was nothing to track it with;
+ * - `forgotten`: it was still waiting in a tracker's own stored queue when the user withdrew.
+ *
  * @example
  * ```ts
  * import type { DropReason } from 'consent-tracker';
  * const reason: DropReason = 'malformed';
  * ```
  */
-export type DropReason = 'off' | 'malformed' | 'overflow' | 'forbidden-identifier' | 'unreadable-stored';
+export type DropReason = 'off' | 'malformed' | 'overflow' | 'forbidden-identifier' | 'unreadable-stored' | 'no-tracker' | 'forgotten';
 
 /**
  * The result of {@link sanitizeEvent}: a new payload to send, or a drop with its reason.

@@ -8,6 +8,7 @@ import { createConsentEventStore, type ConsentEventStore } from './consent-event
 import { createConsentFetch, type FetchFunction } from './consent-fetch.js';
 import { createConsentPlugin } from './consent-plugin.js';
 import { createEnforcementContext, type DroppedEvent, type EnforcementStats } from './enforcement-context.js';
+import type { DropReason } from '../sanitize.js';
 
 /**
  * Options of {@link createEnforcement}.
@@ -98,6 +99,8 @@ export interface Enforcement {
    * level by themselves; this brings the queue at rest in line at once.
    */
   levelChanged(): Promise<void>;
+  /** Counts (and reports to `onDrop`) an event an adapter could not pass on. */
+  drop(reason: DropReason, eventId: string | undefined, detail: string): void;
   /** Counters of what was tracked, dropped (by reason), rewritten and sent. */
   stats(): EnforcementStats;
   /**
@@ -174,6 +177,9 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
       identity.observe(context.readLevel());
       const userId = identity.deviceUserId();
       return userId === undefined ? undefined : { userId, session: identity.replacementSession() };
+    },
+    drop(reason, eventId, detail) {
+      context.drop(reason, 'adapter', eventId, detail);
     },
     followLevel() {
       identity.observe(context.readLevel());

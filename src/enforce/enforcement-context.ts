@@ -4,7 +4,8 @@ import type { PolicyTable } from '../policy.js';
 import type { DropReason } from '../sanitize.js';
 
 /**
- * Where an event was dropped: at track time, in the queue, or at the network boundary.
+ * Where an event was dropped: at track time, in the queue, at the network boundary, or by an
+ * adapter (no tracker, or a tracker's own stored queue forgotten).
  *
  * @example
  * ```ts
@@ -12,7 +13,7 @@ import type { DropReason } from '../sanitize.js';
  * const where: EnforcementPoint = 'fetch';
  * ```
  */
-export type EnforcementPoint = 'plugin' | 'eventStore' | 'fetch';
+export type EnforcementPoint = 'plugin' | 'eventStore' | 'fetch' | 'adapter';
 
 /**
  * One event that was not passed on, as reported to `onDrop`.
@@ -86,7 +87,7 @@ export function createEnforcementContext(options: {
   const counters: EnforcementContext['counters'] = {
     tracked: 0,
     resanitized: 0,
-    dropped: { off: 0, malformed: 0, overflow: 0, 'forbidden-identifier': 0, 'unreadable-stored': 0 },
+    dropped: { off: 0, malformed: 0, overflow: 0, 'forbidden-identifier': 0, 'unreadable-stored': 0, 'no-tracker': 0, forgotten: 0 },
     requests: { sent: 0, anonymous: 0, refused: 0 },
   };
   const captured = new Map<string, ConsentLevel>();

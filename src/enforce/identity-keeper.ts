@@ -6,8 +6,8 @@ import { SessionKeeper } from './session-keeper.js';
 
 /**
  * Follows the enforced level and keeps what depends on its history: the anonymous session of
- * `session-only` (new on entering the level), whether screen ids from before a downgrade must be
- * reset, and the identity sent after a re-consent. Once the tracker's own identity has been
+ * `session-only` (new on entering the level), whether screen ids from before a change must be
+ * reset (a downgrade, or a grant of user identifiers), and the identity sent after a re-consent. Once the tracker's own identity has been
  * withdrawn (a level that sends the session as is was left for one that does not), a later
  * `full` sends a new device user id with sessions of its own, unless `stitch` is set.
  */
@@ -29,8 +29,12 @@ export class IdentityKeeper {
     this.last = level;
     if (last === undefined || last === level) return;
     const rules = this.policy[level];
+    const before = this.policy[last];
     if (rules.session === 'anonymous') this.anonymous.rotate();
-    if (compareLevels(level, last) < 0 && rules.resetViewsOnDowngrade) this.viewsStale = true;
+    // Screen ids seen at one level must not link it to another: after a downgrade (as the policy
+    // says), and after a grant that brings user identifiers back.
+    const upgrade = compareLevels(level, last) > 0;
+    if (upgrade ? rules.userIdentifiers && !before.userIdentifiers : rules.resetViewsOnDowngrade) this.viewsStale = true;
     if (!this.stitch && this.policy[last].session === 'as-is' && rules.session !== 'as-is') {
       this.replacement = { userId: uuidv4(), sessions: new SessionKeeper() };
     }

@@ -9,14 +9,18 @@ import type { ConsentLevel } from '../levels.js';
  * @example
  * ```ts
  * import type { ConsentAwareAsyncStorage } from 'consent-tracker/react-native';
- * const clear = (storage: ConsentAwareAsyncStorage) => storage.clearSession();
+ * const forget = (storage: ConsentAwareAsyncStorage) => storage.forgetStored();
  * ```
  */
 export interface ConsentAwareAsyncStorage extends AsyncStorage {
   /** The key the tracker stores its session (and device user id) under: `snowplow_<namespace>_session`. */
   readonly sessionKey: string;
-  /** Removes the stored session, so the next start has a new device user id. */
-  clearSession(): Promise<void>;
+  /**
+   * Removes the stored session, so the next start has a new device user id, and the tracker's
+   * own stored queue (`snowplow_<namespace>`: events it queued before consent-tracker was
+   * adopted, with whatever identifiers they had), counting its events as `forgotten`.
+   */
+  forgetStored(): Promise<void>;
   /**
    * If the level being applied keeps device storage, stores `session` (the tracker's session
    * now), or else the last session the tracker asked to store; below it, does nothing.
@@ -41,15 +45,17 @@ export interface ConsentAwareAsyncStorage extends AsyncStorage {
  * const enforcement = createEnforcement({ level: () => 'none' });
  * const storage = createConsentAwareAsyncStorage(AsyncStorage, 'app', enforcement);
  * await storage.setItem(storage.sessionKey, '{"userId":"…"}'); // held in memory at none
+ * await storage.forgetStored(); // what a withdrawal does
  * ```
  */
 export function createConsentAwareAsyncStorage(
   storage: AsyncStorage & { removeItem?: (key: string) => Promise<void> },
   namespace: string,
-  enforcement: Pick<Enforcement, 'level' | 'policy' | 'replacementIdentity'>,
+  enforcement: Pick<Enforcement, 'level' | 'policy' | 'replacementIdentity' | 'drop'>,
   deviceLevel: () => ConsentLevel = enforcement.level,
 ): ConsentAwareAsyncStorage {
   const sessionKey = `snowplow_${namespace}_session`;
+  const trackerQueueKey = `snowplow_${namespace}`;
   /** The tracker's last session write that has not reached storage. */
   let heldSession: string | undefined;
   const mayStore = () => enforcement.policy[deviceLevel()].deviceStorage === 'keep';
@@ -84,11 +90,25 @@ export function createConsentAwareAsyncStorage(
       heldSession = undefined;
       return storage.setItem(key, storable(value));
     },
-    async clearSession() {
+    async forgetStored() {
       heldSession = undefined;
+      const queued = await storage.getItem(trackerQueueKey);
       // The tracker's AsyncStorage interface has no removeItem; its readers treat '' as absent.
-      if (typeof storage.removeItem === 'function') await storage.removeItem(sessionKey);
-      else await storage.setItem(sessionKey, '');
+      const remove = (key: string) => (typeof storage.removeItem === 'function' ? storage.removeItem(key) : storage.setItem(key, ''));
+      await remove(sessionKey);
+      if (!queued) return;
+      await remove(trackerQueueKey);
+      let events: unknown[] = [{}];
+      try {
+        const parsed: unknown = JSON.parse(queued);
+        if (Array.isArray(parsed)) events = parsed;
+      } catch {
+        // Unreadable: at least one event was there.
+      }
+      for (const event of events) {
+        const eventId = (event as { payload?: { eid?: unknown } } | null)?.payload?.eid;
+        enforcement.drop('forgotten', typeof eventId === 'string' ? eventId : undefined, `queued in ${trackerQueueKey} before consent-tracker, forgotten on a withdrawal`);
+      }
     },
     async levelApplied(session) {
       if (!mayStore()) return;

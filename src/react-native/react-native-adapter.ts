@@ -87,6 +87,26 @@ void everyMethodListed;
 
 type AnyMethod = (...args: unknown[]) => unknown;
 
+/** Calls that change what later events carry: the gate keeps them in order with held events. */
+const ORDERED_METHODS = [
+  'setUserId',
+  'setNetworkUserId',
+  'setDomainUserId',
+  'setIpAddress',
+  'setUseragent',
+  'setTimezone',
+  'setLanguage',
+  'setScreenResolution',
+  'setScreenViewport',
+  'setColorDepth',
+  'setSubjectData',
+  'setAppId',
+  'setPlatform',
+  'addGlobalContexts',
+  'removeGlobalContexts',
+  'clearGlobalContexts',
+] as const satisfies readonly (keyof ReactNativeTracker)[];
+
 /**
  * The consent adapter for `@snowplow/react-native-tracker` 4.x. It creates the tracker once, with
  * the enforcement plugin (after the tracker's own plugins), the consent-aware event store, the
@@ -156,6 +176,7 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
 
   return {
     storage: asyncStorage as KeyValueStorage,
+    orderedMethods: ORDERED_METHODS,
     create(enforcement) {
       if (creation) throw new ConsentError('INVALID_OPTION', 'a reactNativeAdapter creates one tracker: make one adapter per consent tracker');
       enforcementInUse = enforcement;
@@ -179,7 +200,9 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
         },
         (error: unknown) => {
           failed = true;
-          queued.length = 0;
+          for (const { name } of queued.splice(0)) {
+            if (name.startsWith('track')) enforcement.drop('no-tracker', undefined, `${name}: the tracker could not be created`);
+          }
           throw error;
         },
       );
@@ -190,6 +213,7 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
         facade[name] = (...args: unknown[]) => {
           if (real) return (real[name] as AnyMethod)(...args);
           if (!failed) queued.push({ name, args });
+          else if (name.startsWith('track')) enforcement.drop('no-tracker', undefined, `${name}: the tracker could not be created`);
           return undefined;
         };
       }
@@ -215,7 +239,7 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
         // leaves the subject for a later consent. First, while the withdrawal is the latest word.
         const previous = applied ?? from;
         if (!rules.userIdentifiers && enforcementInUse.policy[previous].userIdentifiers) clearSubject(tracker);
-        if (rules.deviceStorage !== 'keep') await storage.clearSession();
+        if (rules.deviceStorage !== 'keep') await storage.forgetStored();
         if (signal?.aborted) return;
         await tracker.refreshPlatformContext();
         if (signal?.aborted) return;
@@ -233,7 +257,7 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
       const tracker = await creation;
       if (!tracker || !storage) return;
       clearSubject(tracker);
-      await storage.clearSession();
+      await storage.forgetStored();
     },
     async flush() {
       await (await creation)?.flush();
