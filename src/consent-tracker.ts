@@ -103,8 +103,13 @@ export interface ConsentTracker<Tracker extends object> {
   reset(): Promise<void>;
   subscribe(listener: (status: ConsentStatus) => void): () => void;
   stats(): EnforcementStats & { readonly gate: { readonly held: number; readonly released: number; readonly dropped: number } };
-  /** Stops the chart and the enforcement points; held events are dropped and counted, the stored queue is kept for the next start. */
-  stop(): void;
+  /**
+   * Stops the chart and the enforcement points: held events are dropped and counted, nothing new
+   * is sent. Resolves once requests already in flight have settled and the stored queue says so:
+   * start the next consent tracker on the same storage after that, or an event in flight at the
+   * stop may be sent twice (same event id).
+   */
+  stop(): Promise<void>;
 }
 
 type Snapshot = SnapshotFrom<typeof consentMachine>;
@@ -359,13 +364,13 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
       return () => subscription.unsubscribe();
     },
     stats: () => ({ ...enforcement.stats(), gate: { ...running.getSnapshot().context.counters } }),
-    stop() {
+    async stop() {
       if (heldEvents > 0) running.send({ type: 'GATE.COUNT', dropped: heldEvents });
       held.length = 0;
       heldEvents = 0;
       running.stop();
-      enforcement.stop();
       adapter.stop?.();
+      await enforcement.stop();
     },
   };
 }

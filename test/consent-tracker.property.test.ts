@@ -113,7 +113,7 @@ async function run(harness: AdapterHarness, commands: Command[]) {
         else await drain(consent, flush);
         await consent.enforcement.eventStore.persisted();
         for (const payload of await consent.enforcement.eventStore.getAllPayloads()) queuedAtRestart.add(String(payload.se_ac));
-        consent.stop();
+        await consent.stop();
         current = await start();
         break;
     }
@@ -139,7 +139,7 @@ async function run(harness: AdapterHarness, commands: Command[]) {
   deliveredInAllRuns += delivered;
   expect(delivered + dropped).toBeGreaterThanOrEqual(tracked);
   expect(delivered + dropped).toBeLessThanOrEqual(tracked + queuedAtRestart.size);
-  current.consent.stop();
+  await current.consent.stop();
 }
 
 describe.each(HARNESSES)('with the $name adapter', (harness) => {

@@ -332,7 +332,7 @@ describe('a restart with a persisted queue after a withdrawal', () => {
     expect(device.entries.get('consent-tracker.queue')).toContain('queued-1');
     expect(device.entries.get('consent-tracker.queue')).not.toContain(RN_IDENTITY.userId);
     expect(device.entries.get(`snowplow_${namespace}_session`) ?? '').toBe('');
-    first.stop();
+    await first.stop();
     expect(collector.current.requests()).toEqual([]);
 
     const second = await launch();

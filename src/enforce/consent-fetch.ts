@@ -35,8 +35,12 @@ interface Verdict {
  * gets `SP-Anonymous: *` and `credentials: 'omit'`. A request that is not a Snowplow event
  * request (a cookie extension service call) is only let through at `full`.
  */
-export function createConsentFetch(context: EnforcementContext, store: ConsentEventStore, baseFetch: () => FetchFunction, isStopped: () => boolean): FetchFunction {
+/** The fetch guard, and a way to wait for the requests it has in flight. */
+export type ConsentFetch = FetchFunction & { idle(): Promise<void> };
+
+export function createConsentFetch(context: EnforcementContext, store: ConsentEventStore, baseFetch: () => FetchFunction, isStopped: () => boolean): ConsentFetch {
   const { policy } = context;
+  const inFlight = new Set<Promise<unknown>>();
 
   function judge(events: EventPayload[], now: ConsentLevel): Verdict {
     const kept: EventPayload[] = [];
@@ -92,11 +96,16 @@ export function createConsentFetch(context: EnforcementContext, store: ConsentEv
       for (const event of verdict.events) if (typeof event.eid === 'string') store.settle(event.eid, outcome);
     };
     let response: Response;
+    const sending = baseFetch()(rebuild(request, verdict, url, body));
+    inFlight.add(sending);
     try {
-      response = await baseFetch()(rebuild(request, verdict, url, body));
+      response = await sending;
     } catch (error) {
       settle('failed');
       throw error;
+    }
+    finally {
+      inFlight.delete(sending);
     }
     settle(response.ok ? 'delivered' : 'failed');
     return response;
@@ -112,7 +121,7 @@ export function createConsentFetch(context: EnforcementContext, store: ConsentEv
     return nothingToSend();
   }
 
-  return async function customFetch(input: Request, init?: RequestInit): Promise<Response> {
+  async function customFetch(input: Request, init?: RequestInit): Promise<Response> {
     // A stopped tracker sends nothing more; its queue stays stored for the next start.
     if (isStopped()) throw new TypeError('consent-tracker: this tracker was stopped');
     const request = init === undefined && input instanceof Request ? input : new Request(input, init);
@@ -154,5 +163,12 @@ export function createConsentFetch(context: EnforcementContext, store: ConsentEv
     }
     context.counters.requests.sent += 1;
     return baseFetch()(request);
-  };
+  }
+
+  return Object.assign(customFetch, {
+    /** Resolves when the requests in flight now have settled (however they ended). */
+    async idle() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  });
 }

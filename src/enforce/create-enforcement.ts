@@ -4,6 +4,7 @@ import type { ConsentLevel } from '../levels.js';
 import { resolvePolicy, type PolicyOptions, type PolicyTable } from '../policy.js';
 import type { KeyValueStorage } from '../storage.js';
 import { IdentityKeeper } from './identity-keeper.js';
+import { withTimeout } from './with-timeout.js';
 import { createConsentEventStore, type ConsentEventStore } from './consent-event-store.js';
 import { createConsentFetch, type FetchFunction } from './consent-fetch.js';
 import { createConsentPlugin } from './consent-plugin.js';
@@ -104,11 +105,14 @@ export interface Enforcement {
   /** Counters of what was tracked, dropped (by reason), rewritten and sent. */
   stats(): EnforcementStats;
   /**
-   * Stops the enforcement points for good: nothing more is sent (requests fail as if offline, so
-   * the emitter keeps its events) and nothing more is written, so the stored queue is what the
-   * next start finds. For a tracker that is being torn down.
+   * Stops the enforcement points for good: nothing more is sent from this call on (requests fail
+   * as if offline, so the emitter keeps its events). Requests already in flight may still settle,
+   * and what they delivered is removed from the stored queue; then nothing more is written, so the
+   * stored queue is what the next start finds. Resolves then (waiting at most the storage
+   * timeout): start the next tracker on the same storage after it, or an event in flight at the
+   * stop may be sent again (with the same event id).
    */
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 /**
@@ -188,9 +192,25 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
       identity.observe(context.readLevel());
       await eventStore.reconcile();
     },
-    stop() {
+    async stop() {
+      if (stopped) return;
       stopped = true;
-      eventStore.stop();
+      try {
+        await withTimeout(
+          (async () => {
+            await customFetch.idle();
+            // The emitter removes what was delivered once the response is in: let it.
+            await new Promise((resolve) => setTimeout(resolve, 0));
+            await eventStore.persisted();
+          })(),
+          storageTimeoutMs,
+          'stopping',
+        );
+      } catch {
+        // A request or a write that does not end in time: stop anyway.
+      } finally {
+        eventStore.stop();
+      }
     },
     stats: () => ({
       tracked: context.counters.tracked,
