@@ -37,6 +37,14 @@ describe('reactNativeAdapter', () => {
     expect(getTracker(options.namespace)).toBeUndefined();
   });
 
+  it('answers the promise-returning methods called before the tracker exists once it does', async () => {
+    const consent = createConsentTracker({ adapter: reactNativeAdapter(rnTrackerOptions(collector.current.url)), storage: memoryStorage() });
+    const userId = consent.tracker.getSessionUserId();
+    expect(userId).toBeInstanceOf(Promise);
+    await expect(userId).resolves.toMatch(/^[0-9a-f-]{36}$/);
+    consent.stop();
+  });
+
   it('keeps calls made before the tracker exists and makes them, in order, once it does', async () => {
     const consent = createConsentTracker({ adapter: reactNativeAdapter(rnTrackerOptions(collector.current.url)), storage: memoryStorage() });
     consent.tracker.setUserId('early-user');

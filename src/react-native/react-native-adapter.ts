@@ -87,6 +87,17 @@ void everyMethodListed;
 
 type AnyMethod = (...args: unknown[]) => unknown;
 
+/** The tracker's methods that return a promise. */
+const ASYNC_METHODS: ReadonlySet<string> = new Set<keyof ReactNativeTracker>([
+  'flush',
+  'getSessionUserId',
+  'getSessionId',
+  'getSessionIndex',
+  'getSessionState',
+  'enablePlatformContext',
+  'refreshPlatformContext',
+]);
+
 /** Calls that change what later events carry: the gate keeps them in order with held events. */
 const ORDERED_METHODS = [
   'setUserId',
@@ -123,9 +134,11 @@ const ORDERED_METHODS = [
  * device user id after a re-consent) is done per event by the enforcement points.
  *
  * `newTracker` is asynchronous, so the tracker exists once `consent.ready` has resolved. Until
- * then `track*` calls are held by the gate, other calls are queued and made in order once it
- * exists (returning `undefined`). If it cannot be created, the error is reported to `onError`
- * and calls do nothing.
+ * then `track*` calls and the calls in `orderedMethods` are held by the gate, in order; the
+ * methods that return a promise answer once it exists; other calls are queued and made once it
+ * exists (returning `undefined`). If it cannot be created, the error is reported to `onError`,
+ * `track*` calls are counted as dropped (`no-tracker`), and other calls do nothing. The getters
+ * report the tracker's own state (its device user id, say), not what is sent.
  *
  * @throws {@link ConsentError} `INVALID_OPTION` without a namespace or an endpoint.
  *
@@ -208,10 +221,13 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
       );
       // Reported through created(); nothing else waits on it.
       creation.catch(() => undefined);
+      const tracker = creation;
       const facade: Record<string, unknown> = { namespace };
       for (const name of TRACKER_METHODS) {
         facade[name] = (...args: unknown[]) => {
           if (real) return (real[name] as AnyMethod)(...args);
+          // Methods that answer with a promise answer once the tracker exists (undefined if it never does).
+          if (ASYNC_METHODS.has(name)) return tracker.then((t) => (t[name] as AnyMethod)(...args), () => undefined);
           if (!failed) queued.push({ name, args });
           else if (name.startsWith('track')) enforcement.drop('no-tracker', undefined, `${name}: the tracker could not be created`);
           return undefined;
