@@ -208,29 +208,41 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   const machine = consentMachine.provide({
     actors: {
       apply: fromPromise<undefined, ApplyInput>(async ({ input, signal }) => {
-        // A change that timed out or was stopped goes no further, nor one overtaken by a lower
-        // level (which waits its turn): it must not store a decision, ask for identifiers or
-        // touch the tracker under a later one.
-        const abandoned = new AbortController();
-        const abandon = () => abandoned.abort();
-        signal.addEventListener('abort', abandon);
-        const watch = started.actor?.subscribe((snapshot) => {
-          const pending = snapshot.context.pending;
-          if (pending && compareLevels(pending.level, input.level) < 0) abandon();
-        });
-        try {
-          await adapter.apply(input.level, input.from, abandoned.signal);
-          if (abandoned.signal.aborted) return undefined;
-          if (input.record === null) await adapter.forget();
-          if (abandoned.signal.aborted) return undefined;
-          await writeRecord(input.record);
-          if (abandoned.signal.aborted) return undefined;
-          await enforcement.levelChanged();
-          return undefined;
-        } finally {
-          signal.removeEventListener('abort', abandon);
-          watch?.unsubscribe();
+        // A change that timed out or was stopped (XState aborts `signal`) goes no further: it
+        // must not store a decision or touch the tracker under a later one.
+        const lowerPending = () => {
+          const pending = started.actor?.getSnapshot().context.pending;
+          return pending && compareLevels(pending.level, input.level) < 0 ? pending : undefined;
+        };
+        // A change overtaken by a lower level (which waits its turn) stops its tracker steps at
+        // once, so that nothing is asked for or stored after the withdrawal. If the lower level
+        // is taken back meanwhile, this change stands after all: its steps are run again.
+        for (;;) {
+          const overtaken = new AbortController();
+          const abort = () => overtaken.abort();
+          signal.addEventListener('abort', abort);
+          const watch = started.actor?.subscribe(() => {
+            if (lowerPending()) abort();
+          });
+          if (lowerPending()) abort();
+          try {
+            await adapter.apply(input.level, input.from, overtaken.signal);
+          } finally {
+            signal.removeEventListener('abort', abort);
+            watch?.unsubscribe();
+          }
+          if (signal.aborted) return undefined;
+          if (!overtaken.signal.aborted || lowerPending()) break;
         }
+        if (input.record === null) await adapter.forget();
+        if (signal.aborted) return undefined;
+        // With a lower level waiting, its decision is what a restart must find, should the app
+        // be killed before it is applied; its own apply stores it again.
+        const pending = input.record === null ? undefined : lowerPending();
+        await writeRecord(pending ? { level: pending.level, decidedAt: Date.now(), policyVersion, source: pending.source } : input.record);
+        if (signal.aborted) return undefined;
+        await enforcement.levelChanged();
+        return undefined;
       }),
       loadDecision: fromPromise(async () => {
         const [loaded] = await Promise.all([

@@ -235,6 +235,61 @@ describe('changes that are abandoned or overtaken', () => {
     consent.stop();
   });
 
+  it('a withdrawal overtaken by a lower level that is then taken back still stores its decision', async () => {
+    const dev = device();
+    const slowRemove = deferred();
+    let removes = 0;
+    const asyncStorage = {
+      ...dev.storage,
+      removeItem: async (key: string) => {
+        if (key.endsWith('_session') && removes++ === 0) await slowRemove.promise;
+        return dev.storage.removeItem?.(key);
+      },
+    };
+    const consent = launch(dev, { asyncStorage: asyncStorage as never });
+    await consent.ready;
+    await consent.setLevel('full', 'banner');
+    const withdrawal = consent.setLevel('none', 'settings');
+    const lower = consent.setLevel('off', 'settings');
+    const back = consent.setLevel('none', 'settings');
+    slowRemove.resolve();
+    await Promise.allSettled([withdrawal, lower, back]);
+    await expect.poll(() => consent.getStatus().phase).toBe('active');
+    expect(consent.getLevel()).toBe('none');
+    expect(JSON.parse(dev.storage.entries.get('consent-tracker.decision') ?? '{}')).toMatchObject({ level: 'none' });
+    expect(dev.storage.entries.get(`snowplow_${dev.namespace}_session`) ?? '').toBe('');
+    consent.stop();
+  });
+
+  it('a grant overtaken by a withdrawal that is then taken back is applied in full', async () => {
+    const dev = device();
+    const idfa = deferred<string>();
+    let asks = 0;
+    const consent = launch(dev, {
+      platformContextRetriever: {
+        getAppleIdfa: () => {
+          asks += 1;
+          return asks === 1 ? idfa.promise : Promise.resolve(RN_IDENTITY.appleIdfa);
+        },
+      },
+    });
+    await consent.ready;
+    const grant = consent.setLevel('full', 'banner');
+    await expect.poll(() => consent.getStatus().phase).toBe('applying');
+    const withdrawal = consent.setLevel('none', 'settings');
+    const again = consent.setLevel('full', 'settings');
+    idfa.resolve(RN_IDENTITY.appleIdfa);
+    await Promise.allSettled([grant, withdrawal, again]);
+    await expect.poll(() => consent.getStatus().phase).toBe('active');
+    expect(consent.getLevel()).toBe('full');
+    expect(JSON.parse(dev.storage.entries.get('consent-tracker.decision') ?? '{}')).toMatchObject({ level: 'full' });
+    expect(JSON.parse(dev.storage.entries.get(`snowplow_${dev.namespace}_session`) ?? '{}')).toMatchObject({ userId: await consent.tracker.getSessionUserId() });
+    trackRn(consent.tracker, 'granted');
+    const [granted] = await collector.current.waitForEvents(1);
+    expect(granted?.contexts.find((c) => c.schema.includes('/mobile_context/'))?.data.appleIdfa).toBe(RN_IDENTITY.appleIdfa);
+    consent.stop();
+  });
+
   it('ad ids are not asked for once the user has withdrawn, even while full is still being applied', async () => {
     const dev = device();
     const idfa = deferred<string>();
