@@ -362,11 +362,22 @@ export const consentMachine = setup({
         id: APPLY_ACTOR_ID,
         src: 'apply',
         input: ({ context }) => ({ level: context.undecidedLevel, from: context.enforced, record: null }),
-        onDone: { target: 'undecided' },
+        onDone: [
+          // A decision made while forgetting waits its turn (a lower level is enforced at once).
+          ...LEVEL_STATE_LIST.map(([pendingLevel, pendingState]) => ({
+            guard: { type: 'pendingIs' as const, params: { level: pendingLevel } },
+            target: pendingState,
+            actions: 'decidePending' as const,
+          })),
+          { target: 'undecided' },
+        ],
         onError: { target: 'failed', actions: { type: 'fail', params: ({ event }) => problemOf(event.error, 'APPLY_FAILED') } },
       },
       after: {
         applyTimeout: { target: 'failed', actions: { type: 'fail', params: { code: 'APPLY_TIMEOUT', message: 'forgetting the decision timed out' } } },
+      },
+      on: {
+        'CONSENT.SET': [{ guard: not('validSet'), actions: 'reject' }, { guard: 'sameLevel', actions: 'reject' }, { actions: 'holdPending' }],
       },
     },
     /** A change failed or timed out: the lower level stays enforced until a retry or a new decision. */

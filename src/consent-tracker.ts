@@ -182,6 +182,9 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   };
 
   let ceiling: ConsentLevel | undefined;
+  /** The user's decision (in force, being applied or waiting), and the one before it. */
+  let decided: ConsentLevel | undefined;
+  let previousDecided: ConsentLevel = undecidedLevel;
   // The enforcement points are created before the actor (the adapter needs them); until the actor
   // exists nothing can be tracked, and the level reads as off.
   const started: { actor?: Actor<typeof consentMachine> } = {};
@@ -208,41 +211,66 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   const machine = consentMachine.provide({
     actors: {
       apply: fromPromise<undefined, ApplyInput>(async ({ input, signal }) => {
-        // A change that timed out or was stopped (XState aborts `signal`) goes no further: it
-        // must not store a decision or touch the tracker under a later one.
+        // XState aborts `signal` when the change timed out or was stopped: it goes no further, so
+        // it never stores a decision or touches the tracker under a later one.
         const lowerPending = () => {
           const pending = started.actor?.getSnapshot().context.pending;
           return pending && compareLevels(pending.level, input.level) < 0 ? pending : undefined;
         };
-        // A change overtaken by a lower level (which waits its turn) stops its tracker steps at
-        // once, so that nothing is asked for or stored after the withdrawal. If the lower level
-        // is taken back meanwhile, this change stands after all: its steps are run again.
+        // The decided level before this change, for the adapter (the chart's `from` is the
+        // enforced level, already lowered by a downgrade).
+        const from = previousDecided;
+        // A lower decision (or a forgotten one) is stored first: should the change be cut short
+        // (a stop, a timeout, a kill), a restart finds it and not the higher one before it.
+        const downward = input.record === null || compareLevels(input.level, input.from) <= 0;
+        // Started now, awaited below: the tracker steps start at once all the same.
+        const early = downward ? writeRecord(input.record) : undefined;
+        // An abandoned change's write still lands; its failure is then nobody's to report.
+        early?.catch(() => undefined);
+        let storedMine = downward;
         for (;;) {
-          const overtaken = new AbortController();
-          const abort = () => overtaken.abort();
-          signal.addEventListener('abort', abort);
-          const watch = started.actor?.subscribe(() => {
+          if (signal.aborted) return undefined;
+          // Overtaken by a lower level (which waits its turn), the tracker steps stop at once, so
+          // nothing is asked for or stored after the withdrawal. Should the lower level be taken
+          // back before its turn, this change stands after all: its steps run again.
+          let overtakenNow: boolean;
+          for (;;) {
+            const overtaken = new AbortController();
+            const abort = () => overtaken.abort();
+            signal.addEventListener('abort', abort);
+            const watch = started.actor?.subscribe(() => {
+              if (lowerPending()) abort();
+            });
             if (lowerPending()) abort();
-          });
-          if (lowerPending()) abort();
-          try {
-            await adapter.apply(input.level, input.from, overtaken.signal);
-          } finally {
-            signal.removeEventListener('abort', abort);
-            watch?.unsubscribe();
+            try {
+              await adapter.apply(input.level, from, overtaken.signal);
+            } finally {
+              signal.removeEventListener('abort', abort);
+              watch?.unsubscribe();
+            }
+            if (signal.aborted) return undefined;
+            overtakenNow = overtaken.signal.aborted;
+            if (!overtakenNow || lowerPending()) break;
+          }
+          await early;
+          if (input.record === null) await adapter.forget();
+          if (signal.aborted) return undefined;
+          // With a lower level waiting, its decision is what a restart must find; its own apply stores it again.
+          const pending = input.record === null ? undefined : lowerPending();
+          if (pending) {
+            await writeRecord({ level: pending.level, decidedAt: Date.now(), policyVersion, source: pending.source });
+            storedMine = false;
+          } else if (!storedMine) {
+            await writeRecord(input.record);
+            storedMine = true;
           }
           if (signal.aborted) return undefined;
-          if (!overtaken.signal.aborted || lowerPending()) break;
+          await enforcement.levelChanged();
+          if (signal.aborted) return undefined;
+          // The lower level was taken back while this was being stored: apply this change in full.
+          if (overtakenNow && !lowerPending()) continue;
+          return undefined;
         }
-        if (input.record === null) await adapter.forget();
-        if (signal.aborted) return undefined;
-        // With a lower level waiting, its decision is what a restart must find, should the app
-        // be killed before it is applied; its own apply stores it again.
-        const pending = input.record === null ? undefined : lowerPending();
-        await writeRecord(pending ? { level: pending.level, decidedAt: Date.now(), policyVersion, source: pending.source } : input.record);
-        if (signal.aborted) return undefined;
-        await enforcement.levelChanged();
-        return undefined;
       }),
       loadDecision: fromPromise(async () => {
         const [loaded] = await Promise.all([
@@ -278,8 +306,15 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   const running = createActor(machine, { input: { undecidedLevel, applyTimeoutMs, policyVersion }, ...(options.inspect && { inspect: options.inspect }) });
   started.actor = running;
   running.subscribe((snapshot) => {
-    // Every change of the level in force, seen at once, whether or not an event follows.
-    enforcement.followLevel();
+    // Every change of the level in force and of the decision, seen at once, whether or not an event follows.
+    const nowDecided = snapshot.matches('booting') ? undefined : (snapshot.context.pending?.level ?? snapshot.context.target ?? undecidedLevel);
+    // The first decision after booting is the stored one, if any: its identity was in use before.
+    const stored = decided === undefined && snapshot.context.record !== null;
+    if (nowDecided !== decided) {
+      if (decided !== undefined) previousDecided = decided;
+      decided = nowDecided;
+    }
+    enforcement.followLevel(decided === undefined ? undefined : { level: decided, stored });
     const error = snapshot.context.error;
     if (error && error !== lastError) {
       report(new ConsentError(error.code === 'SAME_LEVEL' || error.code === 'INVALID_EVENT' ? 'INVALID_OPTION' : error.code === 'INVALID_LEVEL' ? 'INVALID_LEVEL' : error.code, error.message));
@@ -336,10 +371,17 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
     }
   };
 
-  const ready = waitFor(running, (s) => !s.matches('booting'), { timeout: Infinity }).then(async (snapshot) => {
-    // No decision in force: a queue restored from the last run is brought down to the undecided level now.
-    if (snapshot.matches('undecided')) await enforcement.levelChanged();
-  });
+  const ready = waitFor(running, (s) => !s.matches('booting'), { timeout: Infinity }).then(
+    async (snapshot) => {
+      // No decision in force: a queue restored from the last run is brought down to the undecided level now.
+      if (snapshot.matches('undecided')) await enforcement.levelChanged();
+    },
+    (error: unknown) => {
+      // Stopped while booting: nothing to wait for any more (and nobody may be listening).
+      if (running.getSnapshot().status === 'stopped') return;
+      throw error;
+    },
+  );
 
   return {
     actor: running,

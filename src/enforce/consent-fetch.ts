@@ -96,16 +96,13 @@ export function createConsentFetch(context: EnforcementContext, store: ConsentEv
       for (const event of verdict.events) if (typeof event.eid === 'string') store.settle(event.eid, outcome);
     };
     let response: Response;
-    const sending = baseFetch()(rebuild(request, verdict, url, body));
-    inFlight.add(sending);
+    // Stopped while the body was read: this request is not sent.
+    if (isStopped()) throw new TypeError('consent-tracker: this tracker was stopped');
     try {
-      response = await sending;
+      response = await baseFetch()(rebuild(request, verdict, url, body));
     } catch (error) {
       settle('failed');
       throw error;
-    }
-    finally {
-      inFlight.delete(sending);
     }
     settle(response.ok ? 'delivered' : 'failed');
     return response;
@@ -121,9 +118,20 @@ export function createConsentFetch(context: EnforcementContext, store: ConsentEv
     return nothingToSend();
   }
 
-  async function customFetch(input: Request, init?: RequestInit): Promise<Response> {
+  function customFetch(input: Request, init?: RequestInit): Promise<Response> {
     // A stopped tracker sends nothing more; its queue stays stored for the next start.
-    if (isStopped()) throw new TypeError('consent-tracker: this tracker was stopped');
+    if (isStopped()) return Promise.reject(new TypeError('consent-tracker: this tracker was stopped'));
+    // In flight from the first instruction: a stop waits for it, body reading included.
+    const handling = handle(input, init);
+    inFlight.add(handling);
+    void handling.then(
+      () => inFlight.delete(handling),
+      () => inFlight.delete(handling),
+    );
+    return handling;
+  }
+
+  async function handle(input: Request, init?: RequestInit): Promise<Response> {
     const request = init === undefined && input instanceof Request ? input : new Request(input, init);
     const method = request.method.toUpperCase();
     const url = new URL(request.url);

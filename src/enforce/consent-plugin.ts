@@ -70,8 +70,9 @@ export function createConsentPlugin(context: EnforcementContext, identity: Ident
             const session = sessionRule === 'anonymous' ? identity.anonymousSession(...args) : undefined;
             const replacement = sessionRule === 'as-is' ? identity.replacementIdentity(...args) : undefined;
             const resetViews = identity.viewsStale;
-            // The next screen view (its previous* removed) starts views of the new level.
-            if (resetViews && isScreenView(dict)) identity.viewsStale = false;
+            // The next screen view (its previous* removed) starts views of the new level; one
+            // released under a lower cap (held during the change) is not of the new level.
+            if (resetViews && level === inForce && isScreenView(dict)) identity.viewsStale = false;
             eventOptions = { policy: context.policy, resetViews, ...(session && { session }), ...(replacement && { identity: replacement }) };
           }
           result = sanitizeEvent(dict, level, eventOptions);

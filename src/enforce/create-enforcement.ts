@@ -90,9 +90,12 @@ export interface Enforcement {
   /**
    * Takes note of the level in force at once (a new anonymous session on entering
    * `session-only`, screen ids reset, a withdrawal remembered), without touching the queue. Call
-   * it whenever the level function's answer changes; `levelChanged` calls it too.
+   * it whenever the level function's answer changes; `levelChanged` calls it too. With a
+   * `decision` (the user's, in force or still being applied; `stored` if it was read from
+   * storage at start), decisions alone say from then on when the identity was withdrawn, as
+   * `createConsentTracker` does.
    */
-  followLevel(): void;
+  followLevel(decision?: { readonly level: ConsentLevel; readonly stored: boolean }): void;
   /**
    * Call when the level function's answer has changed. Starts a new anonymous session when
    * `session-only` is entered, re-sanitises the queue after a downgrade (dropping it at `off`),
@@ -169,6 +172,28 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
   const customFetch = createConsentFetch(context, eventStore, () => options.fetch ?? globalThis.fetch, () => stopped);
   identity.observe(context.readLevel());
 
+  let stopping: Promise<void> | undefined;
+  /** Sends nothing new; lets requests in flight settle and their removals be stored; then writes nothing more. */
+  async function stopGracefully(): Promise<void> {
+    stopped = true;
+    try {
+      await withTimeout(
+        (async () => {
+          await customFetch.idle();
+          // The emitter removes what was delivered once the response is in: let it.
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          await eventStore.persisted();
+        })(),
+        storageTimeoutMs,
+        'stopping',
+      );
+    } catch {
+      // A request or a write that does not end in time: stop anyway.
+    } finally {
+      eventStore.stop();
+    }
+  }
+
   return {
     plugin,
     eventStore,
@@ -185,32 +210,17 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     drop(reason, eventId, detail) {
       context.drop(reason, 'adapter', eventId, detail);
     },
-    followLevel() {
+    followLevel(decision) {
       identity.observe(context.readLevel());
+      if (decision !== undefined) identity.decided(decision.level, decision.stored);
     },
     async levelChanged() {
       identity.observe(context.readLevel());
       await eventStore.reconcile();
     },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      try {
-        await withTimeout(
-          (async () => {
-            await customFetch.idle();
-            // The emitter removes what was delivered once the response is in: let it.
-            await new Promise((resolve) => setTimeout(resolve, 0));
-            await eventStore.persisted();
-          })(),
-          storageTimeoutMs,
-          'stopping',
-        );
-      } catch {
-        // A request or a write that does not end in time: stop anyway.
-      } finally {
-        eventStore.stop();
-      }
+    stop() {
+      stopping ??= stopGracefully();
+      return stopping;
     },
     stats: () => ({
       tracked: context.counters.tracked,

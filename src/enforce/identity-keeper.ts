@@ -15,6 +15,9 @@ export class IdentityKeeper {
   private readonly anonymous = new SessionKeeper();
   private replacement: { userId: string; sessions: SessionKeeper } | undefined;
   private last: ConsentLevel | undefined;
+  /** The identity in use (its ids may have been sent) since the last withdrawal. */
+  private inUse = false;
+  private followsDecisions = false;
   /** A downgrade happened and no screen view has been tracked since. */
   viewsStale = false;
 
@@ -27,6 +30,8 @@ export class IdentityKeeper {
   observe(level: ConsentLevel): void {
     const last = this.last;
     this.last = level;
+    if (this.policy[level].session === 'as-is') this.inUse = true;
+    else if (!this.followsDecisions) this.withdraw();
     if (last === undefined || last === level) return;
     const rules = this.policy[level];
     const before = this.policy[last];
@@ -35,9 +40,27 @@ export class IdentityKeeper {
     // says), and after a grant that brings user identifiers back.
     const upgrade = compareLevels(level, last) > 0;
     if (upgrade ? rules.userIdentifiers && !before.userIdentifiers : rules.resetViewsOnDowngrade) this.viewsStale = true;
-    if (!this.stitch && this.policy[last].session === 'as-is' && rules.session !== 'as-is') {
-      this.replacement = { userId: uuidv4(), sessions: new SessionKeeper() };
+  }
+
+  /**
+   * Takes note of the user's decision (in force, being applied or waiting). Once told, decisions
+   * alone say when the identity is withdrawn: the level in force dips below a decision while it
+   * is being applied, which is no withdrawal. A decision read from storage at start that sends
+   * the session as is means the identity was in use in an earlier run.
+   */
+  decided(level: ConsentLevel, stored: boolean): void {
+    this.followsDecisions = true;
+    if (this.policy[level].session === 'as-is') {
+      if (stored) this.inUse = true;
+    } else {
+      this.withdraw();
     }
+  }
+
+  /** The identity in use is withdrawn: a later `full` gets a new one (unless stitched). */
+  private withdraw(): void {
+    if (this.inUse && !this.stitch) this.replacement = { userId: uuidv4(), sessions: new SessionKeeper() };
+    this.inUse = false;
   }
 
   /** The anonymous session for the next event at `session-only`. */
