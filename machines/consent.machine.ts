@@ -126,6 +126,13 @@ export interface ApplyInput {
   readonly record: ConsentRecord | null;
 }
 
+/**
+ * What the apply actor reports: `overtaken` when it stopped its steps for a lower level that was
+ * waiting. If that level has been taken back by the time the chart hears it, the change is
+ * applied again rather than marked in force.
+ */
+export type ApplyOutput = { readonly overtaken?: boolean } | undefined;
+
 /** What reading the stored decision gave: a valid record, or none (with the reason, if any). */
 export interface LoadOutput {
   readonly record: ConsentRecord | null;
@@ -176,7 +183,7 @@ const decideAnyLevel = [
  *   consentMachine.provide({
  *     actors: {
  *       loadDecision: fromPromise(async () => ({ record: null as ConsentRecord | null })),
- *       apply: fromPromise(async () => undefined),
+ *       apply: fromPromise(async (): Promise<{ overtaken?: boolean } | undefined> => undefined),
  *     },
  *   }),
  *   { input: { undecidedLevel: 'none' } },
@@ -192,7 +199,7 @@ export const consentMachine = setup({
   },
   actors: {
     // Replaced by the controller with `machine.provide({ actors })`.
-    apply: fromPromise<undefined, ApplyInput>(async () => undefined),
+    apply: fromPromise<ApplyOutput, ApplyInput>(async () => undefined),
     loadDecision: fromPromise<LoadOutput>(async () => ({ record: null })),
   },
   delays: {
@@ -205,6 +212,7 @@ export const consentMachine = setup({
     sameLevel: ({ context, event }) => event.type === 'CONSENT.SET' && event.level === (context.pending?.level ?? context.target),
     setTo: ({ event }, params: { level: ConsentLevel }) => event.type === 'CONSENT.SET' && event.level === params.level,
     pendingIs: ({ context }, params: { level: ConsentLevel }) => context.pending?.level === params.level,
+    overtaken: ({ event }) => (event as { output?: ApplyOutput }).output?.overtaken === true,
     /** The stored decision just read is for this level. */
     loadedLevelIs: (_, params: { loaded: ConsentLevel | null; level: ConsentLevel }) => params.loaded === params.level,
     targetIs: ({ context }, params: { level: ConsentLevel }) => context.target === params.level,
@@ -317,6 +325,8 @@ export const consentMachine = setup({
                     target: `#consent.${pendingState}`,
                     actions: 'decidePending' as const,
                   })),
+                  // Overtaken, and the lower level taken back since: not in force yet, apply again.
+                  { guard: 'overtaken' as const, target: 'applying', reenter: true },
                   { target: 'active' },
                 ],
                 onError: { target: '#consent.failed', actions: { type: 'fail', params: ({ event }: { event: { error: unknown } }) => problemOf(event.error, 'APPLY_FAILED') } },
@@ -378,6 +388,8 @@ export const consentMachine = setup({
       },
       on: {
         'CONSENT.SET': [{ guard: not('validSet'), actions: 'reject' }, { guard: 'sameLevel', actions: 'reject' }, { actions: 'holdPending' }],
+        // Forget again: a decision made meanwhile is forgotten too.
+        'CONSENT.RESET': { actions: 'dropPending' },
       },
     },
     /** A change failed or timed out: the lower level stays enforced until a retry or a new decision. */

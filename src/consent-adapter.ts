@@ -24,8 +24,8 @@ export interface ConsentAdapter<Tracker extends object> {
   /** Where `createConsentTracker` keeps the decision and the queue when it is given no storage. */
   readonly storage?: KeyValueStorage;
   /**
-   * Reconfigures the live tracker for `level`. `from` is the level enforced when the change
-   * started: for a downgrade, already the lower one. Rejecting fails the change closed.
+   * Reconfigures the live tracker for `level`. `from` is the level in force before this change
+   * (the stored decision's at start, the undecided level before any). Rejecting fails the change closed.
    * `signal` is aborted when the change is abandoned (superseded, timed out, stopped): from then
    * on, change nothing more.
    */
@@ -39,8 +39,8 @@ export interface ConsentAdapter<Tracker extends object> {
    * (subject setters, global contexts): while the gate holds events, it holds these too.
    */
   readonly orderedMethods?: readonly string[];
-  /** Lets go of the tracker when the consent tracker stops (for trackers kept in a registry). */
-  stop?(): void;
+  /** Lets go of the tracker when the consent tracker stops (for trackers kept in a registry); `stop()` waits for it. */
+  stop?(): void | Promise<void>;
   /** Calls a held `track*` method again, with the time it was first called (ms since the epoch). */
   replay(tracker: Tracker, method: string, args: unknown[], timestamp: number): void;
 }

@@ -1,5 +1,5 @@
 import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent, type SnapshotFrom } from 'xstate';
-import { consentMachine, type ApplyInput, type ConsentProblem, type ConsentRecord } from '../machines/consent.machine.js';
+import { consentMachine, type ApplyInput, type ApplyOutput, type ConsentProblem, type ConsentRecord } from '../machines/consent.machine.js';
 import type { ConsentAdapter } from './consent-adapter.js';
 import { ConsentError, assertConsentLevel, describe, positiveInteger } from './consent-error.js';
 import { createRecordWriter, readConsentRecord } from './consent-record.js';
@@ -182,9 +182,10 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   };
 
   let ceiling: ConsentLevel | undefined;
-  /** The user's decision (in force, being applied or waiting), and the one before it. */
+  /** The user's decision (in force, being applied or waiting). */
   let decided: ConsentLevel | undefined;
-  let previousDecided: ConsentLevel = undecidedLevel;
+  /** The waiting lower decision last stored. */
+  let storedPending: object | undefined;
   // The enforcement points are created before the actor (the adapter needs them); until the actor
   // exists nothing can be tracked, and the level reads as off.
   const started: { actor?: Actor<typeof consentMachine> } = {};
@@ -208,31 +209,39 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   });
 
   const writeRecord = createRecordWriter(storage, `${storageKey}.decision`, storageTimeoutMs);
+  /** The decision last sent to storage (writes land in call order). */
+  let lastStored: ConsentRecord | null | undefined;
+  const storeRecord = (record: ConsentRecord | null) => {
+    lastStored = record;
+    return writeRecord(record);
+  };
+  /** The level last put in force by a change, or the stored decision's at start. */
+  let lastApplied: ConsentLevel | undefined;
   const machine = consentMachine.provide({
     actors: {
-      apply: fromPromise<undefined, ApplyInput>(async ({ input, signal }) => {
+      apply: fromPromise<ApplyOutput, ApplyInput>(async ({ input, signal }) => {
         // XState aborts `signal` when the change timed out or was stopped: it goes no further, so
         // it never stores a decision or touches the tracker under a later one.
         const lowerPending = () => {
           const pending = started.actor?.getSnapshot().context.pending;
           return pending && compareLevels(pending.level, input.level) < 0 ? pending : undefined;
         };
-        // The decided level before this change, for the adapter (the chart's `from` is the
-        // enforced level, already lowered by a downgrade).
-        const from = previousDecided;
-        // A lower decision (or a forgotten one) is stored first: should the change be cut short
-        // (a stop, a timeout, a kill), a restart finds it and not the higher one before it.
-        const downward = input.record === null || compareLevels(input.level, input.from) <= 0;
+        // The level in force before this change (the chart's `from` is the enforced level,
+        // already lowered by a downgrade).
+        const from = lastApplied ?? input.from;
+        // A lower decision (or a forgotten one) is stored as the change starts: should it be cut
+        // short (a stop, a timeout, a kill), a restart finds it and not the higher one before it.
         // Started now, awaited below: the tracker steps start at once all the same.
-        const early = downward ? writeRecord(input.record) : undefined;
+        const downward = input.record === null || compareLevels(input.level, input.from) <= 0;
+        const early = downward ? storeRecord(input.record) : undefined;
         // An abandoned change's write still lands; its failure is then nobody's to report.
         early?.catch(() => undefined);
-        let storedMine = downward;
         for (;;) {
           if (signal.aborted) return undefined;
-          // Overtaken by a lower level (which waits its turn), the tracker steps stop at once, so
-          // nothing is asked for or stored after the withdrawal. Should the lower level be taken
-          // back before its turn, this change stands after all: its steps run again.
+          // Overtaken by a lower level (which waits its turn, its decision already stored), the
+          // tracker steps stop at once, so nothing is asked for or stored after the withdrawal.
+          // Should the lower level be taken back before its turn, this change stands after all:
+          // its steps run again.
           let overtakenNow: boolean;
           for (;;) {
             const overtaken = new AbortController();
@@ -255,20 +264,19 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
           await early;
           if (input.record === null) await adapter.forget();
           if (signal.aborted) return undefined;
-          // With a lower level waiting, its decision is what a restart must find; its own apply stores it again.
-          const pending = input.record === null ? undefined : lowerPending();
-          if (pending) {
-            await writeRecord({ level: pending.level, decidedAt: Date.now(), policyVersion, source: pending.source });
-            storedMine = false;
-          } else if (!storedMine) {
-            await writeRecord(input.record);
-            storedMine = true;
-          }
+          // Unless a lower decision waits (stored when it came), this change's is the one to keep.
+          if (!lowerPending() && lastStored !== input.record) await storeRecord(input.record);
           if (signal.aborted) return undefined;
           await enforcement.levelChanged();
           if (signal.aborted) return undefined;
-          // The lower level was taken back while this was being stored: apply this change in full.
-          if (overtakenNow && !lowerPending()) continue;
+          if (overtakenNow) {
+            // The lower level was taken back while this was being stored: apply this change in full.
+            if (!lowerPending()) continue;
+            // The chart goes to the lower level; should it be taken back before the chart hears
+            // this, the chart applies this change again.
+            return { overtaken: true };
+          }
+          lastApplied = input.level;
           return undefined;
         }
       }),
@@ -278,6 +286,8 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
           enforcement.ready,
           created,
         ]);
+        lastApplied = loaded.record?.level ?? undecidedLevel;
+        lastStored = loaded.record;
         return loaded;
       }),
     },
@@ -307,14 +317,20 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   started.actor = running;
   running.subscribe((snapshot) => {
     // Every change of the level in force and of the decision, seen at once, whether or not an event follows.
-    const nowDecided = snapshot.matches('booting') ? undefined : (snapshot.context.pending?.level ?? snapshot.context.target ?? undecidedLevel);
+    const { pending, target, record } = snapshot.context;
+    const nowDecided = snapshot.matches('booting') ? undefined : (pending?.level ?? target ?? undecidedLevel);
     // The first decision after booting is the stored one, if any: its identity was in use before.
-    const stored = decided === undefined && snapshot.context.record !== null;
-    if (nowDecided !== decided) {
-      if (decided !== undefined) previousDecided = decided;
-      decided = nowDecided;
-    }
+    const stored = decided === undefined && record !== null;
+    decided = nowDecided;
     enforcement.followLevel(decided === undefined ? undefined : { level: decided, stored });
+    // A lower decision waiting its turn is stored at once, after the writes under way: should
+    // the app stop or be killed before its turn, a restart finds it.
+    if (pending && pending !== storedPending && compareLevels(pending.level, target ?? undecidedLevel) < 0) {
+      storedPending = pending;
+      void storeRecord({ level: pending.level, decidedAt: Date.now(), policyVersion, source: pending.source }).catch((cause: unknown) => {
+        report(new ConsentError('STORAGE_FAILED', `could not store the decision: ${String(cause)}`, { cause }));
+      });
+    }
     const error = snapshot.context.error;
     if (error && error !== lastError) {
       report(new ConsentError(error.code === 'SAME_LEVEL' || error.code === 'INVALID_EVENT' ? 'INVALID_OPTION' : error.code === 'INVALID_LEVEL' ? 'INVALID_LEVEL' : error.code, error.message));
@@ -423,8 +439,9 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
       held.length = 0;
       heldEvents = 0;
       running.stop();
-      adapter.stop?.();
-      await enforcement.stop();
+      const stopping = enforcement.stop();
+      await adapter.stop?.();
+      await stopping;
     },
   };
 }

@@ -83,17 +83,17 @@ describe('the identity across restarts and replays', () => {
     const dev = device();
     dev.storage.entries.set('consent-tracker.decision', storedDecision('session-only'));
     const slow = deferred();
-    // A slow first write of the decision keeps session-only.applying open.
-    let writes = 0;
-    const storage = {
+    // A slow first removal of the stored session (entering session-only) keeps session-only.applying open.
+    let removals = 0;
+    const asyncStorage = {
       ...dev.storage,
-      setItem: async (key: string, value: string) => {
-        if (key === 'consent-tracker.decision' && writes++ === 0) await slow.promise;
-        return dev.storage.setItem(key, value);
+      removeItem: async (key: string) => {
+        if (key.endsWith('_session') && removals++ === 0) await slow.promise;
+        return dev.storage.removeItem?.(key);
       },
     };
-    const config = rnTrackerOptions(collector.current.url, { namespace: dev.namespace, asyncStorage: dev.storage as never });
-    const consent = createConsentTracker({ adapter: reactNativeAdapter(config), storage });
+    const config = rnTrackerOptions(collector.current.url, { namespace: dev.namespace, asyncStorage: asyncStorage as never });
+    const consent = createConsentTracker({ adapter: reactNativeAdapter(config), storage: dev.storage });
     trackRn(consent.tracker, 'while-booting');
     await expect.poll(() => consent.getStatus().phase).toBe('applying');
     trackRn(consent.tracker, 'while-applying');

@@ -103,6 +103,11 @@ export interface Enforcement {
    * level by themselves; this brings the queue at rest in line at once.
    */
   levelChanged(): Promise<void>;
+  /**
+   * The tracker's own identity must not be sent again (an adapter found it stored where a
+   * withdrawal should have removed it): a later `full` sends a new one, unless `stitch` is set.
+   */
+  withdrawIdentity(): void;
   /** Counts (and reports to `onDrop`) an event an adapter could not pass on. */
   drop(reason: DropReason, eventId: string | undefined, detail: string): void;
   /** Counters of what was tracked, dropped (by reason), rewritten and sent. */
@@ -209,6 +214,9 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     },
     drop(reason, eventId, detail) {
       context.drop(reason, 'adapter', eventId, detail);
+    },
+    withdrawIdentity() {
+      identity.forceWithdraw();
     },
     followLevel(decision) {
       identity.observe(context.readLevel());

@@ -57,6 +57,12 @@ export class IdentityKeeper {
     }
   }
 
+  /** Withdraws the identity whether or not it was seen in use (it was found where it should not be). */
+  forceWithdraw(): void {
+    this.inUse = true;
+    this.withdraw();
+  }
+
   /** The identity in use is withdrawn: a later `full` gets a new one (unless stitched). */
   private withdraw(): void {
     if (this.inUse && !this.stitch) this.replacement = { userId: uuidv4(), sessions: new SessionKeeper() };

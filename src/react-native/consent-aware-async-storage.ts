@@ -18,9 +18,10 @@ export interface ConsentAwareAsyncStorage extends AsyncStorage {
   /**
    * Removes the stored session, so the next start has a new device user id, and the tracker's
    * own stored queue (`snowplow_<namespace>`: events it queued before consent-tracker was
-   * adopted, with whatever identifiers they had), counting its events as `forgotten`.
+   * adopted, with whatever identifiers they had), counting its events as `forgotten`. Resolves
+   * `true` if a session was stored.
    */
-  forgetStored(): Promise<void>;
+  forgetStored(): Promise<boolean>;
   /**
    * If the level being applied keeps device storage, stores `session` (the tracker's session
    * now), or else the last session the tracker asked to store; below it, does nothing.
@@ -92,11 +93,12 @@ export function createConsentAwareAsyncStorage(
     },
     async forgetStored() {
       heldSession = undefined;
-      const queued = await storage.getItem(trackerQueueKey);
+      const [session, queued] = await Promise.all([storage.getItem(sessionKey), storage.getItem(trackerQueueKey)]);
       // The tracker's AsyncStorage interface has no removeItem; its readers treat '' as absent.
       const remove = (key: string) => (typeof storage.removeItem === 'function' ? storage.removeItem(key) : storage.setItem(key, ''));
       await remove(sessionKey);
-      if (!queued) return;
+      const found = Boolean(session);
+      if (!queued) return found;
       await remove(trackerQueueKey);
       let events: unknown[] = [{}];
       try {
@@ -109,6 +111,7 @@ export function createConsentAwareAsyncStorage(
         const eventId = (event as { payload?: { eid?: unknown } } | null)?.payload?.eid;
         enforcement.drop('forgotten', typeof eventId === 'string' ? eventId : undefined, `queued in ${trackerQueueKey} before consent-tracker, forgotten on a withdrawal`);
       }
+      return found;
     },
     async levelApplied(session) {
       if (!mayStore()) return;

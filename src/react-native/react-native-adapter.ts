@@ -178,6 +178,8 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
    * already lowered for a downgrade, so the adapter keeps its own.
    */
   let applied: ConsentLevel | undefined;
+  /** The last forgetting started, which stop() lets finish. */
+  let pendingForget: Promise<void> | undefined;
   /** The time a held event was first tracked, while the gate replays it. */
   let replayTimestamp: number | undefined;
 
@@ -240,8 +242,12 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
     },
     async apply(level, from, signal) {
       const tracker = await creation;
-      if (!tracker || !storage || !enforcementInUse || signal?.aborted) return;
-      const rules = enforcementInUse.policy[level];
+      if (!tracker || !storage || !enforcementInUse) return;
+      const enforcement = enforcementInUse;
+      const rules = enforcement.policy[level];
+      const forgetting = rules.deviceStorage !== 'keep';
+      // A withdrawal's forgetting is never abandoned: the user has withdrawn, whatever comes next.
+      if (signal?.aborted && !forgetting) return;
       const change = { level };
       applying = change;
       // Abandoned: the device level is the one in force again at once, so no ad id is asked for
@@ -254,8 +260,16 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
         // Only a withdrawal clears what the app set: a stored decision of none applied at start
         // leaves the subject for a later consent. First, while the withdrawal is the latest word.
         const previous = applied ?? from;
-        if (!rules.userIdentifiers && enforcementInUse.policy[previous].userIdentifiers) clearSubject(tracker);
-        if (rules.deviceStorage !== 'keep') await storage.forgetStored();
+        if (!rules.userIdentifiers && enforcement.policy[previous].userIdentifiers) clearSubject(tracker);
+        if (forgetting) {
+          // A session found stored here was left by a withdrawal cut short (or is the one being
+          // withdrawn): the tracker may hold it in memory, so it must not be sent again.
+          const forgotten = storage.forgetStored().then((found) => {
+            if (found) enforcement.withdrawIdentity();
+          });
+          pendingForget = forgotten;
+          await forgotten;
+        }
         if (signal?.aborted) return;
         await tracker.refreshPlatformContext();
         if (signal?.aborted) return;
@@ -271,16 +285,23 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
     },
     async forget() {
       const tracker = await creation;
-      if (!tracker || !storage) return;
+      if (!tracker || !storage || !enforcementInUse) return;
+      const enforcement = enforcementInUse;
       clearSubject(tracker);
-      await storage.forgetStored();
+      const forgotten = storage.forgetStored().then((found) => {
+        if (found) enforcement.withdrawIdentity();
+      });
+      pendingForget = forgotten;
+      await forgotten;
     },
     async flush() {
       await (await creation)?.flush();
     },
-    stop() {
-      // Its emitter cannot be stopped (the enforcement points stop sending); the namespace is freed.
-      void creation?.then(() => removeTracker(namespace), () => undefined);
+    async stop() {
+      // A withdrawal's forgetting in progress ends first; then the namespace is freed (the
+      // emitter cannot be stopped: the enforcement points stop sending).
+      await pendingForget?.catch(() => undefined);
+      await creation?.then(() => removeTracker(namespace), () => undefined);
     },
     replay(tracker, method, args, timestamp) {
       const call = (tracker as unknown as Record<string, unknown>)[method];
