@@ -379,6 +379,8 @@ export const consentMachine = setup({
             target: pendingState,
             actions: 'decidePending' as const,
           })),
+          // Overtaken by a lower decision that a second reset dropped: forget again, in full.
+          { guard: 'overtaken' as const, target: 'forgetting', reenter: true },
           { target: 'undecided' },
         ],
         onError: { target: 'failed', actions: { type: 'fail', params: ({ event }) => problemOf(event.error, 'APPLY_FAILED') } },

@@ -4,6 +4,7 @@ import type { ConsentAdapter } from './consent-adapter.js';
 import { ConsentError, assertConsentLevel, describe, positiveInteger } from './consent-error.js';
 import { createRecordWriter, readConsentRecord } from './consent-record.js';
 import { createEnforcement, type Enforcement } from './enforce/create-enforcement.js';
+import { withTimeout } from './enforce/with-timeout.js';
 import type { DroppedEvent, EnforcementStats } from './enforce/enforcement-context.js';
 import { compareLevels, minLevel, type ConsentLevel } from './levels.js';
 import type { PolicyOptions, PolicyTable } from './policy.js';
@@ -276,6 +277,12 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
             // this, the chart applies this change again.
             return { overtaken: true };
           }
+          // A lower decision that came and went meanwhile was stored when it came: store this one again.
+          while (!lowerPending() && lastStored !== input.record) {
+            await storeRecord(input.record);
+            if (signal.aborted) return undefined;
+          }
+          if (lowerPending()) return { overtaken: true };
           lastApplied = input.level;
           return undefined;
         }
@@ -325,11 +332,18 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
     enforcement.followLevel(decided === undefined ? undefined : { level: decided, stored });
     // A lower decision waiting its turn is stored at once, after the writes under way: should
     // the app stop or be killed before its turn, a restart finds it.
-    if (pending && pending !== storedPending && compareLevels(pending.level, target ?? undecidedLevel) < 0) {
-      storedPending = pending;
-      void storeRecord({ level: pending.level, decidedAt: Date.now(), policyVersion, source: pending.source }).catch((cause: unknown) => {
+    const storeNow = (next: ConsentRecord | null) =>
+      void storeRecord(next).catch((cause: unknown) => {
         report(new ConsentError('STORAGE_FAILED', `could not store the decision: ${String(cause)}`, { cause }));
       });
+    if (pending && pending !== storedPending && compareLevels(pending.level, target ?? undecidedLevel) < 0) {
+      storedPending = pending;
+      storeNow({ level: pending.level, decidedAt: Date.now(), policyVersion, source: pending.source });
+    } else if (storedPending && pending !== storedPending) {
+      // The lower decision stored when it came was taken back (or decided): the decision now is
+      // what a restart must find (none while forgetting or undecided).
+      storedPending = undefined;
+      if (!pending) storeNow(snapshot.matches('forgetting') || snapshot.matches('undecided') ? null : record);
     }
     const error = snapshot.context.error;
     if (error && error !== lastError) {
@@ -440,7 +454,8 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
       heldEvents = 0;
       running.stop();
       const stopping = enforcement.stop();
-      await adapter.stop?.();
+      // Bounded, like the rest of stopping: a storage that never answers does not hold it up.
+      await withTimeout(Promise.resolve(adapter.stop?.()), storageTimeoutMs, 'stopping the tracker').catch(() => undefined);
       await stopping;
     },
   };

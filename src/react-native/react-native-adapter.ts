@@ -180,6 +180,8 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
   let applied: ConsentLevel | undefined;
   /** The last forgetting started, which stop() lets finish. */
   let pendingForget: Promise<void> | undefined;
+  /** Changes started: a late step of an older one must not undo a newer one. */
+  let changes = 0;
   /** The time a held event was first tracked, while the gate replays it. */
   let replayTimestamp: number | undefined;
 
@@ -246,8 +248,11 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
       const enforcement = enforcementInUse;
       const rules = enforcement.policy[level];
       const forgetting = rules.deviceStorage !== 'keep';
-      // A withdrawal's forgetting is never abandoned: the user has withdrawn, whatever comes next.
+      // A withdrawal's forgetting is never abandoned: the user has withdrawn, whatever comes next
+      // (unless a newer change has started by the time it gets there: then that one decides).
       if (signal?.aborted && !forgetting) return;
+      const generation = ++changes;
+      const newest = () => generation === changes;
       const change = { level };
       applying = change;
       // Abandoned: the device level is the one in force again at once, so no ad id is asked for
@@ -264,8 +269,8 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
         if (forgetting) {
           // A session found stored here was left by a withdrawal cut short (or is the one being
           // withdrawn): the tracker may hold it in memory, so it must not be sent again.
-          const forgotten = storage.forgetStored().then((found) => {
-            if (found) enforcement.withdrawIdentity();
+          const forgotten = storage.forgetStored(newest).then((found) => {
+            if (found && newest()) enforcement.withdrawIdentity();
           });
           pendingForget = forgotten;
           await forgotten;
@@ -288,8 +293,10 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
       if (!tracker || !storage || !enforcementInUse) return;
       const enforcement = enforcementInUse;
       clearSubject(tracker);
-      const forgotten = storage.forgetStored().then((found) => {
-        if (found) enforcement.withdrawIdentity();
+      const generation = ++changes;
+      const newest = () => generation === changes;
+      const forgotten = storage.forgetStored(newest).then((found) => {
+        if (found && newest()) enforcement.withdrawIdentity();
       });
       pendingForget = forgotten;
       await forgotten;
