@@ -245,6 +245,8 @@ export const consentMachine = setup({
     forget: assign({ record: null, pending: null, target: null, error: null }),
     enterUndecided: assign(({ context }) => ({ enforced: context.undecidedLevel, target: null })),
     fail: assign((_, params: ConsentProblem) => ({ error: params, pending: null })),
+    /** A change failed with a decision waiting: the error is kept, the decision goes ahead. */
+    failOver: assign((_, params: ConsentProblem) => ({ error: params })),
     loaded: assign((_, params: LoadOutput) => ({ record: params.record, error: params.problem ?? null })),
     count: assign(({ context, event }) =>
       event.type !== 'GATE.COUNT'
@@ -329,10 +331,28 @@ export const consentMachine = setup({
                   { guard: 'overtaken' as const, target: 'applying', reenter: true },
                   { target: 'active' },
                 ],
-                onError: { target: '#consent.failed', actions: { type: 'fail', params: ({ event }: { event: { error: unknown } }) => problemOf(event.error, 'APPLY_FAILED') } },
+                onError: [
+                  // A decision made meanwhile is the user's latest word: it goes ahead, rather than a retry of this one.
+                  ...LEVEL_STATE_LIST.map(([pendingLevel, pendingState]) => ({
+                    guard: { type: 'pendingIs' as const, params: { level: pendingLevel } },
+                    target: `#consent.${pendingState}`,
+                    actions: [
+                      { type: 'failOver' as const, params: ({ event }: { event: { error: unknown } }) => problemOf(event.error, 'APPLY_FAILED') },
+                      'decidePending' as const,
+                    ],
+                  })),
+                  { target: '#consent.failed', actions: { type: 'fail', params: ({ event }: { event: { error: unknown } }) => problemOf(event.error, 'APPLY_FAILED') } },
+                ],
               },
               after: {
-                applyTimeout: { target: '#consent.failed', actions: { type: 'fail', params: { code: 'APPLY_TIMEOUT', message: `applying '${level}' timed out` } } },
+                applyTimeout: [
+                  ...LEVEL_STATE_LIST.map(([pendingLevel, pendingState]) => ({
+                    guard: { type: 'pendingIs' as const, params: { level: pendingLevel } },
+                    target: `#consent.${pendingState}`,
+                    actions: [{ type: 'failOver' as const, params: { code: 'APPLY_TIMEOUT' as const, message: `applying '${level}' timed out` } }, 'decidePending' as const],
+                  })),
+                  { target: '#consent.failed', actions: { type: 'fail', params: { code: 'APPLY_TIMEOUT', message: `applying '${level}' timed out` } } },
+                ],
               },
               on: {
                 'CONSENT.SET': [

@@ -101,6 +101,28 @@ describe('createConsentTracker on the wire', () => {
     expect(findLeaks(events, 'none')).toEqual([]);
   });
 
+  it('lets a decision made while a grant fails go ahead: a retry never brings the failed grant back', async () => {
+    const control = adapter();
+    const storage = memoryStorage();
+    const errors: ConsentError[] = [];
+    const consent = createConsentTracker({ adapter: control.adapter, storage, onError: (error) => errors.push(error) });
+    await consent.ready;
+    control.setHold(true);
+    const grant = consent.setLevel('full', 'banner');
+    await Promise.resolve();
+    const withdrawal = consent.setLevel('session-only', 'settings');
+    control.failApply();
+    await expect.poll(() => control.pending()).toBe(1);
+    control.setHold(false);
+    control.finishApply();
+    await Promise.allSettled([grant, withdrawal]);
+    expect(consent.getStatus()).toMatchObject({ phase: 'active', level: 'session-only' });
+    expect(errors.map((e) => e.code)).toContain('APPLY_FAILED');
+    consent.actor.send({ type: 'CONSENT.RETRY' });
+    expect(consent.getLevel()).toBe('session-only');
+    expect(JSON.parse(storage.entries.get('consent-tracker.decision') ?? '{}')).toMatchObject({ level: 'session-only' });
+  });
+
   it('rejects bad input with a typed error and changes nothing', async () => {
     const consent = createConsentTracker({ adapter: adapter().adapter, storage: memoryStorage() });
     await consent.ready;
