@@ -125,12 +125,17 @@ const ORDERED_METHODS = [
  * `platformContextRetriever`; it never re-creates it. On a level change it:
  *
  * - clears the stored session (`snowplow_<namespace>_session`, which holds the device user id)
- *   on entering a level that does not keep device storage, and does not write it again there;
- * - clears the subject's `uid`, `ip`, `nuid` and `duid` on a downgrade to a level without user
- *   identifiers (set them again after a new consent, if you have them);
- * - refreshes the platform context, so advertising ids are asked for only at `full`.
+ *   and the tracker's own stored queue (`snowplow_<namespace>`) on entering a level that does
+ *   not keep device storage, and does not write the session again there; a session it finds
+ *   stored then (left by a withdrawal cut short) is withdrawn, so a later `full` starts anew;
+ * - clears the subject's `uid`, `ip`, `nuid` and `duid` on a withdrawal (leaving a level with user
+ *   identifiers; set them again after a new consent, if you have them);
+ * - refreshes the platform context, so advertising ids are asked for only at `full`;
+ * - at a level that keeps device storage, stores the session as it is (the new identity's after
+ *   a re-consent).
  *
- * The rest (session entity, identifiers, `SP-Anonymous: *`, screen ids after a downgrade, a new
+ * A withdrawal's forgetting is done even if the change is abandoned, unless a newer change has
+ * started by then. The rest (session entity, identifiers, `SP-Anonymous: *`, screen ids, a new
  * device user id after a re-consent) is done per event by the enforcement points.
  *
  * `newTracker` is asynchronous, so the tracker exists once `consent.ready` has resolved. Until
