@@ -403,10 +403,28 @@ export const consentMachine = setup({
           { guard: 'overtaken' as const, target: 'forgetting', reenter: true },
           { target: 'undecided' },
         ],
-        onError: { target: 'failed', actions: { type: 'fail', params: ({ event }) => problemOf(event.error, 'APPLY_FAILED') } },
+        onError: [
+          // A decision made meanwhile is the user's latest word: it goes ahead.
+          ...LEVEL_STATE_LIST.map(([pendingLevel, pendingState]) => ({
+            guard: { type: 'pendingIs' as const, params: { level: pendingLevel } },
+            target: pendingState,
+            actions: [
+              { type: 'failOver' as const, params: ({ event }: { event: { error: unknown } }) => problemOf(event.error, 'APPLY_FAILED') },
+              'decidePending' as const,
+            ],
+          })),
+          { target: 'failed', actions: { type: 'fail', params: ({ event }) => problemOf(event.error, 'APPLY_FAILED') } },
+        ],
       },
       after: {
-        applyTimeout: { target: 'failed', actions: { type: 'fail', params: { code: 'APPLY_TIMEOUT', message: 'forgetting the decision timed out' } } },
+        applyTimeout: [
+          ...LEVEL_STATE_LIST.map(([pendingLevel, pendingState]) => ({
+            guard: { type: 'pendingIs' as const, params: { level: pendingLevel } },
+            target: pendingState,
+            actions: [{ type: 'failOver' as const, params: { code: 'APPLY_TIMEOUT' as const, message: 'forgetting the decision timed out' } }, 'decidePending' as const],
+          })),
+          { target: 'failed', actions: { type: 'fail', params: { code: 'APPLY_TIMEOUT', message: 'forgetting the decision timed out' } } },
+        ],
       },
       on: {
         'CONSENT.SET': [{ guard: not('validSet'), actions: 'reject' }, { guard: 'sameLevel', actions: 'reject' }, { actions: 'holdPending' }],

@@ -98,7 +98,11 @@ export interface ConsentTracker<Tracker extends object> {
   readonly enforcement: Enforcement;
   getLevel(): ConsentLevel;
   getStatus(): ConsentStatus;
-  /** Records the user's decision and applies it; resolves when it is in force, rejects (`APPLY_FAILED`, `APPLY_TIMEOUT`) if it failed closed. */
+  /**
+   * Records the user's decision and applies it; resolves when it is in force (or when a later
+   * decision that overtook it is), rejects (`APPLY_FAILED`, `APPLY_TIMEOUT`) if it failed closed.
+   * After a failure, the same decision again is a new attempt.
+   */
   setLevel(level: ConsentLevel, source?: string): Promise<void>;
   /** Forgets the decision: back to the undecided level, stored identifiers cleared. */
   reset(): Promise<void>;
@@ -429,7 +433,8 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
       }
       const change = () => {
         const { target, pending } = running.getSnapshot().context;
-        if (level !== (pending?.level ?? target)) running.send({ type: 'CONSENT.SET', level, source });
+        // After a failure, the same decision again is a new attempt.
+        if (level !== (pending?.level ?? target) || running.getSnapshot().matches('failed')) running.send({ type: 'CONSENT.SET', level, source });
         return settled();
       };
       // Once booted, the change starts in this very call: a downgrade is enforced before it returns.
