@@ -5,47 +5,14 @@
  * level in force before a change that adapters are given. Found by a fourth review; each was a defect.
  */
 import { describe, expect, it } from 'vitest';
-import { createConsentTracker, memoryStorage, trackerCoreAdapter, type ConsentTrackerOptions, type KeyValueStorage } from 'consent-tracker';
-import { reactNativeAdapter, type ReactNativeAdapterOptions } from 'consent-tracker/react-native';
+import { createConsentTracker, memoryStorage, trackerCoreAdapter, type KeyValueStorage } from 'consent-tracker';
 import type { CollectedEvent } from 'consent-tracker/testing';
-import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
-import { RN_IDENTITY, rnTrackerOptions, trackRn } from './helpers/react-native.js';
+import { RN_IDENTITY, trackRn } from './helpers/react-native.js';
+import { DECISION, deferred, device, entity, event, launcher, SESSION, storedLevel, tick } from './helpers/app-device.js';
 import { useCollector } from './helpers/use-collector.js';
 
 const collector = useCollector();
-
-const SESSION = 'iglu:com.snowplowanalytics.snowplow/client_session/';
-const DECISION = 'consent-tracker.decision';
-
-const tick = (ms = 20) => new Promise((resolve) => setTimeout(resolve, ms));
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-const event = (events: readonly CollectedEvent[], action: string) => {
-  const found = events.find((e) => e.payload.se_ac === action);
-  if (!found) throw new Error(`no event '${action}' reached the collector`);
-  return found;
-};
-const entity = (e: CollectedEvent, prefix: string) => e.contexts.find((c) => c.schema.startsWith(prefix))?.data as Record<string, unknown> | undefined;
-const storedLevel = (storage: ReturnType<typeof memoryStorage>) => {
-  const raw = storage.entries.get(DECISION);
-  return raw ? (JSON.parse(raw) as { level?: string }).level : undefined;
-};
-
-function device() {
-  const storage = memoryStorage();
-  const namespace = rnTrackerOptions('http://unused').namespace;
-  return { storage, namespace };
-}
-
-function launch(dev: ReturnType<typeof device>, overrides: Partial<ReactNativeAdapterOptions> = {}, options: Partial<ConsentTrackerOptions<ReactNativeTracker>> = {}) {
-  const config = rnTrackerOptions(collector.current.url, { namespace: dev.namespace, asyncStorage: dev.storage as never, ...overrides });
-  return createConsentTracker({ adapter: reactNativeAdapter(config), storage: dev.storage, ...options });
-}
+const launch = launcher(() => collector.current.url);
 
 describe('a decision made while forgetting', () => {
   it('reset(), setLevel(full), reset(): the last reset wins (undecided, nothing stored)', async () => {

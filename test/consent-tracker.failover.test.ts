@@ -6,15 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { createConsentTracker, memoryStorage } from 'consent-tracker';
 import { heldAdapter } from './helpers/held-adapter.js';
+import { storedLevel, tick } from './helpers/app-device.js';
 import { useCollector } from './helpers/use-collector.js';
 
 const collector = useCollector();
-const DECISION = 'consent-tracker.decision';
-const tick = (ms = 20) => new Promise((resolve) => setTimeout(resolve, ms));
-const storedLevel = (storage: ReturnType<typeof memoryStorage>) => {
-  const raw = storage.entries.get(DECISION);
-  return raw ? (JSON.parse(raw) as { level?: string }).level : undefined;
-};
 
 describe('a decision made while forgetting, then the forgetting fails', () => {
   it('reset(), off while forgetting, forgetting fails: off stays stored and a retry does not bring back none', async () => {

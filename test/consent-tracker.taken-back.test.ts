@@ -7,33 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import { createConsentTracker, memoryStorage, trackerCoreAdapter, type KeyValueStorage } from 'consent-tracker';
 import { reactNativeAdapter } from 'consent-tracker/react-native';
-import type { CollectedEvent } from 'consent-tracker/testing';
 import { rnTrackerOptions, trackRn } from './helpers/react-native.js';
+import { DECISION, deferred, entity, event, SESSION, storedLevel, tick } from './helpers/app-device.js';
 import { useCollector } from './helpers/use-collector.js';
 
 const collector = useCollector();
-
-const SESSION = 'iglu:com.snowplowanalytics.snowplow/client_session/';
-const DECISION = 'consent-tracker.decision';
-
-const tick = (ms = 20) => new Promise((resolve) => setTimeout(resolve, ms));
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-const event = (events: readonly CollectedEvent[], action: string) => {
-  const found = events.find((e) => e.payload.se_ac === action);
-  if (!found) throw new Error(`no event '${action}' reached the collector`);
-  return found;
-};
-const entity = (e: CollectedEvent, prefix: string) => e.contexts.find((c) => c.schema.startsWith(prefix))?.data as Record<string, unknown> | undefined;
-const storedLevel = (storage: ReturnType<typeof memoryStorage>) => {
-  const raw = storage.entries.get(DECISION);
-  return raw ? (JSON.parse(raw) as { level?: string }).level : undefined;
-};
 
 describe('a lower decision stored at once, then taken back after the adapter steps', () => {
   it('grant being stored, withdrawal, withdrawal taken back: active at full with full stored (a restart must not find none)', async () => {

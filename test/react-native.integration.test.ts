@@ -4,13 +4,12 @@ import { levelFromV2Config, reactNativeAdapter, type ReactNativeAdapterOptions }
 import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
 import { RN_IDENTITY, rnTrackerOptions, trackRn } from './helpers/react-native.js';
+import { entity, event, SCREEN, SESSION } from './helpers/app-device.js';
 import { useCollector } from './helpers/use-collector.js';
 
 const collector = useCollector();
 
-const SESSION = 'iglu:com.snowplowanalytics.snowplow/client_session/';
 const MOBILE = 'iglu:com.snowplowanalytics.snowplow/mobile_context/';
-const SCREEN = 'iglu:com.snowplowanalytics.mobile/screen/';
 const AD_IDS = ['appleIdfa', 'appleIdfv', 'androidIdfa', 'appSetId', 'appSetIdScope'] as const;
 
 async function start(overrides: Partial<ReactNativeAdapterOptions> = {}, options: Partial<ConsentTrackerOptions<ReactNativeTracker>> = {}) {
@@ -30,12 +29,6 @@ async function drained(consent: { tracker: ReactNativeTracker; enforcement: { ev
     .toBe(0);
 }
 
-const event = (events: readonly CollectedEvent[], action: string) => {
-  const found = events.find((e) => e.payload.se_ac === action);
-  if (!found) throw new Error(`no event '${action}' reached the collector`);
-  return found;
-};
-const entity = (e: CollectedEvent, prefix: string) => e.contexts.find((c) => c.schema.startsWith(prefix))?.data;
 const levelOf = (levels: Record<string, ConsentLevel>) => (e: CollectedEvent) => levels[e.payload.se_ac ?? ''] ?? 'off';
 const expectNoDuplicates = (events: readonly CollectedEvent[]) => {
   const ids = events.map((e) => e.id);

@@ -4,56 +4,15 @@
  * forgets, and screen ids across a grant. Found by a second review; each was a defect.
  */
 import { describe, expect, it } from 'vitest';
-import { createConsentTracker, memoryStorage, type ConsentTrackerOptions } from 'consent-tracker';
-import { reactNativeAdapter, type ReactNativeAdapterOptions } from 'consent-tracker/react-native';
-import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
-import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
+import { createConsentTracker, memoryStorage } from 'consent-tracker';
+import { reactNativeAdapter } from 'consent-tracker/react-native';
+import { findLeaks } from 'consent-tracker/testing';
 import { RN_IDENTITY, rnTrackerOptions, trackRn } from './helpers/react-native.js';
+import { deferred, device, entity, event, inForce, launcher, SCREEN, SESSION, storedDecision, tick } from './helpers/app-device.js';
 import { useCollector } from './helpers/use-collector.js';
 
 const collector = useCollector();
-
-const SESSION = 'iglu:com.snowplowanalytics.snowplow/client_session/';
-const SCREEN = 'iglu:com.snowplowanalytics.mobile/screen/';
-
-const event = (events: readonly CollectedEvent[], action: string) => {
-  const found = events.find((e) => e.payload.se_ac === action);
-  if (!found) throw new Error(`no event '${action}' reached the collector`);
-  return found;
-};
-const entity = (e: CollectedEvent, prefix: string) => e.contexts.find((c) => c.schema.startsWith(prefix))?.data;
-
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
-const tick = (ms = 20) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Resolves when the decision read at start is in force (`ready` resolves while it is still being applied). */
-const inForce = (consent: { getStatus(): { phase: string } }) => expect.poll(() => consent.getStatus().phase).toBe('active');
-
-/** A stored decision, as createConsentTracker writes it. */
-const storedDecision = (level: string) => JSON.stringify({ level, decidedAt: Date.now() - 1000, policyVersion: '1', source: 'earlier' });
-
-/** One app install: the tracker's AsyncStorage (which also holds the decision and queue) and a namespace. */
-function device() {
-  const storage = memoryStorage();
-  const namespace = rnTrackerOptions('http://unused').namespace;
-  return { storage, namespace };
-}
-
-function launch(
-  dev: ReturnType<typeof device>,
-  overrides: Partial<ReactNativeAdapterOptions> = {},
-  options: Partial<ConsentTrackerOptions<ReactNativeTracker>> = {},
-) {
-  const config = rnTrackerOptions(collector.current.url, { namespace: dev.namespace, asyncStorage: dev.storage as never, ...overrides });
-  return createConsentTracker({ adapter: reactNativeAdapter(config), storage: dev.storage, ...options });
-}
+const launch = launcher(() => collector.current.url);
 
 describe('the identity across restarts and replays', () => {
   it('a held event released under a lower ceiling does not burn the device identity (no withdrawal happened)', async () => {
