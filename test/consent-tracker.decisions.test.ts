@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createConsentTracker, memoryStorage, trackerCoreAdapter, type KeyValueStorage } from 'consent-tracker';
 import type { CollectedEvent } from 'consent-tracker/testing';
 import { RN_IDENTITY, trackRn } from './helpers/react-native.js';
-import { DECISION, deferred, device, entity, event, launcher, SESSION, storedLevel, tick } from './helpers/app-device.js';
+import { DECISION, deferred, device, holdDecisionWrite, entity, event, launcher, SESSION, storedLevel, tick } from './helpers/app-device.js';
 import { useCollector } from './helpers/use-collector.js';
 
 const collector = useCollector();
@@ -47,25 +47,14 @@ describe('an overtaken change whose lower level is taken back just as it ends', 
     const failures: string[] = [];
     for (let hops = 0; hops < 40; hops += 1) {
       const base = memoryStorage();
-      const gate = deferred();
-      let held = false;
-      const storage: KeyValueStorage = {
-        getItem: (key) => base.getItem(key),
-        removeItem: (key) => base.removeItem?.(key),
-        setItem: async (key, value) => {
-          if (key === DECISION && !held && value.includes('"level":"none"')) {
-            held = true;
-            await gate.promise;
-          }
-          return base.setItem(key, value);
-        },
-      };
+      const held = holdDecisionWrite(base, 'none');
+      const storage = held.storage;
       const consent = createConsentTracker({ adapter: trackerCoreAdapter({ endpoint: collector.current.url }), storage, onError: () => undefined });
       await consent.ready;
       const grant = consent.setLevel('full', 'banner');
       const withdrawal = consent.setLevel('none', 'settings'); // overtakes the grant; the grant's actor stores none
-      await expect.poll(() => held).toBe(true);
-      gate.resolve();
+      await expect.poll(held.started).toBe(true);
+      held.release();
       let chain: Promise<unknown> = Promise.resolve();
       for (let i = 0; i < hops; i += 1) chain = chain.then(() => undefined);
       // The user takes the withdrawal back: full is the last word.
@@ -85,28 +74,17 @@ describe('an overtaken change whose lower level is taken back just as it ends', 
 describe('a withdrawal made while the grant is being stored', () => {
   it('withdrawal during the slow write of full, then stop(): the next start finds none, not full', async () => {
     const base = memoryStorage();
-    const gate = deferred();
-    let held = false;
-    const storage: KeyValueStorage = {
-      getItem: (key) => base.getItem(key),
-      removeItem: (key) => base.removeItem?.(key),
-      setItem: async (key, value) => {
-        if (key === DECISION && !held && value.includes('"level":"full"')) {
-          held = true;
-          await gate.promise;
-        }
-        return base.setItem(key, value);
-      },
-    };
+    const held = holdDecisionWrite(base, 'full');
+    const storage = held.storage;
     const first = createConsentTracker({ adapter: trackerCoreAdapter({ endpoint: collector.current.url }), storage, onError: () => undefined });
     await first.ready;
     void first.setLevel('full', 'banner').catch(() => undefined);
-    await expect.poll(() => held).toBe(true);
+    await expect.poll(held.started).toBe(true);
     // The user withdraws; the app then tears the tracker down (unmount, logout).
     void first.setLevel('none', 'settings').catch(() => undefined);
     expect(first.getLevel()).toBe('none');
     const stopping = first.stop();
-    gate.resolve();
+    held.release();
     await stopping;
     await tick(50);
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createConsentTracker, memoryStorage, trackerCoreAdapter, type KeyValueStorage } from 'consent-tracker';
 import { reactNativeAdapter } from 'consent-tracker/react-native';
 import { rnTrackerOptions, trackRn } from './helpers/react-native.js';
-import { DECISION, deferred, entity, event, SESSION, storedLevel, tick } from './helpers/app-device.js';
+import { DECISION, deferred, entity, holdDecisionWrite, event, SESSION, storedLevel, tick } from './helpers/app-device.js';
 import { useCollector } from './helpers/use-collector.js';
 
 const collector = useCollector();
@@ -16,27 +16,16 @@ const collector = useCollector();
 describe('a lower decision stored at once, then taken back after the adapter steps', () => {
   it('grant being stored, withdrawal, withdrawal taken back: active at full with full stored (a restart must not find none)', async () => {
     const base = memoryStorage();
-    const gate = deferred();
-    let held = false;
-    const storage: KeyValueStorage = {
-      getItem: (key) => base.getItem(key),
-      removeItem: (key) => base.removeItem?.(key),
-      setItem: async (key, value) => {
-        if (key === DECISION && !held && value.includes('"level":"full"')) {
-          held = true;
-          await gate.promise;
-        }
-        return base.setItem(key, value);
-      },
-    };
+    const held = holdDecisionWrite(base, 'full');
+    const storage = held.storage;
     const consent = createConsentTracker({ adapter: trackerCoreAdapter({ endpoint: collector.current.url }), storage, onError: () => undefined });
     await consent.ready;
     const grant = consent.setLevel('full', 'banner');
     // The adapter steps are done; the grant's decision is being written.
-    await expect.poll(() => held).toBe(true);
+    await expect.poll(held.started).toBe(true);
     const withdrawal = consent.setLevel('none', 'settings'); // stored at once (after the full write)
     const back = consent.setLevel('full', 'again'); // taken back: full is the last word
-    gate.resolve();
+    held.release();
     await Promise.allSettled([grant, withdrawal, back]);
     await tick(50);
     expect(consent.getStatus()).toMatchObject({ phase: 'active', level: 'full' });

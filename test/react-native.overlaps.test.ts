@@ -5,31 +5,13 @@
  * booting, and a decision made while reset() is applied. Found by a third review; each was a defect.
  */
 import { describe, expect, it } from 'vitest';
-import { type KeyValueStorage } from 'consent-tracker';
 import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { RN_IDENTITY, trackRn } from './helpers/react-native.js';
-import { DECISION, deferred, device, entity, event, launcher, SCREEN, SESSION, storedLevel, tick } from './helpers/app-device.js';
+import { deferred, device, entity, event, holdDecisionWrite, launcher, SCREEN, SESSION, storedLevel, tick } from './helpers/app-device.js';
 import { useCollector } from './helpers/use-collector.js';
 
 const collector = useCollector();
 const launch = launcher(() => collector.current.url);
-
-/** The decision storage, with the write of one level held until the test lets it go. */
-function slowDecisionWrite(dev: ReturnType<typeof device>, level: string) {
-  const gate = deferred();
-  let started = false;
-  const storage: KeyValueStorage = {
-    getItem: (key) => dev.storage.getItem(key),
-    setItem: async (key, value) => {
-      if (key === DECISION && !started && value.includes(`"level":"${level}"`)) {
-        started = true;
-        await gate.promise;
-      }
-      return dev.storage.setItem(key, value);
-    },
-  };
-  return { storage, started: () => started, release: () => gate.resolve() };
-}
 
 describe('a withdrawal that does not complete is still stored (no fail open after a restart)', () => {
   it('a withdrawal followed at once by stop() is what the next launch finds: nothing with identifiers', async () => {
@@ -85,7 +67,7 @@ describe('a withdrawal that does not complete is still stored (no fail open afte
 describe('a lower level taken back after the overtaken change went on', () => {
   it('a downgrade overtaken by off, taken back while off is being stored, clears the stored session and stores its decision', async () => {
     const dev = device();
-    const slow = slowDecisionWrite(dev, 'off');
+    const slow = holdDecisionWrite(dev.storage, 'off');
     const consent = launch(dev, {}, { storage: slow.storage });
     await consent.ready;
     await consent.setLevel('full', 'banner');
@@ -110,7 +92,7 @@ describe('a lower level taken back after the overtaken change went on', () => {
 
   it('a grant overtaken by a withdrawal, taken back while the withdrawal is being stored, is applied and stored in full', async () => {
     const dev = device();
-    const slow = slowDecisionWrite(dev, 'none');
+    const slow = holdDecisionWrite(dev.storage, 'none');
     const idfa = deferred<string>();
     let asks = 0;
     const consent = launch(

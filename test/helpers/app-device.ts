@@ -1,6 +1,6 @@
 import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
 import { expect } from 'vitest';
-import { createConsentTracker, memoryStorage, type ConsentTrackerOptions } from 'consent-tracker';
+import { createConsentTracker, memoryStorage, type ConsentTrackerOptions, type KeyValueStorage } from 'consent-tracker';
 import { reactNativeAdapter, type ReactNativeAdapterOptions } from 'consent-tracker/react-native';
 import type { CollectedEvent } from 'consent-tracker/testing';
 import { rnTrackerOptions } from './react-native.js';
@@ -69,3 +69,24 @@ export const launcher =
   (endpoint: () => string) =>
   (dev: Device, overrides: Partial<ReactNativeAdapterOptions> = {}, options: Partial<ConsentTrackerOptions<ReactNativeTracker>> = {}) =>
     launchOn(endpoint(), dev, overrides, options);
+
+/**
+ * `base` with the first write of a decision held until the test lets it go: of `level` only, or
+ * of any level.
+ */
+export function holdDecisionWrite(base: ReturnType<typeof memoryStorage>, level?: string) {
+  const gate = deferred();
+  let started = false;
+  const storage: KeyValueStorage = {
+    getItem: (key) => base.getItem(key),
+    removeItem: (key) => base.removeItem?.(key),
+    setItem: async (key, value) => {
+      if (key === DECISION && !started && (level === undefined || value.includes(`"level":"${level}"`))) {
+        started = true;
+        await gate.promise;
+      }
+      return base.setItem(key, value);
+    },
+  };
+  return { storage, started: () => started, release: () => gate.resolve() };
+}
