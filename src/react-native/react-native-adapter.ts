@@ -98,25 +98,8 @@ const ASYNC_METHODS: ReadonlySet<string> = new Set<keyof ReactNativeTracker>([
   'refreshPlatformContext',
 ]);
 
-/** Calls that change what later events carry: the gate keeps them in order with held events. */
-const ORDERED_METHODS = [
-  'setUserId',
-  'setNetworkUserId',
-  'setDomainUserId',
-  'setIpAddress',
-  'setUseragent',
-  'setTimezone',
-  'setLanguage',
-  'setScreenResolution',
-  'setScreenViewport',
-  'setColorDepth',
-  'setSubjectData',
-  'setAppId',
-  'setPlatform',
-  'addGlobalContexts',
-  'removeGlobalContexts',
-  'clearGlobalContexts',
-] as const satisfies readonly (keyof ReactNativeTracker)[];
+/** Calls that change what later events carry (setters, global contexts): the gate keeps them in order with held events. */
+const ORDERED_METHODS: readonly string[] = TRACKER_METHODS.filter((name) => name.startsWith('set') || name.endsWith('GlobalContexts'));
 
 /**
  * The consent adapter for `@snowplow/react-native-tracker` 4.x. It creates the tracker once, with
