@@ -1,12 +1,14 @@
 import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent, type SnapshotFrom } from 'xstate';
-import { consentMachine, type ApplyInput, type ApplyOutput, type ConsentProblem, type ConsentRecord } from '../machines/consent.machine.js';
+import { consentMachine, type ConsentProblem, type ConsentRecord } from '../machines/consent.machine.js';
 import type { ConsentAdapter } from './consent-adapter.js';
 import { ConsentError, assertConsentLevel, describe, positiveInteger } from './consent-error.js';
 import { createRecordWriter, readConsentRecord } from './consent-record.js';
+import { applyChange } from './apply-change.js';
+import { DecisionKeeper } from './decision-keeper.js';
 import { createEnforcement, type Enforcement } from './enforce/create-enforcement.js';
 import { withTimeout } from './enforce/with-timeout.js';
 import type { DroppedEvent, EnforcementStats } from './enforce/enforcement-context.js';
-import { compareLevels, minLevel, type ConsentLevel } from './levels.js';
+import { minLevel, type ConsentLevel } from './levels.js';
 import type { PolicyOptions, PolicyTable } from './policy.js';
 import { memoryStorage, type KeyValueStorage } from './storage.js';
 
@@ -189,8 +191,6 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   let ceiling: ConsentLevel | undefined;
   /** The user's decision (in force, being applied or waiting). */
   let decided: ConsentLevel | undefined;
-  /** The waiting lower decision last stored. */
-  let storedPending: object | undefined;
   // The enforcement points are created before the actor (the adapter needs them); until the actor
   // exists nothing can be tracked, and the level reads as off.
   const started: { actor?: Actor<typeof consentMachine> } = {};
@@ -213,83 +213,17 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
     report(new ConsentError('APPLY_FAILED', `the tracker could not be created: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }));
   });
 
-  const writeRecord = createRecordWriter(storage, `${storageKey}.decision`, storageTimeoutMs);
-  /** The decision last sent to storage (writes land in call order). */
-  let lastStored: ConsentRecord | null | undefined;
-  const storeRecord = (record: ConsentRecord | null) => {
-    lastStored = record;
-    return writeRecord(record);
-  };
-  /** The level last put in force by a change, or the stored decision's at start. */
-  let lastApplied: ConsentLevel | undefined;
+  const decisions = new DecisionKeeper(createRecordWriter(storage, `${storageKey}.decision`, storageTimeoutMs), { undecidedLevel, policyVersion, report });
   const machine = consentMachine.provide({
     actors: {
-      apply: fromPromise<ApplyOutput, ApplyInput>(async ({ input, signal }) => {
-        // XState aborts `signal` when the change timed out or was stopped: it goes no further, so
-        // it never stores a decision or touches the tracker under a later one.
-        const lowerPending = () => {
-          const pending = started.actor?.getSnapshot().context.pending;
-          return pending && compareLevels(pending.level, input.level) < 0 ? pending : undefined;
-        };
-        // The level in force before this change (the chart's `from` is the enforced level,
-        // already lowered by a downgrade).
-        const from = lastApplied ?? input.from;
-        // A lower decision (or a forgotten one) is stored as the change starts: should it be cut
-        // short (a stop, a timeout, a kill), a restart finds it and not the higher one before it.
-        // Started now, awaited below: the tracker steps start at once all the same.
-        const downward = input.record === null || compareLevels(input.level, input.from) <= 0;
-        const early = downward ? storeRecord(input.record) : undefined;
-        // An abandoned change's write still lands; its failure is then nobody's to report.
-        early?.catch(() => undefined);
-        for (;;) {
-          if (signal.aborted) return undefined;
-          // Overtaken by a lower level (which waits its turn, its decision already stored), the
-          // tracker steps stop at once, so nothing is asked for or stored after the withdrawal.
-          // Should the lower level be taken back before its turn, this change stands after all:
-          // its steps run again.
-          let overtakenNow: boolean;
-          for (;;) {
-            const overtaken = new AbortController();
-            const abort = () => overtaken.abort();
-            signal.addEventListener('abort', abort);
-            const watch = started.actor?.subscribe(() => {
-              if (lowerPending()) abort();
-            });
-            if (lowerPending()) abort();
-            try {
-              await adapter.apply(input.level, from, overtaken.signal);
-            } finally {
-              signal.removeEventListener('abort', abort);
-              watch?.unsubscribe();
-            }
-            if (signal.aborted) return undefined;
-            overtakenNow = overtaken.signal.aborted;
-            if (!overtakenNow || lowerPending()) break;
-          }
-          await early;
-          if (input.record === null) await adapter.forget();
-          if (signal.aborted) return undefined;
-          // Unless a lower decision waits (stored when it came), this change's is the one to keep.
-          if (!lowerPending() && lastStored !== input.record) await storeRecord(input.record);
-          if (signal.aborted) return undefined;
-          await enforcement.levelChanged();
-          if (signal.aborted) return undefined;
-          if (overtakenNow) {
-            // The lower level was taken back while this was being stored: apply this change in full.
-            if (!lowerPending()) continue;
-            // The chart goes to the lower level; should it be taken back before the chart hears
-            // this, the chart applies this change again.
-            return { overtaken: true };
-          }
-          // A lower decision that came and went meanwhile was stored when it came: store this one again.
-          while (!lowerPending() && lastStored !== input.record) {
-            await storeRecord(input.record);
-            if (signal.aborted) return undefined;
-          }
-          if (lowerPending()) return { overtaken: true };
-          lastApplied = input.level;
-          return undefined;
-        }
+      apply: applyChange({
+        adapter: adapter as ConsentAdapter<object>,
+        enforcement,
+        decisions,
+        chart: () => {
+          const actor = started.actor;
+          return actor && { context: () => actor.getSnapshot().context, subscribe: (listener) => actor.subscribe(listener) };
+        },
       }),
       loadDecision: fromPromise(async () => {
         const [loaded] = await Promise.all([
@@ -297,8 +231,7 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
           enforcement.ready,
           created,
         ]);
-        lastApplied = loaded.record?.level ?? undecidedLevel;
-        lastStored = loaded.record;
+        decisions.loaded(loaded.record);
         return loaded;
       }),
     },
@@ -334,21 +267,7 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
     const stored = decided === undefined && record !== null;
     decided = nowDecided;
     enforcement.followLevel(decided === undefined ? undefined : { level: decided, stored });
-    // A lower decision waiting its turn is stored at once, after the writes under way: should
-    // the app stop or be killed before its turn, a restart finds it.
-    const storeNow = (next: ConsentRecord | null) =>
-      void storeRecord(next).catch((cause: unknown) => {
-        report(new ConsentError('STORAGE_FAILED', `could not store the decision: ${String(cause)}`, { cause }));
-      });
-    if (pending && pending !== storedPending && compareLevels(pending.level, target ?? undecidedLevel) < 0) {
-      storedPending = pending;
-      storeNow({ level: pending.level, decidedAt: Date.now(), policyVersion, source: pending.source });
-    } else if (storedPending && pending !== storedPending) {
-      // The lower decision stored when it came was taken back (or decided): the decision now is
-      // what a restart must find (none while forgetting or undecided).
-      storedPending = undefined;
-      if (!pending) storeNow(snapshot.matches('forgetting') || snapshot.matches('undecided') ? null : record);
-    }
+    decisions.follow(snapshot);
     const error = snapshot.context.error;
     if (error && error !== lastError) {
       report(new ConsentError(error.code === 'SAME_LEVEL' || error.code === 'INVALID_EVENT' ? 'INVALID_OPTION' : error.code === 'INVALID_LEVEL' ? 'INVALID_LEVEL' : error.code, error.message));
