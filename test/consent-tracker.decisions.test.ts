@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createConsentTracker, memoryStorage, trackerCoreAdapter, type KeyValueStorage } from 'consent-tracker';
 import type { CollectedEvent } from 'consent-tracker/testing';
 import { RN_IDENTITY, trackRn } from './helpers/react-native.js';
-import { DECISION, deferred, device, holdDecisionWrite, entity, event, launcher, SESSION, storedLevel, tick } from './helpers/app-device.js';
+import { DECISION, deferred, device, entity, event, holdDecisionWrite, inForce, launcher, SESSION, storedLevel, tick } from './helpers/app-device.js';
 import { useCollector } from './helpers/use-collector.js';
 
 const collector = useCollector();
@@ -115,7 +115,7 @@ describe('a withdrawal cut short before its adapter steps (the early write lande
     collector.current.reset();
 
     const second = launch(dev);
-    await expect.poll(() => second.getStatus().phase).toBe('active');
+    await inForce(second);
     expect(second.getLevel()).toBe('session-only');
     await second.setLevel('full', 'again');
     trackRn(second.tracker, 'after');
@@ -167,7 +167,7 @@ describe('the `from` the RN adapter is given', () => {
     const lower = consent.setLevel('session-only', 'banner');
     idfa.resolve(RN_IDENTITY.appleIdfa);
     await Promise.allSettled([grant, lower]);
-    await expect.poll(() => consent.getStatus().phase).toBe('active');
+    await inForce(consent);
     await consent.setLevel('full', 'settings');
     trackRn(consent.tracker, 'identified');
     const events = await collector.current.waitForEvents(1);

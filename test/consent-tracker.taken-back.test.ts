@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createConsentTracker, memoryStorage, trackerCoreAdapter, type KeyValueStorage } from 'consent-tracker';
 import { reactNativeAdapter } from 'consent-tracker/react-native';
 import { rnTrackerOptions, trackRn } from './helpers/react-native.js';
-import { DECISION, deferred, entity, holdDecisionWrite, event, SESSION, storedLevel, tick } from './helpers/app-device.js';
+import { DECISION, deferred, entity, event, holdDecisionWrite, inForce, SESSION, storedLevel, tick } from './helpers/app-device.js';
 import { useCollector } from './helpers/use-collector.js';
 
 const collector = useCollector();
@@ -35,7 +35,7 @@ describe('a lower decision stored at once, then taken back after the adapter ste
 
     const second = createConsentTracker({ adapter: trackerCoreAdapter({ endpoint: collector.current.url }), storage: base });
     await second.ready;
-    await expect.poll(() => second.getStatus().phase).toBe('active');
+    await inForce(second);
     expect(second.getLevel()).toBe('full');
     await second.stop();
   });

@@ -26,7 +26,7 @@ describe('the identity across restarts and replays', () => {
     await expect.poll(() => consent.getStatus().phase).toBe('applying');
     trackRn(consent.tracker, 'while-applying');
     idfa.resolve(RN_IDENTITY.appleIdfa);
-    await expect.poll(() => consent.getStatus().phase).toBe('active');
+    await inForce(consent);
     await tick();
     trackRn(consent.tracker, 'in-force');
     const events = await collector.current.waitForEvents(3);
@@ -57,7 +57,7 @@ describe('the identity across restarts and replays', () => {
     await expect.poll(() => consent.getStatus().phase).toBe('applying');
     trackRn(consent.tracker, 'while-applying');
     slow.resolve();
-    await expect.poll(() => consent.getStatus().phase).toBe('active');
+    await inForce(consent);
     await tick();
     trackRn(consent.tracker, 'in-force');
     const events = await collector.current.waitForEvents(3);
@@ -213,7 +213,7 @@ describe('changes that are abandoned or overtaken', () => {
     const back = consent.setLevel('none', 'settings');
     slowRemove.resolve();
     await Promise.allSettled([withdrawal, lower, back]);
-    await expect.poll(() => consent.getStatus().phase).toBe('active');
+    await inForce(consent);
     expect(consent.getLevel()).toBe('none');
     expect(JSON.parse(dev.storage.entries.get('consent-tracker.decision') ?? '{}')).toMatchObject({ level: 'none' });
     expect(dev.storage.entries.get(`snowplow_${dev.namespace}_session`) ?? '').toBe('');
@@ -239,7 +239,7 @@ describe('changes that are abandoned or overtaken', () => {
     const again = consent.setLevel('full', 'settings');
     idfa.resolve(RN_IDENTITY.appleIdfa);
     await Promise.allSettled([grant, withdrawal, again]);
-    await expect.poll(() => consent.getStatus().phase).toBe('active');
+    await inForce(consent);
     expect(consent.getLevel()).toBe('full');
     expect(JSON.parse(dev.storage.entries.get('consent-tracker.decision') ?? '{}')).toMatchObject({ level: 'full' });
     expect(JSON.parse(dev.storage.entries.get(`snowplow_${dev.namespace}_session`) ?? '{}')).toMatchObject({ userId: await consent.tracker.getSessionUserId() });

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { RN_IDENTITY, trackRn } from './helpers/react-native.js';
-import { deferred, device, entity, event, holdDecisionWrite, launcher, SCREEN, SESSION, storedLevel, tick } from './helpers/app-device.js';
+import { deferred, device, entity, event, holdDecisionWrite, inForce, launcher, SCREEN, SESSION, storedLevel, tick, type Device } from './helpers/app-device.js';
 import { useCollector } from './helpers/use-collector.js';
 
 const collector = useCollector();
@@ -81,7 +81,7 @@ describe('a lower level taken back after the overtaken change went on', () => {
     const back = consent.setLevel('session-only', 'settings');
     slow.release();
     await Promise.allSettled([downgrade, lower, back]);
-    await expect.poll(() => consent.getStatus().phase).toBe('active');
+    await inForce(consent);
     expect(consent.getLevel()).toBe('session-only');
     // session-only is in force: the stored session (the device user id) must have been cleared on entry,
     // and the decision in storage must be the one in force.
@@ -109,7 +109,7 @@ describe('a lower level taken back after the overtaken change went on', () => {
     const again = consent.setLevel('full', 'settings');
     slow.release();
     await Promise.allSettled([grant, withdrawal, again]);
-    await expect.poll(() => consent.getStatus().phase).toBe('active');
+    await inForce(consent);
     expect(consent.getLevel()).toBe('full');
     // full is in force and is the user's last word: that is what the next launch must find,
     // and the session is stored at full.
@@ -189,6 +189,17 @@ describe('screen ids across a grant, with held events', () => {
   });
 });
 
+/** Launches the app again, tracks one event, lets any late request land, and checks `action` reached the collector exactly once. */
+async function expectDeliveredOnceAfterRelaunch(dev: Device, action: string, settleMs: number) {
+  const next = launch(dev);
+  await inForce(next);
+  trackRn(next.tracker, 'next');
+  await collector.current.waitForEvents(2);
+  await tick(settleMs);
+  expect(collector.current.events().filter((e) => e.payload.se_ac === action)).toHaveLength(1);
+  await next.stop();
+}
+
 describe('stop()', () => {
   it('a request whose body is being read when stop() is called is not sent, and the next launch sends the event once', async () => {
     const dev = device();
@@ -213,15 +224,8 @@ describe('stop()', () => {
     }
     await tick(100);
 
-    const second = launch(dev);
-    await expect.poll(() => second.getStatus().phase).toBe('active');
-    trackRn(second.tracker, 'next');
-    await collector.current.waitForEvents(2);
-    await tick(100);
-    // Sent after stop() was called (nothing new is sent from then on), and, since the stopped
-    // store no longer records the delivery, sent again by the next launch.
-    expect(collector.current.events().filter((e) => e.payload.se_ac === 'once')).toHaveLength(1);
-    await second.stop();
+    // Not sent after stop() was called, nor again by the next launch.
+    await expectDeliveredOnceAfterRelaunch(dev, 'once', 100);
   });
 });
 
@@ -247,13 +251,7 @@ describe('stop() called twice', () => {
     } finally {
       globalThis.fetch = realFetch;
     }
-    const second = launch(dev);
-    await expect.poll(() => second.getStatus().phase).toBe('active');
-    trackRn(second.tracker, 'next');
-    await collector.current.waitForEvents(2);
-    await tick(300);
-    expect(collector.current.events().filter((e) => e.payload.se_ac === 'once')).toHaveLength(1);
-    await second.stop();
+    await expectDeliveredOnceAfterRelaunch(dev, 'once', 300);
   });
 });
 
