@@ -1,39 +1,46 @@
 /**
- * The consent statechart: it holds the consent level and guarantees the transition rules of the
- * leak contract (DESIGN.md section 2, rules 2 to 6). It knows nothing of Snowplow or React: the
- * tracker is reconfigured by the `apply` actor and the stored decision is read by `loadDecision`,
- * both provided by the controller.
+ * The consent statechart: the single source of truth for the consent lifecycle (docs/design.md,
+ * "The chart"). It is pure: it knows nothing of Snowplow, React or storage. The work is done by
+ * the actors it invokes (read the stored decision, start the tracker, apply a level, forget,
+ * write the decision), which `createConsentTracker` provides.
  *
- * - `booting` reads the stored decision; nothing leaves with identifiers meanwhile.
- * - `undecided` enforces the configured undecided level (default `none`).
- * - each level has `applying` (the apply actor runs, with a timeout) and `active`.
- * - entering `applying` lowers the enforced level at once to `min(old, new)`; only entering
- *   `active` raises it. A failure or a timeout goes to `failed`, with the lower level enforced.
+ * Five parallel regions:
+ * - `decision`: the user's decision. `booting` reads the stored one; `undecided` (no decision, an
+ *   unreadable one, an expired one) or one state per level, each carrying in `meta` what the
+ *   level means for a tracker. Every change raises `DECIDED` for the other regions.
+ * - `tracker`: how the live tracker converges to the decision: `starting`, `applying`
+ *   (waiting for the clean-up, then reconfiguring), `inForce`, `failed`.
+ * - `cleanup`: the forgetting a withdrawal or a reset starts. No decision cancels it, and a
+ *   change waits for it.
+ * - `persistence`: the decision is written as soon as it is made; a failed write removes the
+ *   stored decision and is retried.
+ * - `gate`: `holding` while the tracker does not exist or a change is applied, `open` otherwise.
+ *
+ * The enforced level drops at once to the lowest level decided since the last level in force,
+ * and rises only when a change is in force.
  */
-import { produce } from 'immer';
-import { assign, fromPromise, not, setup } from 'xstate';
-import { isConsentLevel, minLevel, type ConsentLevel } from '../src/levels.js';
+import { and, assign, fromPromise, not, or, raise, setup, stateIn } from 'xstate';
+import { isConsentLevel, minLevel, type ConsentLevel } from './levels.js';
+import { DEFAULT_TRACKER_CONFIGURATIONS } from './tracker-configuration.js';
 
 /**
- * The id of the invoked apply actor: its completion events are `xstate.done.actor.apply` and `xstate.error.actor.apply`.
+ * The ids of the actors the chart invokes; their completion events are
+ * `xstate.done.actor.<id>` and `xstate.error.actor.<id>`.
  *
  * @example
  * ```ts
- * import { APPLY_ACTOR_ID } from 'consent-tracker';
- * const done = `xstate.done.actor.${APPLY_ACTOR_ID}`; // the event that ends a change
+ * import { CHART_ACTORS } from 'consent-tracker';
+ * const applied = `xstate.done.actor.${CHART_ACTORS.apply}`; // the event that ends a change
  * ```
  */
-export const APPLY_ACTOR_ID = 'apply';
-/**
- * The id of the invoked actor that reads the stored decision.
- *
- * @example
- * ```ts
- * import { LOAD_ACTOR_ID } from 'consent-tracker';
- * const loaded = `xstate.done.actor.${LOAD_ACTOR_ID}`; // the event that ends booting
- * ```
- */
-export const LOAD_ACTOR_ID = 'loadDecision';
+export const CHART_ACTORS = {
+  load: 'loadDecision',
+  start: 'startTracker',
+  apply: 'apply',
+  forget: 'forget',
+  write: 'writeDecision',
+  clear: 'clearDecision',
+} as const;
 
 /**
  * A consent decision as it is stored.
@@ -55,7 +62,7 @@ export interface ConsentRecord {
 }
 
 /**
- * A problem the chart records in context: a rejected event, a failed apply, an unreadable record.
+ * A problem the chart records in context: a rejected event, a failed change, an unreadable record.
  *
  * @example
  * ```ts
@@ -64,12 +71,20 @@ export interface ConsentRecord {
  * ```
  */
 export interface ConsentProblem {
-  readonly code: 'INVALID_LEVEL' | 'INVALID_EVENT' | 'SAME_LEVEL' | 'APPLY_FAILED' | 'APPLY_TIMEOUT' | 'STORED_DATA_UNREADABLE' | 'STORED_DECISION_EXPIRED' | 'STORAGE_FAILED';
+  readonly code:
+    | 'INVALID_LEVEL'
+    | 'INVALID_EVENT'
+    | 'APPLY_FAILED'
+    | 'APPLY_TIMEOUT'
+    | 'STORED_DATA_UNREADABLE'
+    | 'STORED_DECISION_EXPIRED'
+    | 'STORAGE_FAILED'
+    | 'STORAGE_REFUSED';
   readonly message: string;
 }
 
 /**
- * The chart's context: the level enforced now, the decision and what is being applied.
+ * The chart's context.
  *
  * @example
  * ```ts
@@ -81,24 +96,46 @@ export interface ConsentProblem {
  */
 export interface ConsentContext {
   /** The level the enforcement points apply now. */
-  enforced: ConsentLevel;
-  /** The level being applied or in force; `null` while booting or undecided. */
-  target: ConsentLevel | null;
-  /** A change that arrived while another was being applied. */
-  pending: { level: ConsentLevel; source: string } | null;
-  /** The stored decision, `null` when there is none. */
-  record: ConsentRecord | null;
-  /** Events the gate held, released, and dropped (overflow, `off`). */
-  counters: { held: number; released: number; dropped: number };
-  /** The last problem: a rejection, a failure, an unreadable or expired record. */
-  error: ConsentProblem | null;
-  undecidedLevel: ConsentLevel;
-  applyTimeoutMs: number;
-  policyVersion: string;
+  readonly enforced: ConsentLevel;
+  /** The level the tracker converges to: the decision's, or the undecided one; `null` while booting. */
+  readonly target: ConsentLevel | null;
+  /** The level last in force: in this run, or at start the stored decision's (the last run's). */
+  readonly inForce: ConsentLevel | null;
+  /** The user's decision as stored; `null` while undecided. */
+  readonly record: ConsentRecord | null;
+  /** Whether the decision (or its absence) was read from storage, rather than made in this run. */
+  readonly loaded: boolean;
+  /** The level whose device rules the clean-up under way applies. */
+  readonly forgetting: ConsentLevel;
+  /** A clean-up asked for while one was under way: the lowest level asked for. */
+  readonly forgetAgain: ConsentLevel | null;
+  /** Whether the tracker has reached a level (in force, or failed closed) in this run: booting ends then. */
+  readonly converged: boolean;
+  /** The last problem. */
+  readonly error: ConsentProblem | null;
+  readonly undecidedLevel: ConsentLevel;
+  readonly holdUntilDecided: boolean;
+  readonly applyTimeoutMs: number;
+  readonly storageRetryMs: number;
+  readonly policyVersion: string;
 }
 
 /**
- * The events the chart takes.
+ * What the decision region tells the other regions on every change of the decision (internal).
+ * `forget`: the level whose device rules a clean-up applies, `null` for none. `store`: whether
+ * the decision is written.
+ */
+export interface DecidedEvent {
+  readonly type: 'DECIDED';
+  readonly from: ConsentLevel | null;
+  readonly to: ConsentLevel;
+  readonly forget: ConsentLevel | null;
+  readonly store: boolean;
+}
+
+/**
+ * The events the chart takes. Apps send none of them directly: `setLevel`, `reset` and `retry`
+ * of the consent tracker do. `DECIDED` is raised by the chart itself.
  *
  * @example
  * ```ts
@@ -106,15 +143,22 @@ export interface ConsentContext {
  * const grant: ConsentEvent = { type: 'CONSENT.SET', level: 'full', source: 'banner' };
  * ```
  */
-export type ConsentEvent =
-  | { type: 'CONSENT.SET'; level: ConsentLevel; source: string }
-  | { type: 'CONSENT.RESET' }
-  | { type: 'CONSENT.RETRY' }
-  | { type: 'GATE.COUNT'; held?: number; released?: number; dropped?: number };
+export type ConsentEvent = { type: 'CONSENT.SET'; level: ConsentLevel; source: string } | { type: 'CONSENT.RESET' } | { type: 'CONSENT.RETRY' } | DecidedEvent;
 
+/**
+ * The chart's input.
+ *
+ * @example
+ * ```ts
+ * import type { ConsentMachineInput } from 'consent-tracker';
+ * const input: ConsentMachineInput = { undecidedLevel: 'none', applyTimeoutMs: 10_000 };
+ * ```
+ */
 export interface ConsentMachineInput {
   undecidedLevel?: ConsentLevel;
+  holdUntilDecided?: boolean;
   applyTimeoutMs?: number;
+  storageRetryMs?: number;
   policyVersion?: string;
 }
 
@@ -122,21 +166,19 @@ export interface ConsentMachineInput {
 export interface ApplyInput {
   readonly level: ConsentLevel;
   readonly from: ConsentLevel;
-  /** The decision to persist, or `null` to forget the stored one. */
-  readonly record: ConsentRecord | null;
 }
 
-/**
- * What the apply actor reports: `overtaken` when it stopped its steps for a lower level that was
- * waiting. If that level has been taken back by the time the chart hears it, the change is
- * applied again rather than marked in force.
- */
-export type ApplyOutput = { readonly overtaken?: boolean } | undefined;
+/** What the forget actor is asked to do: clear what the tracker keeps on the device that `level` may not keep. */
+export interface ForgetInput {
+  readonly level: ConsentLevel;
+}
 
-/** What reading the stored decision gave: a valid record, or none (with the reason, if any). */
+/** What reading the stored decision gave: a valid record, or none (with the reason, and an expired record's level). */
 export interface LoadOutput {
   readonly record: ConsentRecord | null;
   readonly problem?: ConsentProblem;
+  /** The level of a stored decision that has expired: until the user decides again, the level stays at or below it. */
+  readonly expiredLevel?: ConsentLevel;
 }
 
 /** The state name of each level. */
@@ -144,36 +186,47 @@ export const LEVEL_STATES = { off: 'off', none: 'none', 'session-only': 'session
 
 const LEVEL_STATE_LIST = Object.entries(LEVEL_STATES) as Array<[ConsentLevel, (typeof LEVEL_STATES)[ConsentLevel]]>;
 
+const MAX_SOURCE_LENGTH = 200;
+
+/**
+ * Why a decision would be refused, or `null` if it is acceptable: the one check of the chart's
+ * guard and of `setLevel`.
+ *
+ * @example
+ * ```ts
+ * import { decisionProblem } from 'consent-tracker';
+ * decisionProblem('full', 'banner'); // null
+ * decisionProblem('everything', 'banner')?.code; // 'INVALID_LEVEL'
+ * ```
+ */
+export function decisionProblem(level: unknown, source: unknown): ConsentProblem | null {
+  if (!isConsentLevel(level)) return { code: 'INVALID_LEVEL', message: `the level must be one of 'off', 'none', 'session-only', 'full'` };
+  if (typeof source !== 'string' || source.length === 0 || source.length > MAX_SOURCE_LENGTH) {
+    return { code: 'INVALID_EVENT', message: `the source must be a non-empty string of at most ${MAX_SOURCE_LENGTH} characters` };
+  }
+  return null;
+}
+
 function problemOf(error: unknown, code: ConsentProblem['code']): ConsentProblem {
   return { code, message: error instanceof Error ? error.message : String(error) };
 }
 
-/** Why a `CONSENT.SET` is rejected, or `null` if it is acceptable. */
-function rejectionOf(event: ConsentEvent, current: ConsentLevel | null): ConsentProblem | null {
-  if (event.type !== 'CONSENT.SET') return null;
-  const { level, source } = event as { level: unknown; source: unknown };
-  if (!isConsentLevel(level)) return { code: 'INVALID_LEVEL', message: `CONSENT.SET needs a level of 'off', 'none', 'session-only' or 'full'` };
-  if (typeof source !== 'string' || source.length === 0 || source.length > 200) {
-    return { code: 'INVALID_EVENT', message: 'CONSENT.SET needs a source: a non-empty string of at most 200 characters' };
-  }
-  if (level === current) return { code: 'SAME_LEVEL', message: `the level is already '${level}'` };
-  return null;
-}
+type LoadDone = { event: { output: LoadOutput } };
 
-/** From `undecided` or `failed`: any valid decision is applied; anything else is rejected. */
-const decideAnyLevel = [
-  { guard: not('validSet'), actions: 'reject' as const },
-  ...LEVEL_STATE_LIST.map(([level, state]) => ({
-    guard: { type: 'setTo' as const, params: { level } },
-    target: state,
-    actions: 'decide' as const,
-  })),
-];
+/** The decision region's transitions out of any state on a valid `CONSENT.SET`: one per level. */
+const decideTransitions = LEVEL_STATE_LIST.map(([level, state]) => ({
+  guard: { type: 'setTo' as const, params: { level } },
+  target: `#consent.decision.${state}`,
+  actions: ['announceDecision' as const, 'decide' as const],
+}));
+
+const onSet = [{ guard: not('validSet'), actions: 'reject' as const }, ...decideTransitions];
+
+const onReset = { target: '#consent.decision.undecided.noDecision', actions: ['announceReset' as const, 'forgetDecision' as const] };
 
 /**
- * The consent statechart (XState v5), pure: levels are states, each with an `applying` substate
- * (the gate closed, the apply actor invoked, a timeout) and an `active` one. Provide the `apply`
- * and `loadDecision` actors to run it yourself; `createConsentTracker` does.
+ * The consent statechart (XState v5). Provide its actors to run it yourself;
+ * `createConsentTracker` does.
  *
  * @example
  * ```ts
@@ -183,7 +236,11 @@ const decideAnyLevel = [
  *   consentMachine.provide({
  *     actors: {
  *       loadDecision: fromPromise(async () => ({ record: null as ConsentRecord | null })),
- *       apply: fromPromise(async (): Promise<{ overtaken?: boolean } | undefined> => undefined),
+ *       startTracker: fromPromise(async () => undefined),
+ *       apply: fromPromise(async () => undefined),
+ *       forget: fromPromise(async () => undefined),
+ *       writeDecision: fromPromise(async () => undefined),
+ *       clearDecision: fromPromise(async () => undefined),
  *     },
  *   }),
  *   { input: { undecidedLevel: 'none' } },
@@ -198,250 +255,281 @@ export const consentMachine = setup({
     input: {} as ConsentMachineInput,
   },
   actors: {
-    // Replaced by the controller with `machine.provide({ actors })`.
-    apply: fromPromise<ApplyOutput, ApplyInput>(async () => undefined),
+    // Each is replaced by `createConsentTracker` with `machine.provide({ actors })`.
     loadDecision: fromPromise<LoadOutput>(async () => ({ record: null })),
+    startTracker: fromPromise<void>(async () => undefined),
+    apply: fromPromise<void, ApplyInput>(async () => undefined),
+    forget: fromPromise<void, ForgetInput>(async () => undefined),
+    writeDecision: fromPromise<void, { record: ConsentRecord | null }>(async () => undefined),
+    clearDecision: fromPromise<void>(async () => undefined),
   },
   delays: {
     applyTimeout: ({ context }) => context.applyTimeoutMs,
+    storageRetry: ({ context }) => context.storageRetryMs,
   },
   guards: {
-    /** A `CONSENT.SET` with a known level and a source. */
-    validSet: ({ event }) => rejectionOf(event, null) === null,
-    /** A `CONSENT.SET` to the level already in force, or already next in line. */
-    sameLevel: ({ context, event }) => event.type === 'CONSENT.SET' && event.level === (context.pending?.level ?? context.target),
+    validSet: ({ event }) => event.type === 'CONSENT.SET' && decisionProblem(event.level, event.source) === null,
     setTo: ({ event }, params: { level: ConsentLevel }) => event.type === 'CONSENT.SET' && event.level === params.level,
-    pendingIs: ({ context }, params: { level: ConsentLevel }) => context.pending?.level === params.level,
-    overtaken: ({ event }) => (event as { output?: ApplyOutput }).output?.overtaken === true,
-    /** The stored decision just read is for this level. */
-    loadedLevelIs: (_, params: { loaded: ConsentLevel | null; level: ConsentLevel }) => params.loaded === params.level,
-    targetIs: ({ context }, params: { level: ConsentLevel }) => context.target === params.level,
+    loadedLevelIs: (_, params: { loaded: ConsentLevel | undefined; level: ConsentLevel }) => params.loaded === params.level,
+    loadProblemIs: (_, params: { problem: ConsentProblem['code'] | undefined; codes: ReadonlyArray<ConsentProblem['code']> }) =>
+      params.problem !== undefined && params.codes.includes(params.problem),
+    noTarget: ({ context }) => context.target === null,
+    /** A decision that changes where the tracker is going. */
+    targetMoved: ({ event }) => event.type === 'DECIDED' && event.from !== event.to,
+    /** A decision for another level than the one in force. */
+    leavesInForce: ({ context, event }) => event.type === 'DECIDED' && event.to !== context.inForce,
+    asksToForget: ({ event }) => event.type === 'DECIDED' && event.forget !== null,
+    asksToStore: ({ event }) => event.type === 'DECIDED' && event.store,
+    forgetAgain: ({ context }) => context.forgetAgain !== null,
+    cleanupIdle: stateIn('#consent.cleanup.idle'),
+    holdsUntilDecided: ({ context }) => context.holdUntilDecided,
+    /** The tracker is in force (or failed closed at the lower level), and no decision is awaited before sending. */
+    gateMayOpen: and([
+      or([stateIn('#consent.tracker.inForce'), stateIn('#consent.tracker.failed')]),
+      not(and(['holdsUntilDecided', stateIn('#consent.decision.undecided')])),
+    ]),
   },
   actions: {
-    /** Entering `applying`: the enforced level drops at once to `min(old, new)`. */
-    lowerTo: assign(({ context }, params: { level: ConsentLevel }) => ({ enforced: minLevel(context.enforced, params.level), target: params.level })),
-    /** Entering `active`: only now may the enforced level rise. */
-    raiseTo: assign((_, params: { level: ConsentLevel }) => ({ enforced: params.level, target: params.level, error: null })),
+    /** Tells the other regions about a decision; runs before `decide`, so `from` is the level before it. */
+    announceDecision: raise(({ context, event }) => {
+      const to = (event as { level: ConsentLevel }).level;
+      const from = context.target;
+      // A withdrawal forgets; so does the first decision of a run (a withdrawal may have been cut short).
+      const forget = from === null || minLevel(to, from) === to ? to : null;
+      return { type: 'DECIDED' as const, from, to, forget: from === to ? null : forget, store: true };
+    }),
     decide: assign(({ context, event }) => {
       if (event.type !== 'CONSENT.SET') return {};
       return {
         record: { level: event.level, decidedAt: Date.now(), policyVersion: context.policyVersion, source: event.source },
-        pending: null,
+        loaded: false,
+        target: event.level,
+        enforced: minLevel(context.enforced, event.level),
         error: null,
       };
     }),
-    decidePending: assign(({ context }) =>
-      context.pending
-        ? { record: { level: context.pending.level, decidedAt: Date.now(), policyVersion: context.policyVersion, source: context.pending.source }, pending: null }
-        : {},
+    announceReset: raise(({ context }) => ({ type: 'DECIDED' as const, from: context.target, to: context.undecidedLevel, forget: 'off' as const, store: true })),
+    forgetDecision: assign(({ context }) => ({ record: null, loaded: false, target: context.undecidedLevel, enforced: minLevel(context.enforced, context.undecidedLevel), error: null })),
+    /** A decision read from storage (or none): the level it stands for, and the problem if any. */
+    loaded: assign(({ context }, params: { output: LoadOutput; target: ConsentLevel }) => ({
+      record: params.output.record,
+      loaded: true,
+      target: params.target,
+      inForce: context.inForce ?? params.output.record?.level ?? null,
+      enforced: minLevel(context.enforced, params.target),
+      error: params.output.problem ?? null,
+    })),
+    announceLoaded: raise(({ context }, params: { target: ConsentLevel; forget: boolean }) => ({
+      type: 'DECIDED' as const,
+      from: context.target,
+      to: params.target,
+      forget: params.forget ? params.target : null,
+      store: false,
+    })),
+    reject: assign(({ event }) => ({ error: event.type === 'CONSENT.SET' ? decisionProblem(event.level, event.source) : null })),
+    putInForce: assign(({ context }) => ({ inForce: context.target, enforced: context.target ?? context.enforced })),
+    fail: assign((_, params: ConsentProblem) => ({ error: params })),
+    converge: assign({ converged: true }),
+    startForgetting: assign(({ event }) => ({ forgetting: event.type === 'DECIDED' && event.forget !== null ? event.forget : 'off', forgetAgain: null })),
+    queueForgetting: assign(({ context, event }) =>
+      event.type === 'DECIDED' && event.forget !== null ? { forgetAgain: minLevel(context.forgetAgain ?? event.forget, event.forget) } : {},
     ),
-    dropPending: assign({ pending: null }),
-    holdPending: assign(({ context, event }) => {
-      if (event.type !== 'CONSENT.SET') return {};
-      // A pending downgrade is enforced at once, not when its turn comes.
-      return { pending: { level: event.level, source: event.source }, enforced: minLevel(context.enforced, event.level) };
-    }),
-    reject: assign(({ context, event }) => ({ error: rejectionOf(event, context.pending?.level ?? context.target) })),
-    forget: assign({ record: null, pending: null, target: null, error: null }),
-    enterUndecided: assign(({ context }) => ({ enforced: context.undecidedLevel, target: null })),
-    fail: assign((_, params: ConsentProblem) => ({ error: params, pending: null })),
-    /** A change failed with a decision waiting: the error is kept, the decision goes ahead. */
-    failOver: assign((_, params: ConsentProblem) => ({ error: params })),
-    loaded: assign((_, params: LoadOutput) => ({ record: params.record, error: params.problem ?? null })),
-    count: assign(({ context, event }) =>
-      event.type !== 'GATE.COUNT'
-        ? {}
-        : {
-            counters: produce(context.counters, (draft) => {
-              draft.held += event.held ?? 0;
-              draft.released += event.released ?? 0;
-              draft.dropped += event.dropped ?? 0;
-            }),
-          },
-    ),
+    forgetQueued: assign(({ context }) => ({ forgetting: context.forgetAgain ?? context.forgetting, forgetAgain: null })),
   },
 }).createMachine({
   id: 'consent',
-  initial: 'booting',
+  type: 'parallel',
   context: ({ input }) => {
     const undecidedLevel = input.undecidedLevel ?? 'none';
     return {
-      // Until the stored decision is read, nothing leaves with identifiers (rule 4).
+      // Until the stored decision is read, nothing leaves with identifiers.
       enforced: minLevel(undecidedLevel, 'none'),
       target: null,
-      pending: null,
+      inForce: null,
       record: null,
-      counters: { held: 0, released: 0, dropped: 0 },
+      loaded: false,
+      forgetting: 'off',
+      forgetAgain: null,
+      converged: false,
       error: null,
       undecidedLevel,
+      holdUntilDecided: input.holdUntilDecided ?? false,
       applyTimeoutMs: input.applyTimeoutMs ?? 10_000,
+      storageRetryMs: input.storageRetryMs ?? 1000,
       policyVersion: input.policyVersion ?? '1',
     };
   },
-  on: {
-    'GATE.COUNT': { actions: 'count' },
-  },
   states: {
-    booting: {
-      tags: ['busy'],
-      invoke: {
-        id: LOAD_ACTOR_ID,
-        src: 'loadDecision',
-        onDone: [
-          ...LEVEL_STATE_LIST.map(([level, state]) => ({
-            guard: {
-              type: 'loadedLevelIs' as const,
-              params: ({ event }: { event: { output: LoadOutput } }) => ({ loaded: event.output.record?.level ?? null, level }),
+    decision: {
+      initial: 'booting',
+      states: {
+        booting: {
+          invoke: {
+            id: CHART_ACTORS.load,
+            src: 'loadDecision',
+            onDone: [
+              ...LEVEL_STATE_LIST.map(([level, state]) => ({
+                guard: { type: 'loadedLevelIs' as const, params: ({ event }: LoadDone) => ({ loaded: event.output.record?.level, level }) },
+                target: state,
+                actions: [
+                  { type: 'announceLoaded' as const, params: { target: level, forget: true } },
+                  { type: 'loaded' as const, params: ({ event }: LoadDone) => ({ output: event.output, target: level }) },
+                ],
+              })),
+              // What cannot be read counts as the lowest level; it is not a withdrawal, so nothing is cleared.
+              {
+                guard: { type: 'loadProblemIs', params: ({ event }) => ({ problem: event.output.problem?.code, codes: ['STORED_DATA_UNREADABLE', 'STORAGE_FAILED'] }) },
+                target: 'undecided.unreadable',
+                actions: [{ type: 'announceLoaded', params: { target: 'off', forget: false } }, { type: 'loaded', params: ({ event }) => ({ output: event.output, target: 'off' }) }],
+              },
+              // An expired decision is asked again, and the level stays at or below it meanwhile.
+              {
+                guard: { type: 'loadProblemIs', params: ({ event }) => ({ problem: event.output.problem?.code, codes: ['STORED_DECISION_EXPIRED'] }) },
+                target: 'undecided.expired',
+                actions: [
+                  {
+                    type: 'announceLoaded',
+                    params: ({ context, event }) => ({ target: minLevel(context.undecidedLevel, event.output.expiredLevel ?? 'off'), forget: true }),
+                  },
+                  { type: 'loaded', params: ({ context, event }) => ({ output: event.output, target: minLevel(context.undecidedLevel, event.output.expiredLevel ?? 'off') }) },
+                ],
+              },
+              {
+                target: 'undecided.noDecision',
+                actions: [
+                  { type: 'announceLoaded', params: ({ context }) => ({ target: context.undecidedLevel, forget: true }) },
+                  { type: 'loaded', params: ({ context, event }) => ({ output: event.output, target: context.undecidedLevel }) },
+                ],
+              },
+            ],
+            onError: {
+              target: 'undecided.unreadable',
+              actions: [
+                { type: 'announceLoaded', params: { target: 'off', forget: false } },
+                { type: 'loaded', params: ({ event }) => ({ output: { record: null, problem: problemOf(event.error, 'STORAGE_FAILED') }, target: 'off' }) },
+              ],
             },
-            target: state,
-            actions: { type: 'loaded' as const, params: ({ event }: { event: { output: LoadOutput } }) => event.output },
-          })),
-          { target: 'undecided', actions: { type: 'loaded', params: ({ event }) => event.output } },
-        ],
-        onError: { target: 'undecided', actions: { type: 'fail', params: ({ event }) => problemOf(event.error, 'STORAGE_FAILED') } },
-      },
-    },
-    undecided: {
-      entry: 'enterUndecided',
-      on: {
-        'CONSENT.SET': decideAnyLevel,
-        'CONSENT.RESET': { actions: assign({ error: { code: 'SAME_LEVEL', message: 'there is no decision to forget' } }) },
-      },
-    },
-    ...(Object.fromEntries(
-      LEVEL_STATE_LIST.map(([level, state]) => [
-        state,
-        {
-          initial: 'applying',
+          },
+          // A decision made while booting is the user's latest word: it wins over the stored one.
+          on: { 'CONSENT.SET': onSet, 'CONSENT.RESET': onReset },
+        },
+        undecided: {
+          meta: { description: 'No decision in force: the undecided level, off for an unreadable decision, at most the expired level.' },
+          initial: 'noDecision',
           states: {
-            applying: {
-              tags: ['busy'],
-              entry: { type: 'lowerTo', params: { level } },
+            noDecision: {},
+            unreadable: { on: { 'CONSENT.RETRY': '#consent.decision.booting' } },
+            expired: {},
+          },
+          on: { 'CONSENT.SET': onSet },
+        },
+        ...(Object.fromEntries(
+          LEVEL_STATE_LIST.map(([level, state]) => [
+            state,
+            { meta: { level, configuration: DEFAULT_TRACKER_CONFIGURATIONS[level] }, on: { 'CONSENT.SET': onSet, 'CONSENT.RESET': onReset } },
+          ]),
+        ) as Record<(typeof LEVEL_STATES)[ConsentLevel], object>),
+      },
+    },
+    tracker: {
+      initial: 'starting',
+      states: {
+        starting: {
+          invoke: {
+            id: CHART_ACTORS.start,
+            src: 'startTracker',
+            onDone: 'converging',
+            onError: { target: 'converging', actions: { type: 'fail', params: ({ event }) => problemOf(event.error, 'APPLY_FAILED') } },
+          },
+        },
+        converging: { always: [{ guard: 'noTarget', target: 'waiting' }, { target: 'applying' }] },
+        waiting: { on: { DECIDED: 'applying' } },
+        applying: {
+          initial: 'awaitingCleanup',
+          states: {
+            // A grant never runs beside a withdrawal's clean-up: it would store what is being forgotten.
+            awaitingCleanup: { always: { guard: 'cleanupIdle', target: 'reconfiguring' } },
+            reconfiguring: {
               invoke: {
-                id: APPLY_ACTOR_ID,
+                id: CHART_ACTORS.apply,
                 src: 'apply',
-                input: ({ context }: { context: ConsentContext }): ApplyInput => ({ level, from: context.enforced, record: context.record }),
-                onDone: [
-                  ...LEVEL_STATE_LIST.map(([pendingLevel, pendingState]) => ({
-                    guard: { type: 'pendingIs' as const, params: { level: pendingLevel } },
-                    target: `#consent.${pendingState}`,
-                    actions: 'decidePending' as const,
-                  })),
-                  // Overtaken, and the lower level taken back since: not in force yet, apply again.
-                  { guard: 'overtaken' as const, target: 'applying', reenter: true },
-                  { target: 'active' },
-                ],
-                onError: [
-                  // A decision made meanwhile is the user's latest word: it goes ahead, rather than a retry of this one.
-                  ...LEVEL_STATE_LIST.map(([pendingLevel, pendingState]) => ({
-                    guard: { type: 'pendingIs' as const, params: { level: pendingLevel } },
-                    target: `#consent.${pendingState}`,
-                    actions: [
-                      { type: 'failOver' as const, params: ({ event }: { event: { error: unknown } }) => problemOf(event.error, 'APPLY_FAILED') },
-                      'decidePending' as const,
-                    ],
-                  })),
-                  { target: '#consent.failed', actions: { type: 'fail', params: ({ event }: { event: { error: unknown } }) => problemOf(event.error, 'APPLY_FAILED') } },
-                ],
+                input: ({ context }) => ({ level: context.target ?? context.enforced, from: context.inForce ?? context.target ?? context.enforced }),
+                onDone: { target: '#consent.tracker.inForce', actions: 'putInForce' },
+                onError: { target: '#consent.tracker.failed', actions: { type: 'fail', params: ({ event }) => problemOf(event.error, 'APPLY_FAILED') } },
               },
               after: {
-                applyTimeout: [
-                  ...LEVEL_STATE_LIST.map(([pendingLevel, pendingState]) => ({
-                    guard: { type: 'pendingIs' as const, params: { level: pendingLevel } },
-                    target: `#consent.${pendingState}`,
-                    actions: [{ type: 'failOver' as const, params: { code: 'APPLY_TIMEOUT' as const, message: `applying '${level}' timed out` } }, 'decidePending' as const],
-                  })),
-                  { target: '#consent.failed', actions: { type: 'fail', params: { code: 'APPLY_TIMEOUT', message: `applying '${level}' timed out` } } },
-                ],
-              },
-              on: {
-                'CONSENT.SET': [
-                  { guard: not('validSet'), actions: 'reject' },
-                  { guard: 'sameLevel', actions: 'reject' },
-                  // Back to the level being applied: the change in line is cancelled.
-                  { guard: { type: 'setTo', params: { level } }, actions: 'dropPending' },
-                  { actions: 'holdPending' },
-                ],
-                'CONSENT.RESET': { target: '#consent.forgetting' },
-              },
-            },
-            active: {
-              entry: { type: 'raiseTo', params: { level } },
-              on: {
-                'CONSENT.SET': [
-                  { guard: not('validSet'), actions: 'reject' },
-                  { guard: 'sameLevel', actions: 'reject' },
-                  ...LEVEL_STATE_LIST.filter(([other]) => other !== level).map(([other, otherState]) => ({
-                    guard: { type: 'setTo' as const, params: { level: other } },
-                    target: `#consent.${otherState}`,
-                    actions: 'decide' as const,
-                  })),
-                ],
-                'CONSENT.RESET': { target: '#consent.forgetting' },
+                applyTimeout: {
+                  target: '#consent.tracker.failed',
+                  actions: { type: 'fail', params: ({ context }) => ({ code: 'APPLY_TIMEOUT' as const, message: `applying '${context.target}' timed out` }) },
+                },
               },
             },
           },
+          // A new decision replaces the change under way (leaving the state aborts its actor).
+          on: { DECIDED: { guard: 'targetMoved', target: 'applying', reenter: true } },
         },
-      ]),
-    ) as Record<(typeof LEVEL_STATES)[ConsentLevel], { initial: 'applying'; states: { applying: object; active: object } }>),
-    /** Forgetting the decision: the tracker is brought to the undecided level and the record removed. */
-    forgetting: {
-      tags: ['busy'],
-      entry: [assign(({ context }) => ({ enforced: minLevel(context.enforced, context.undecidedLevel) })), 'forget'],
-      invoke: {
-        id: APPLY_ACTOR_ID,
-        src: 'apply',
-        input: ({ context }) => ({ level: context.undecidedLevel, from: context.enforced, record: null }),
-        onDone: [
-          // A decision made while forgetting waits its turn (a lower level is enforced at once).
-          ...LEVEL_STATE_LIST.map(([pendingLevel, pendingState]) => ({
-            guard: { type: 'pendingIs' as const, params: { level: pendingLevel } },
-            target: pendingState,
-            actions: 'decidePending' as const,
-          })),
-          // Overtaken by a lower decision that a second reset dropped: forget again, in full.
-          { guard: 'overtaken' as const, target: 'forgetting', reenter: true },
-          { target: 'undecided' },
-        ],
-        onError: [
-          // A decision made meanwhile is the user's latest word: it goes ahead.
-          ...LEVEL_STATE_LIST.map(([pendingLevel, pendingState]) => ({
-            guard: { type: 'pendingIs' as const, params: { level: pendingLevel } },
-            target: pendingState,
-            actions: [
-              { type: 'failOver' as const, params: ({ event }: { event: { error: unknown } }) => problemOf(event.error, 'APPLY_FAILED') },
-              'decidePending' as const,
-            ],
-          })),
-          { target: 'failed', actions: { type: 'fail', params: ({ event }) => problemOf(event.error, 'APPLY_FAILED') } },
-        ],
-      },
-      after: {
-        applyTimeout: [
-          ...LEVEL_STATE_LIST.map(([pendingLevel, pendingState]) => ({
-            guard: { type: 'pendingIs' as const, params: { level: pendingLevel } },
-            target: pendingState,
-            actions: [{ type: 'failOver' as const, params: { code: 'APPLY_TIMEOUT' as const, message: 'forgetting the decision timed out' } }, 'decidePending' as const],
-          })),
-          { target: 'failed', actions: { type: 'fail', params: { code: 'APPLY_TIMEOUT', message: 'forgetting the decision timed out' } } },
-        ],
-      },
-      on: {
-        'CONSENT.SET': [{ guard: not('validSet'), actions: 'reject' }, { guard: 'sameLevel', actions: 'reject' }, { actions: 'holdPending' }],
-        // Forget again: a decision made meanwhile is forgotten too.
-        'CONSENT.RESET': { actions: 'dropPending' },
+        inForce: { entry: 'converge', on: { DECIDED: { guard: 'leavesInForce', target: 'applying' } } },
+        /** The lower level stays enforced until a retry or a new decision. */
+        failed: { entry: 'converge', on: { DECIDED: 'applying', 'CONSENT.RETRY': 'applying' } },
       },
     },
-    /** A change failed or timed out: the lower level stays enforced until a retry or a new decision. */
-    failed: {
-      on: {
-        'CONSENT.RETRY': [
-          ...LEVEL_STATE_LIST.map(([level, state]) => ({ guard: { type: 'targetIs' as const, params: { level } }, target: state })),
-          { target: 'forgetting' },
-        ],
-        'CONSENT.SET': decideAnyLevel,
-        'CONSENT.RESET': { target: 'forgetting' },
+    cleanup: {
+      initial: 'idle',
+      states: {
+        idle: { on: { DECIDED: { guard: 'asksToForget', target: 'forgetting', actions: 'startForgetting' } } },
+        forgetting: {
+          invoke: {
+            id: CHART_ACTORS.forget,
+            src: 'forget',
+            input: ({ context }) => ({ level: context.forgetting }),
+            onDone: [{ guard: 'forgetAgain', target: 'forgetting', reenter: true, actions: 'forgetQueued' }, { target: 'idle' }],
+            onError: [
+              { guard: 'forgetAgain', target: 'forgetting', reenter: true, actions: ['forgetQueued', { type: 'fail', params: ({ event }) => problemOf(event.error, 'APPLY_FAILED') }] },
+              { target: 'idle', actions: { type: 'fail', params: ({ event }) => problemOf(event.error, 'APPLY_FAILED') } },
+            ],
+          },
+          // Storage that never answers: give up on this clean-up (its actor stops before removing anything).
+          after: { applyTimeout: { target: 'idle', actions: { type: 'fail', params: { code: 'APPLY_TIMEOUT', message: 'forgetting timed out' } } } },
+          // No decision cancels a clean-up: a further one runs after it.
+          on: { DECIDED: { guard: 'asksToForget', actions: 'queueForgetting' } },
+        },
+      },
+    },
+    persistence: {
+      initial: 'saved',
+      states: {
+        saved: { on: { DECIDED: { guard: 'asksToStore', target: 'writing' } } },
+        writing: {
+          invoke: {
+            id: CHART_ACTORS.write,
+            src: 'writeDecision',
+            input: ({ context }) => ({ record: context.record }),
+            onDone: 'saved',
+            onError: { target: 'clearing', actions: { type: 'fail', params: ({ event }) => problemOf(event.error, 'STORAGE_FAILED') } },
+          },
+          // The newer decision is written after the one under way (writes land in order).
+          on: { DECIDED: { guard: 'asksToStore', target: 'writing', reenter: true } },
+        },
+        /** The write failed: whatever is stored must not outlive a withdrawal, so it is removed. */
+        clearing: {
+          invoke: {
+            id: CHART_ACTORS.clear,
+            src: 'clearDecision',
+            onDone: 'retrying',
+            onError: { target: 'retrying', actions: { type: 'fail', params: ({ event }) => problemOf(event.error, 'STORAGE_REFUSED') } },
+          },
+          on: { DECIDED: { guard: 'asksToStore', target: 'writing' } },
+        },
+        retrying: { after: { storageRetry: 'writing' }, on: { 'CONSENT.RETRY': 'writing', DECIDED: { guard: 'asksToStore', target: 'writing' } } },
+      },
+    },
+    gate: {
+      initial: 'holding',
+      states: {
+        holding: { always: { guard: 'gateMayOpen', target: 'open' } },
+        open: { always: { guard: not('gateMayOpen'), target: 'holding' } },
       },
     },
   },
 });
+

@@ -1,11 +1,11 @@
 import type { Enforcement } from './enforce/create-enforcement.js';
-import type { ConsentLevel } from './levels.js';
+import type { ConsentLevel } from '../machines/levels.js';
 import type { KeyValueStorage } from './storage.js';
 
 /**
- * What `createConsentTracker` needs from a tracker: create it once with the enforcement points,
- * bring it to a level, forget its stored identifiers, flush its queue, and track a held event
- * again with its original timestamp.
+ * What `createConsentTracker` needs from a tracker. An adapter only reconfigures a tracker:
+ * create it once with the enforcement points, bring it to a level, forget what it keeps on the
+ * device, flush its queue, and make a held call again. When each happens is the chart's business.
  *
  * @example
  * ```ts
@@ -18,29 +18,38 @@ export interface ConsentAdapter<Tracker extends object> {
   create(enforcement: Enforcement): Tracker;
   /**
    * For trackers created asynchronously: resolves when the tracker `create` returned can take
-   * calls, rejects if it could not be created. `createConsentTracker` holds events until then.
+   * calls, rejects if it could not be created. The gate holds calls until then.
    */
   created?(): Promise<void>;
   /** Where `createConsentTracker` keeps the decision and the queue when it is given no storage. */
   readonly storage?: KeyValueStorage;
   /**
-   * Reconfigures the live tracker for `level`. `from` is the level in force before this change
-   * (the stored decision's at start, the undecided level before any). Rejecting fails the change closed.
-   * `signal` is aborted when the change is abandoned (superseded, timed out, stopped): from then
-   * on, change nothing more.
+   * Reconfigures the live tracker for `level`. `from` is the level last in force (at start, the
+   * stored decision's). Rejecting fails the change closed. `signal` is aborted when the change is
+   * no longer wanted (a newer decision, a timeout, a stop): from then on, change nothing more.
    */
-  apply(level: ConsentLevel, from: ConsentLevel, signal?: AbortSignal): Promise<void>;
-  /** Clears identifiers the tracker stores on the device. */
-  forget(): Promise<void>;
+  apply(level: ConsentLevel, from: ConsentLevel, signal: AbortSignal): Promise<void>;
+  /**
+   * Clears what the tracker keeps on the device that `level` may not keep (stored session and
+   * device user id, its own stored queue, the subject's user identifiers). No decision cancels
+   * it; `signal` is aborted only when it has timed out: then remove nothing more.
+   */
+  forget(level: ConsentLevel, signal: AbortSignal): Promise<void>;
   /** Sends what is queued. */
   flush(): Promise<void>;
   /**
-   * Methods of the tracker, besides `track*`, whose calls must keep their order with events
-   * (subject setters, global contexts): while the gate holds events, it holds these too.
+   * Methods of the tracker, besides `track*`, that the gate holds with events while it holds
+   * (subject setters, global contexts, calls made before the tracker exists), so that they keep
+   * their order.
    */
   readonly orderedMethods?: readonly string[];
+  /** Those of `orderedMethods` that return a promise: while held, the gate answers with a promise of the real answer. */
+  readonly asyncMethods?: readonly string[];
   /** Lets go of the tracker when the consent tracker stops (for trackers kept in a registry); `stop()` waits for it. */
   stop?(): void | Promise<void>;
-  /** Calls a held `track*` method again, with the time it was first called (ms since the epoch). */
-  replay(tracker: Tracker, method: string, args: unknown[], timestamp: number): void;
+  /**
+   * Makes a call the gate held: `track*` calls with the time they were first made (ms since the
+   * epoch), sent with at most `level`; other calls as they were. Returns what the call returned.
+   */
+  replay(tracker: Tracker, method: string, args: unknown[], timestamp: number, level: ConsentLevel): unknown;
 }

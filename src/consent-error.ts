@@ -1,4 +1,4 @@
-import { isConsentLevel, type ConsentLevel } from './levels.js';
+import { isConsentLevel, type ConsentLevel } from '../machines/levels.js';
 
 /**
  * What went wrong, as a stable machine-readable code.
@@ -9,7 +9,11 @@ import { isConsentLevel, type ConsentLevel } from './levels.js';
  * - `STORAGE_FAILED`: the injected storage threw or rejected.
  * - `STORED_DATA_UNREADABLE`: stored data had the wrong shape; it was treated as absent.
  * - `STORED_DECISION_EXPIRED`: the stored decision is for another policy version, or too old.
+ * - `STORAGE_REFUSED`: a decision could not be stored, nor the stored one removed: the one case
+ *   where a restart may find an older decision (see the lifecycle docs).
+ * - `STORED_DATA_UNREADABLE`, `STORAGE_FAILED` at start: the stored decision could not be read; the level is `off` until the user decides.
  * - `APPLY_FAILED`, `APPLY_TIMEOUT`: a consent change failed or took too long; the lower level stays enforced.
+ * - `STOPPED`: the consent tracker was stopped before the call could take effect.
  *
  * @example
  * ```ts
@@ -25,7 +29,9 @@ export type ConsentErrorCode =
   | 'STORED_DATA_UNREADABLE'
   | 'STORED_DECISION_EXPIRED'
   | 'APPLY_FAILED'
-  | 'APPLY_TIMEOUT';
+  | 'APPLY_TIMEOUT'
+  | 'STORAGE_REFUSED'
+  | 'STOPPED';
 
 /**
  * The one error type consent-tracker throws or reports. Bad input never changes state: when a

@@ -1,5 +1,5 @@
 import { ConsentError } from './consent-error.js';
-import { isConsentLevel } from './levels.js';
+import { isConsentLevel } from '../machines/levels.js';
 import { withTimeout } from './enforce/with-timeout.js';
 import type { KeyValueStorage } from './storage.js';
 import type { ConsentRecord, LoadOutput } from '../machines/consent.machine.js';
@@ -60,13 +60,13 @@ export function parseConsentRecord(raw: unknown, rules: RecordRules): LoadOutput
   if (typeof policyVersion !== 'string' || typeof source !== 'string' || source.length === 0) return unreadable('the stored decision has no valid policyVersion or source');
   const now = rules.now ?? Date.now();
   if (decidedAt > now) return unreadable('the stored decision was taken in the future');
-  const expired = (message: string): LoadOutput => ({ record: null, problem: { code: 'STORED_DECISION_EXPIRED', message } });
+  const expired = (message: string): LoadOutput => ({ record: null, problem: { code: 'STORED_DECISION_EXPIRED', message }, expiredLevel: level });
   if (policyVersion !== rules.policyVersion) return expired(`the stored decision is for policy version '${policyVersion}', not '${rules.policyVersion}'`);
   if (rules.maxAgeDays !== undefined && now - decidedAt > rules.maxAgeDays * DAY_MS) return expired(`the stored decision is older than ${rules.maxAgeDays} days`);
   return { record: { level, decidedAt, policyVersion, source } };
 }
 
-/** Reads and checks the stored decision; a storage failure is reported as no decision. */
+/** Reads and checks the stored decision; a storage failure or timeout is reported as `STORAGE_FAILED`. */
 export async function readConsentRecord(storage: KeyValueStorage, key: string, rules: RecordRules, timeoutMs = 3000): Promise<LoadOutput> {
   try {
     return parseConsentRecord(await withTimeout(storage.getItem(key), timeoutMs, 'storage.getItem'), rules);
@@ -75,20 +75,35 @@ export async function readConsentRecord(storage: KeyValueStorage, key: string, r
   }
 }
 
+/** Writes and removals of the stored decision, one at a time and in the order asked. */
+export interface RecordWriter {
+  /** Stores `record`, or removes the stored decision for `null`. */
+  write(record: ConsentRecord | null): Promise<void>;
+  /** Removes the stored decision. */
+  clear(): Promise<void>;
+}
+
 /**
- * Stores decisions one at a time, or forgets them (`null`): each write starts only when the one
- * before has ended, even one that timed out, so a slow old decision never lands over a newer one.
- * A write that fails or takes longer than `timeoutMs` rejects with `STORAGE_FAILED`.
+ * Stores decisions one at a time: each write starts only when the one before has ended, even one
+ * that timed out, so a slow old decision never lands over a newer one; with nothing under way it
+ * starts at once, within the call (a synchronous storage has it before the caller goes on). A
+ * write that fails or takes longer than `timeoutMs` rejects with `STORAGE_FAILED`.
  */
-export function createRecordWriter(storage: KeyValueStorage, key: string, timeoutMs: number): (record: ConsentRecord | null) => Promise<void> {
-  let previous: Promise<unknown> = Promise.resolve();
-  return async (record) => {
-    const write = previous.then(() => (record ? storage.setItem(key, JSON.stringify(record)) : storage.removeItem ? storage.removeItem(key) : storage.setItem(key, '')));
-    previous = write.catch(() => undefined);
-    try {
-      await withTimeout(write, timeoutMs, 'storage write');
-    } catch (cause) {
-      throw new ConsentError('STORAGE_FAILED', `could not store the decision: ${String(cause)}`, { cause });
-    }
+export function createRecordWriter(storage: KeyValueStorage, key: string, timeoutMs: number): RecordWriter {
+  let underWay = 0;
+  let last: Promise<unknown> = Promise.resolve();
+  const inTurn = (operation: () => Promise<void> | void, what: string): Promise<void> => {
+    const start = () => new Promise<void>((resolve) => resolve(operation()));
+    const done = underWay === 0 ? start() : last.then(start);
+    underWay += 1;
+    last = done.catch(() => undefined).finally(() => (underWay -= 1));
+    return withTimeout(done, timeoutMs, what).catch((cause: unknown) => {
+      throw new ConsentError('STORAGE_FAILED', `could not ${what}: ${String(cause)}`, { cause });
+    });
+  };
+  const remove = () => (storage.removeItem ? storage.removeItem(key) : storage.setItem(key, ''));
+  return {
+    write: (record) => inTurn(() => (record ? storage.setItem(key, JSON.stringify(record)) : remove()), 'store the decision'),
+    clear: () => inTurn(remove, 'remove the stored decision'),
   };
 }

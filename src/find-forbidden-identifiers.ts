@@ -1,4 +1,4 @@
-import type { ConsentLevel } from './levels.js';
+import type { ConsentLevel } from '../machines/levels.js';
 import { DEFAULT_POLICY, type PolicyTable } from './policy.js';
 import type { EventPayload } from './sanitize.js';
 import {

@@ -1,4 +1,4 @@
-export { CONSENT_LEVELS, compareLevels, isConsentLevel, minLevel, type ConsentLevel } from './levels.js';
+export { CONSENT_LEVELS, compareLevels, isConsentLevel, minLevel, type ConsentLevel } from '../machines/levels.js';
 export { ConsentError, type ConsentErrorCode } from './consent-error.js';
 export {
   DEFAULT_POLICY,
@@ -33,5 +33,33 @@ export { webStorage } from './storage.js';
 export { parseConsentRecord, type ConsentRecord, type RecordRules } from './consent-record.js';
 export type { ConsentAdapter } from './consent-adapter.js';
 export { trackerCoreAdapter, type CoreTracker, type TrackerCoreAdapterOptions } from './adapters/tracker-core-adapter.js';
-export { createConsentTracker, type ConsentStatus, type ConsentTracker, type ConsentTrackerOptions } from './consent-tracker.js';
-export { consentMachine, APPLY_ACTOR_ID, LOAD_ACTOR_ID, type ConsentContext, type ConsentEvent, type ConsentProblem } from '../machines/consent.machine.js';
+export { createConsentTracker, type ConsentTracker } from './consent-tracker.js';
+export type { ConsentTrackerOptions } from './consent-options.js';
+export type { GateCounters } from './gate.js';
+export {
+  consentMachine,
+  decisionProblem,
+  CHART_ACTORS,
+  LEVEL_STATES,
+  type ApplyInput,
+  type ConsentContext,
+  type ConsentEvent,
+  type ConsentMachineInput,
+  type ConsentProblem,
+  type DecidedEvent,
+  type ForgetInput,
+  type LoadOutput,
+} from '../machines/consent.machine.js';
+export {
+  selectBootCap,
+  selectBooted,
+  selectHoldCap,
+  selectHolding,
+  selectOutcome,
+  selectPhase,
+  selectQuiescent,
+  selectStatus,
+  type ConsentPhase,
+  type ConsentStatus,
+} from '../machines/consent.selectors.js';
+export { DEFAULT_TRACKER_CONFIGURATIONS } from '../machines/tracker-configuration.js';

@@ -1,5 +1,8 @@
 import { ConsentError, assertConsentLevel, describe } from './consent-error.js';
-import { CONSENT_LEVELS, type ConsentLevel } from './levels.js';
+import { CONSENT_LEVELS, type ConsentLevel } from '../machines/levels.js';
+import type { TrackerConfiguration } from '../machines/tracker-configuration.js';
+
+export type { TrackerConfiguration } from '../machines/tracker-configuration.js';
 
 /**
  * What happens to the session: the `client_session` entity and the browser's `sid`/`vid`.
@@ -109,20 +112,6 @@ export interface PolicyOptions {
   readonly unsafeSessionOnlyWithoutServerAnonymisation?: boolean;
 }
 
-/**
- * A level's configuration in the shape of the React Native tracker v2 options that the seed page
- * documents, so that each level reads as the v2 switches it stands for.
- *
- * @example
- * ```ts
- * import { toTrackerConfiguration, type TrackerConfiguration } from 'consent-tracker';
- * const config: TrackerConfiguration = toTrackerConfiguration('none');
- * ```
- */
-export interface TrackerConfiguration {
-  readonly trackerConfig: { readonly sessionContext: boolean; readonly userAnonymisation: boolean };
-  readonly emitterConfig: { readonly serverAnonymisation: boolean };
-}
 
 const ANONYMOUS_BASE = {
   userIdentifiers: false,

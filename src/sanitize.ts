@@ -1,4 +1,4 @@
-import { minLevel, compareLevels, type ConsentLevel } from './levels.js';
+import { minLevel, compareLevels, type ConsentLevel } from '../machines/levels.js';
 import { DEFAULT_POLICY, type LevelPolicy, type PolicyTable } from './policy.js';
 import {
   AD_ID_FIELDS,

@@ -4,9 +4,9 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 /**
- * Every TSDoc `@example` and every TypeScript block of the README is type-checked against the
- * package, as users would write it; and every public export has an example. An example that no
- * longer compiles is a broken promise to the reader.
+ * Every TSDoc `@example` and every TypeScript block of the README and of the docs/ pages is
+ * type-checked against the package, as users would write it; and every public export has an
+ * example. An example that no longer compiles is a broken promise to the reader.
  */
 const ROOT = join(import.meta.dirname, '..');
 const ENTRIES = ['src/index.ts', 'src/react-native/index.ts', 'src/testing/index.ts'];
@@ -42,9 +42,18 @@ function tsdocExamples(file: string): Array<{ name: string; code: string }> {
   return examples;
 }
 
-function readmeExamples(): Array<{ name: string; code: string }> {
-  const text = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((block) => ({ name: `README.md:${text.slice(0, block.index).split('\n').length}`, code: block[1] ?? '' }));
+/** The ```ts blocks of a Markdown file, with where they are. */
+function markdownExamples(file: string): Array<{ name: string; code: string }> {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((block) => ({ name: `${file}:${text.slice(0, block.index).split('\n').length}`, code: block[1] ?? '' }));
+}
+
+/** The documentation pages: every Markdown file under docs/. */
+function docPages(): string[] {
+  return readdirSync(join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .sort()
+    .map((name) => join('docs', name));
 }
 
 function compilerOptions(): ts.CompilerOptions {
@@ -52,11 +61,18 @@ function compilerOptions(): ts.CompilerOptions {
   return { ...ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT).options, noEmit: true, noUnusedLocals: false };
 }
 
-const examples = [...sourceFiles('src').flatMap(tsdocExamples), ...sourceFiles('machines').flatMap(tsdocExamples), ...readmeExamples()];
+const readme = markdownExamples('README.md');
+const pages = docPages();
+const docs = pages.flatMap(markdownExamples);
+const examples = [...sourceFiles('src').flatMap(tsdocExamples), ...sourceFiles('machines').flatMap(tsdocExamples), ...readme, ...docs];
 
 describe('documentation examples', () => {
-  it('are found (a TSDoc example on the public API, the README quick starts)', () => {
+  it('are found (a TSDoc example on the public API, the README quick starts, the docs pages)', () => {
     expect(examples.length).toBeGreaterThan(70);
+    // The README's two quick starts, and examples on the docs pages that show code.
+    expect(readme.length).toBeGreaterThanOrEqual(2);
+    expect(pages).toEqual(expect.arrayContaining(['docs/api.md', 'docs/identifier-policy.md', 'docs/lifecycle.md', 'docs/migrating-from-v2.md', 'docs/react-native.md', 'docs/testing.md']));
+    expect(docs.length).toBeGreaterThanOrEqual(10);
   });
 
   it('all type-check against the package', () => {

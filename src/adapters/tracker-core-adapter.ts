@@ -52,8 +52,10 @@ export type TrackerCoreAdapterOptions = Omit<EmitterConfiguration, 'eventStore' 
 export function trackerCoreAdapter(options: TrackerCoreAdapterOptions): ConsentAdapter<CoreTracker> {
   const { corePlugins = [], base64, configure, ...emitterOptions } = options;
   let flushEmitter: () => Promise<void> = async () => {};
+  let enforcementInUse: Enforcement | undefined;
   return {
     create(enforcement: Enforcement): CoreTracker {
+      enforcementInUse = enforcement;
       const emitter = newEmitter({ ...emitterOptions, eventStore: enforcement.eventStore, customFetch: enforcement.customFetch });
       flushEmitter = () => emitter.flush();
       const core = trackerCore({
@@ -67,12 +69,14 @@ export function trackerCoreAdapter(options: TrackerCoreAdapterOptions): ConsentA
     async apply() {
       // tracker-core keeps no identifiers of its own: the enforcement points do all the work.
     },
-    async forget() {},
+    async forget() {
+      // Nothing is kept on the device but the queue, which the enforcement points keep in line.
+    },
     flush: () => flushEmitter(),
-    replay(tracker, method, args, timestamp) {
-      if (method !== 'track') return;
+    replay(tracker, method, args, timestamp, level) {
+      if (method !== 'track' || !enforcementInUse) return undefined;
       const [event, context] = args as [PayloadBuilder, SelfDescribingJson[] | undefined];
-      tracker.core.track(event, context, { type: 'ttm', value: timestamp });
+      return enforcementInUse.trackAtMost(level, () => void tracker.core.track(event, context, { type: 'ttm', value: timestamp }));
     },
   };
 }

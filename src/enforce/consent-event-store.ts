@@ -1,6 +1,6 @@
 import type { EventStore, EventStoreIterator, EventStorePayload, Payload } from '@snowplow/tracker-core';
 import { ConsentError } from '../consent-error.js';
-import { compareLevels, isConsentLevel, type ConsentLevel } from '../levels.js';
+import { compareLevels, isConsentLevel, type ConsentLevel } from '../../machines/levels.js';
 import { sanitizeEvent, type DropReason } from '../sanitize.js';
 import type { KeyValueStorage } from '../storage.js';
 import type { EnforcementContext } from './enforcement-context.js';

@@ -1,5 +1,5 @@
 import { findForbiddenIdentifiers } from '../find-forbidden-identifiers.js';
-import { minLevel, type ConsentLevel } from '../levels.js';
+import { minLevel, type ConsentLevel } from '../../machines/levels.js';
 import { sanitizeEvent, type EventPayload } from '../sanitize.js';
 import type { ConsentEventStore } from './consent-event-store.js';
 import type { EnforcementContext } from './enforcement-context.js';

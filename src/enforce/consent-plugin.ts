@@ -1,5 +1,5 @@
 import { payloadJsonProcessor, type CorePlugin, type PayloadBuilder, type TrackerCore } from '@snowplow/tracker-core';
-import type { ConsentLevel } from '../levels.js';
+import type { ConsentLevel } from '../../machines/levels.js';
 import { sanitizeEvent, type SanitizeOptions, type SanitizeResult } from '../sanitize.js';
 import { CLIENT_SESSION_SCHEMA_PREFIX, SCREEN_VIEW_SCHEMA_PREFIX, encodeJsonFields, readSelfDescribingEventShared } from '../tp2.js';
 import type { IdentityKeeper } from './identity-keeper.js';

@@ -1,6 +1,6 @@
 import type { CorePlugin } from '@snowplow/tracker-core';
 import { ConsentError, describe, positiveInteger } from '../consent-error.js';
-import type { ConsentLevel } from '../levels.js';
+import { minLevel, type ConsentLevel } from '../../machines/levels.js';
 import { resolvePolicy, type PolicyOptions, type PolicyTable } from '../policy.js';
 import type { KeyValueStorage } from '../storage.js';
 import { IdentityKeeper } from './identity-keeper.js';
@@ -25,12 +25,6 @@ import type { DropReason } from '../sanitize.js';
 export interface EnforcementOptions {
   /** The level in force now. Read once per event and per request; a throwing or invalid answer counts as `off`. */
   readonly level: () => ConsentLevel;
-  /**
-   * A cap on the level of events tracked now, that is not a level change: `createConsentTracker`
-   * sets one while it releases held events, each at no more than the level when it was tracked.
-   * `undefined` for no cap; an invalid answer counts as `off`.
-   */
-  readonly ceiling?: () => ConsentLevel | undefined;
   /** Where the event queue is persisted (AsyncStorage, a `localStorage` wrapper); in memory only if absent. */
   readonly storage?: KeyValueStorage;
   /** The storage key of the queue. Default `'consent-tracker.queue'`; use one per tracker namespace. */
@@ -108,6 +102,11 @@ export interface Enforcement {
    * withdrawal should have removed it): a later `full` sends a new one, unless `stitch` is set.
    */
   withdrawIdentity(): void;
+  /**
+   * Makes `call` (which tracks synchronously) with events sent with at most `level`: a held event
+   * released after a change keeps the level it may carry. Not a level change.
+   */
+  trackAtMost<T>(level: ConsentLevel, call: () => T): T;
   /** Counts (and reports to `onDrop`) an event an adapter could not pass on. */
   drop(reason: DropReason, eventId: string | undefined, detail: string): void;
   /** Counters of what was tracked, dropped (by reason), rewritten and sent. */
@@ -168,8 +167,9 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
   const storageTimeoutMs = positiveInteger(options.storageTimeoutMs, 'storageTimeoutMs', 3000);
   const policy = resolvePolicy(options.policy);
 
-  if (options.ceiling !== undefined && typeof options.ceiling !== 'function') throw new ConsentError('INVALID_OPTION', 'ceiling must be a function');
-  const context = createEnforcementContext({ policy, level: options.level, ceiling: options.ceiling, onDrop: options.onDrop, onError: options.onError });
+  /** The cap of the call being replayed by `trackAtMost`, if any. */
+  let ceiling: ConsentLevel | undefined;
+  const context = createEnforcementContext({ policy, level: options.level, ceiling: () => ceiling, onDrop: options.onDrop, onError: options.onError });
   const identity = new IdentityKeeper(policy, options.stitch === true);
   const eventStore = createConsentEventStore(context, { storage, storageKey, maxSize, storageTimeoutMs });
   const plugin = createConsentPlugin(context, identity);
@@ -214,6 +214,15 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     },
     drop(reason, eventId, detail) {
       context.drop(reason, 'adapter', eventId, detail);
+    },
+    trackAtMost(level, call) {
+      const outer = ceiling;
+      ceiling = outer === undefined ? level : minLevel(outer, level);
+      try {
+        return call();
+      } finally {
+        ceiling = outer;
+      }
     },
     withdrawIdentity() {
       identity.forceWithdraw();

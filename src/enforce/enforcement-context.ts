@@ -1,5 +1,5 @@
 import { ConsentError, describe } from '../consent-error.js';
-import { isConsentLevel, minLevel, type ConsentLevel } from '../levels.js';
+import { isConsentLevel, minLevel, type ConsentLevel } from '../../machines/levels.js';
 import type { PolicyTable } from '../policy.js';
 import type { DropReason } from '../sanitize.js';
 

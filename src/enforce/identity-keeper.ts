@@ -1,5 +1,5 @@
 import { v4 as uuidv4 } from 'uuid';
-import { compareLevels, type ConsentLevel } from '../levels.js';
+import { compareLevels, type ConsentLevel } from '../../machines/levels.js';
 import type { PolicyTable } from '../policy.js';
 import type { AnonymousSession, ReplacementIdentity } from '../sanitize.js';
 import { SessionKeeper } from './session-keeper.js';

@@ -1,7 +1,7 @@
 import type { AsyncStorage } from '@snowplow/react-native-tracker';
 import { v4 as uuidv4 } from 'uuid';
 import type { Enforcement } from '../enforce/create-enforcement.js';
-import type { ConsentLevel } from '../levels.js';
+import type { ConsentLevel } from '../../machines/levels.js';
 
 /**
  * The tracker's `asyncStorage`, made consent-aware, plus what the adapter calls on a level change.

@@ -1,6 +1,6 @@
 import type { PlatformContextRetriever } from '@snowplow/react-native-tracker';
 import type { Enforcement } from '../enforce/create-enforcement.js';
-import type { ConsentLevel } from '../levels.js';
+import type { ConsentLevel } from '../../machines/levels.js';
 
 /** The retriever functions that return advertising and app-set identifiers. */
 const AD_ID_GETTERS = ['getAppleIdfa', 'getAppleIdfv', 'getAndroidIdfa', 'getAppSetId', 'getAppSetIdScope'] as const;

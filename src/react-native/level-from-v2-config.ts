@@ -1,5 +1,5 @@
 import { ConsentError, describe } from '../consent-error.js';
-import type { ConsentLevel } from '../levels.js';
+import type { ConsentLevel } from '../../machines/levels.js';
 import { toTrackerConfiguration } from '../policy.js';
 
 /**

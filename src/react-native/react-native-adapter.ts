@@ -4,7 +4,7 @@ import type { CorePlugin } from '@snowplow/tracker-core';
 import type { ConsentAdapter } from '../consent-adapter.js';
 import { ConsentError, describe } from '../consent-error.js';
 import type { Enforcement } from '../enforce/create-enforcement.js';
-import type { ConsentLevel } from '../levels.js';
+import type { ConsentLevel } from '../../machines/levels.js';
 import type { KeyValueStorage } from '../storage.js';
 import { createConsentAwareAsyncStorage } from './consent-aware-async-storage.js';
 import { createConsentAwareRetriever } from './consent-aware-retriever.js';
@@ -88,18 +88,10 @@ void everyMethodListed;
 type AnyMethod = (...args: unknown[]) => unknown;
 
 /** The tracker's methods that return a promise. */
-const ASYNC_METHODS: ReadonlySet<string> = new Set<keyof ReactNativeTracker>([
-  'flush',
-  'getSessionUserId',
-  'getSessionId',
-  'getSessionIndex',
-  'getSessionState',
-  'enablePlatformContext',
-  'refreshPlatformContext',
-]);
+const ASYNC_METHODS: readonly string[] = ['flush', 'getSessionUserId', 'getSessionId', 'getSessionIndex', 'getSessionState', 'enablePlatformContext', 'refreshPlatformContext'] satisfies (keyof ReactNativeTracker)[];
 
-/** Calls that change what later events carry (setters, global contexts): the gate keeps them in order with held events. */
-const ORDERED_METHODS: readonly string[] = TRACKER_METHODS.filter((name) => name.startsWith('set') || name.endsWith('GlobalContexts'));
+/** Every call but `track*` keeps its order with events while the gate holds (and waits for the tracker to exist). */
+const ORDERED_METHODS: readonly string[] = TRACKER_METHODS.filter((name) => !name.startsWith('track'));
 
 /**
  * The consent adapter for `@snowplow/react-native-tracker` 4.x. It creates the tracker once, with
@@ -117,16 +109,15 @@ const ORDERED_METHODS: readonly string[] = TRACKER_METHODS.filter((name) => name
  * - at a level that keeps device storage, stores the session as it is (the new identity's after
  *   a re-consent).
  *
- * A withdrawal's forgetting is done even if the change is abandoned, unless a newer change has
- * started by then. The rest (session entity, identifiers, `SP-Anonymous: *`, screen ids, a new
- * device user id after a re-consent) is done per event by the enforcement points.
+ * The clearing of stored identifiers is the chart's clean-up (`forget`), which no later decision
+ * cancels. The rest (session entity, identifiers, `SP-Anonymous: *`, screen ids, a new device
+ * user id after a re-consent) is done per event by the enforcement points.
  *
  * `newTracker` is asynchronous, so the tracker exists once `consent.ready` has resolved. Until
- * then `track*` calls and the calls in `orderedMethods` are held by the gate, in order; the
- * methods that return a promise answer once it exists; other calls are queued and made once it
- * exists (returning `undefined`). If it cannot be created, the error is reported to `onError`,
- * `track*` calls are counted as dropped (`no-tracker`), and other calls do nothing. The getters
- * report the tracker's own state (its device user id, say), not what is sent.
+ * then the gate holds every call, in order; the methods that return a promise answer once it
+ * exists. If it cannot be created, the error is reported to `onError`, `track*` calls are
+ * counted as dropped (`no-tracker`), and other calls do nothing. The getters report the
+ * tracker's own state (its device user id, say), not what is sent.
  *
  * @throws {@link ConsentError} `INVALID_OPTION` without a namespace or an endpoint.
  *
@@ -150,9 +141,11 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
   if (typeof endpoint !== 'string' || endpoint === '') throw new ConsentError('INVALID_OPTION', `endpoint must be a non-empty string; got ${describe(endpoint)}`);
   const asyncStorage = options.asyncStorage ?? DefaultAsyncStorage;
 
-  let creation: Promise<ReactNativeTracker> | undefined;
+  /** `newTracker`'s answer: rejects if the tracker could not be created. */
+  let created: Promise<ReactNativeTracker> | undefined;
+  /** The tracker once it exists; `undefined` if it could not be created. */
+  let creation: Promise<ReactNativeTracker | undefined> | undefined;
   let real: ReactNativeTracker | undefined;
-  let failed = false;
   let enforcementInUse: Enforcement | undefined;
   let storage: ReturnType<typeof createConsentAwareAsyncStorage> | undefined;
   /**
@@ -160,16 +153,7 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
    * device state (ad ids fetched, session stored) must be ready for it by then. Events cannot
    * carry more than the level in force: the enforcement plugin sees to that.
    */
-  let applying: { level: ConsentLevel } | undefined;
-  /**
-   * The last level applied. The chart's `from` is the level enforced when the change started,
-   * already lowered for a downgrade, so the adapter keeps its own.
-   */
-  let applied: ConsentLevel | undefined;
-  /** The last forgetting started, which stop() lets finish. */
-  let pendingForget: Promise<void> | undefined;
-  /** Changes started: a late step of an older one must not undo a newer one. */
-  let changes = 0;
+  let applying: ConsentLevel | undefined;
   /** The time a held event was first tracked, while the gate replays it. */
   let replayTimestamp: number | undefined;
 
@@ -179,17 +163,23 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
     },
   };
 
+  /** The tracker and what it was created with, once it exists; `undefined` if it could not be created. */
+  const ready = async () => {
+    const tracker = await creation;
+    return tracker && storage && enforcementInUse ? { tracker, storage, enforcement: enforcementInUse } : undefined;
+  };
+
   return {
     storage: asyncStorage as KeyValueStorage,
     orderedMethods: ORDERED_METHODS,
+    asyncMethods: ASYNC_METHODS,
     create(enforcement) {
       if (creation) throw new ConsentError('INVALID_OPTION', 'a reactNativeAdapter creates one tracker: make one adapter per consent tracker');
       enforcementInUse = enforcement;
-      const deviceLevel = () => applying?.level ?? enforcement.level();
+      const deviceLevel = () => applying ?? enforcement.level();
       storage = createConsentAwareAsyncStorage(asyncStorage, namespace, enforcement, deviceLevel);
       const retriever = options.platformContextRetriever && createConsentAwareRetriever(options.platformContextRetriever, enforcement, deviceLevel);
-      const queued: Array<{ name: string; args: unknown[] }> = [];
-      creation = newTracker({
+      created = newTracker({
         ...options,
         asyncStorage: storage,
         ...(retriever && { platformContextRetriever: retriever }),
@@ -197,113 +187,66 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
         customFetch: enforcement.customFetch,
         // The enforcement plugin runs last, after the tracker's own and the app's plugins.
         plugins: [...(options.plugins ?? []), timestampPlugin, enforcement.plugin],
-      }).then(
-        (tracker) => {
-          real = tracker;
-          for (const { name, args } of queued.splice(0)) (tracker[name as keyof ReactNativeTracker] as AnyMethod)(...args);
-          return tracker;
-        },
-        (error: unknown) => {
-          failed = true;
-          for (const { name } of queued.splice(0)) {
-            if (name.startsWith('track')) enforcement.drop('no-tracker', undefined, `${name}: the tracker could not be created`);
-          }
-          throw error;
-        },
-      );
-      // Reported through created(); nothing else waits on it.
-      creation.catch(() => undefined);
-      const tracker = creation;
+      });
+      creation = created.then((tracker) => (real = tracker), () => undefined);
+      // Calls reach it through the gate, which holds them until it exists.
       const facade: Record<string, unknown> = { namespace };
       for (const name of TRACKER_METHODS) {
         facade[name] = (...args: unknown[]) => {
           if (real) return (real[name] as AnyMethod)(...args);
-          // Methods that answer with a promise answer once the tracker exists (undefined if it never does).
-          if (ASYNC_METHODS.has(name)) return tracker.then((t) => (t[name] as AnyMethod)(...args), () => undefined);
-          if (!failed) queued.push({ name, args });
-          else if (name.startsWith('track')) enforcement.drop('no-tracker', undefined, `${name}: the tracker could not be created`);
+          if (name.startsWith('track')) enforcement.drop('no-tracker', undefined, `${name}: the tracker could not be created`);
           return undefined;
         };
       }
       return facade as ReactNativeTracker;
     },
     async created() {
-      await creation;
+      await created;
     },
     async apply(level, from, signal) {
-      const tracker = await creation;
-      if (!tracker || !storage || !enforcementInUse) return;
-      const enforcement = enforcementInUse;
-      const rules = enforcement.policy[level];
-      const forgetting = rules.deviceStorage !== 'keep';
-      // A withdrawal's forgetting is never abandoned: the user has withdrawn, whatever comes next
-      // (unless a newer change has started by the time it gets there: then that one decides).
-      if (signal?.aborted && !forgetting) return;
-      const generation = ++changes;
-      const newest = () => generation === changes;
-      const change = { level };
-      applying = change;
-      // Abandoned: the device level is the one in force again at once, so no ad id is asked for
-      // after a withdrawal that overtook this change.
-      const release = () => {
-        if (applying === change) applying = undefined;
-      };
-      signal?.addEventListener('abort', release);
+      const found = await ready();
+      if (!found || signal.aborted) return;
+      const { tracker, storage, enforcement } = found;
+      applying = level;
+      const release = () => (applying = undefined);
+      // Abandoned: the device level is the one in force again at once, so no ad id is asked for after a withdrawal.
+      signal.addEventListener('abort', release);
       try {
         // Only a withdrawal clears what the app set: a stored decision of none applied at start
-        // leaves the subject for a later consent. First, while the withdrawal is the latest word.
-        const previous = applied ?? from;
-        if (!rules.userIdentifiers && enforcement.policy[previous].userIdentifiers) clearSubject(tracker);
-        if (forgetting) {
-          // A session found stored here was left by a withdrawal cut short (or is the one being
-          // withdrawn): the tracker may hold it in memory, so it must not be sent again.
-          const forgotten = storage.forgetStored(newest).then((found) => {
-            if (found && newest()) enforcement.withdrawIdentity();
-          });
-          pendingForget = forgotten;
-          await forgotten;
-        }
-        if (signal?.aborted) return;
+        // leaves the subject for a later consent.
+        if (!enforcement.policy[level].userIdentifiers && enforcement.policy[from].userIdentifiers) clearSubject(tracker);
         await tracker.refreshPlatformContext();
-        if (signal?.aborted) return;
+        if (signal.aborted) return;
         // Last, so that a change that failed earlier has stored nothing.
         const session = await tracker.getSessionState();
-        if (signal?.aborted) return;
-        await storage.levelApplied(session);
-        if (applying === change) applied = level;
+        if (!signal.aborted) await storage.levelApplied(session);
       } finally {
-        signal?.removeEventListener('abort', release);
+        signal.removeEventListener('abort', release);
         release();
       }
     },
-    async forget() {
-      const tracker = await creation;
-      if (!tracker || !storage || !enforcementInUse) return;
-      const enforcement = enforcementInUse;
-      clearSubject(tracker);
-      const generation = ++changes;
-      const newest = () => generation === changes;
-      const forgotten = storage.forgetStored(newest).then((found) => {
-        if (found && newest()) enforcement.withdrawIdentity();
-      });
-      pendingForget = forgotten;
-      await forgotten;
+    async forget(level, signal) {
+      const found = await ready();
+      if (!found || found.enforcement.policy[level].deviceStorage === 'keep') return;
+      // A session found stored here was left by a withdrawal cut short (or is the one being
+      // withdrawn): the tracker may hold it in memory, so it must not be sent again.
+      if ((await found.storage.forgetStored(() => !signal.aborted)) && !signal.aborted) found.enforcement.withdrawIdentity();
     },
     async flush() {
       await (await creation)?.flush();
     },
     async stop() {
-      // A withdrawal's forgetting in progress ends first; then the namespace is freed (the
-      // emitter cannot be stopped: the enforcement points stop sending).
-      await pendingForget?.catch(() => undefined);
-      await creation?.then(() => removeTracker(namespace), () => undefined);
+      // The emitter cannot be stopped (the enforcement points stop sending): the namespace is freed.
+      if (await creation) removeTracker(namespace);
     },
-    replay(tracker, method, args, timestamp) {
+    replay(tracker, method, args, timestamp, level) {
       const call = (tracker as unknown as Record<string, unknown>)[method];
-      if (typeof call !== 'function') return;
+      if (typeof call !== 'function') return undefined;
+      if (!method.startsWith('track') || !enforcementInUse) return (call as AnyMethod)(...args);
+      const enforcement = enforcementInUse;
       replayTimestamp = timestamp;
       try {
-        (call as AnyMethod)(...args);
+        return enforcement.trackAtMost(level, () => (call as AnyMethod)(...args));
       } finally {
         replayTimestamp = undefined;
       }

@@ -1,5 +1,5 @@
 import { findForbiddenIdentifiers } from '../find-forbidden-identifiers.js';
-import type { ConsentLevel } from '../levels.js';
+import type { ConsentLevel } from '../../machines/levels.js';
 import { DEFAULT_POLICY, type PolicyTable } from '../policy.js';
 import { NULL_UUID } from '../tp2.js';
 import type { CollectedEvent } from './collected-event.js';

@@ -1,0 +1,176 @@
+import type { SnapshotFrom } from 'xstate';
+import type { consentMachine } from './consent.machine.js';
+import { minLevel, type ConsentLevel } from './levels.js';
+
+type ConsentSnapshot = SnapshotFrom<typeof consentMachine>;
+
+/**
+ * Where the consent lifecycle is, in one word:
+ * - `booting`: the stored decision is being read, or the level it stands for is not in force yet;
+ * - `failed`: a change failed or timed out; the lower level stays enforced until a retry or a new decision;
+ * - `forgetting`: a withdrawal's or a reset's clean-up is under way;
+ * - `applying`: a change is being applied;
+ * - `undecided`: no decision is in force (none made, an unreadable one, an expired one): ask the user;
+ * - `active`: the decision is in force.
+ *
+ * @example
+ * ```ts
+ * import type { ConsentPhase } from 'consent-tracker';
+ * const showBanner = (phase: ConsentPhase) => phase === 'undecided';
+ * ```
+ */
+export type ConsentPhase = 'booting' | 'undecided' | 'applying' | 'active' | 'forgetting' | 'failed';
+
+/**
+ * The phase of a chart snapshot.
+ *
+ * @example
+ * ```ts
+ * import { createActor } from 'xstate';
+ * import { consentMachine, selectPhase } from 'consent-tracker';
+ * selectPhase(createActor(consentMachine, { input: {} }).getSnapshot()); // 'booting'
+ * ```
+ */
+export function selectPhase(snapshot: ConsentSnapshot): ConsentPhase {
+  if (snapshot.matches({ decision: 'booting' }) || !snapshot.context.converged) return 'booting';
+  if (snapshot.matches({ tracker: 'failed' })) return 'failed';
+  if (snapshot.matches({ cleanup: 'forgetting' })) return 'forgetting';
+  if (!snapshot.matches({ tracker: 'inForce' })) return 'applying';
+  return snapshot.matches({ decision: 'undecided' }) ? 'undecided' : 'active';
+}
+
+/**
+ * Whether the changes asked for so far are over: `pending` while booting, applying or
+ * forgetting, `failed` if the last change failed closed, `settled` otherwise.
+ *
+ * @example
+ * ```ts
+ * import { createActor } from 'xstate';
+ * import { consentMachine, selectOutcome } from 'consent-tracker';
+ * selectOutcome(createActor(consentMachine, { input: {} }).getSnapshot()); // 'pending'
+ * ```
+ */
+export function selectOutcome(snapshot: ConsentSnapshot): 'pending' | 'failed' | 'settled' {
+  const phase = selectPhase(snapshot);
+  if (phase === 'failed') return 'failed';
+  return phase === 'active' || phase === 'undecided' ? 'settled' : 'pending';
+}
+
+/**
+ * Whether the decision is safely written and no clean-up is under way, so that stopping now
+ * loses nothing (a write that keeps failing counts as done: it was reported).
+ *
+ * @example
+ * ```ts
+ * import { createActor } from 'xstate';
+ * import { consentMachine, selectQuiescent } from 'consent-tracker';
+ * selectQuiescent(createActor(consentMachine, { input: {} }).getSnapshot()); // true
+ * ```
+ */
+export function selectQuiescent(snapshot: ConsentSnapshot): boolean {
+  return snapshot.matches({ cleanup: 'idle' }) && (snapshot.matches({ persistence: 'saved' }) || snapshot.matches({ persistence: 'retrying' }));
+}
+
+/**
+ * Whether the gate holds calls now (the tracker does not exist yet, a change is applied, or
+ * no decision is in force while the app asked to hold until one is).
+ *
+ * @example
+ * ```ts
+ * import { createActor } from 'xstate';
+ * import { consentMachine, selectHolding } from 'consent-tracker';
+ * selectHolding(createActor(consentMachine, { input: {} }).getSnapshot()); // true
+ * ```
+ */
+export function selectHolding(snapshot: ConsentSnapshot): boolean {
+  return snapshot.matches({ gate: 'holding' });
+}
+
+/**
+ * Whether booting is over: the stored decision read (or the user decided first) and the level
+ * it stands for in force, or failed closed.
+ *
+ * @example
+ * ```ts
+ * import { createActor } from 'xstate';
+ * import { consentMachine, selectBooted } from 'consent-tracker';
+ * selectBooted(createActor(consentMachine, { input: {} }).getSnapshot()); // false
+ * ```
+ */
+export function selectBooted(snapshot: ConsentSnapshot): boolean {
+  return selectPhase(snapshot) !== 'booting';
+}
+
+/**
+ * The most a call held now may be sent with when it is released: the enforced level, or
+ * `undefined` while the stored decision is being read or the app holds events until a
+ * decision (their level is then {@link selectBootCap}'s, once known).
+ *
+ * @example
+ * ```ts
+ * import { createActor } from 'xstate';
+ * import { consentMachine, selectHoldCap } from 'consent-tracker';
+ * selectHoldCap(createActor(consentMachine, { input: {} }).getSnapshot()); // undefined
+ * ```
+ */
+export function selectHoldCap(snapshot: ConsentSnapshot): ConsentLevel | undefined {
+  if (snapshot.context.target === null) return undefined;
+  if (snapshot.context.holdUntilDecided && snapshot.matches({ decision: 'undecided' })) return undefined;
+  return snapshot.context.enforced;
+}
+
+/**
+ * The most calls held before their level was known may be sent with, once it is: the stored
+ * decision's level when it was read, the decided level when the app holds events until a
+ * decision, and no more than the level enforced before it when the user decided while the
+ * stored decision was being read (what was stored is not known then). `undefined` until then.
+ *
+ * @example
+ * ```ts
+ * import { createActor } from 'xstate';
+ * import { consentMachine, selectBootCap } from 'consent-tracker';
+ * selectBootCap(createActor(consentMachine, { input: {} }).getSnapshot()); // undefined
+ * ```
+ */
+export function selectBootCap(snapshot: ConsentSnapshot): ConsentLevel | undefined {
+  const { target, loaded, enforced, holdUntilDecided } = snapshot.context;
+  if (target === null || (holdUntilDecided && snapshot.matches({ decision: 'undecided' }))) return undefined;
+  // Held until a decision on the app's request: released at the decided level, as asked.
+  return loaded || holdUntilDecided ? target : minLevel(target, enforced);
+}
+
+/**
+ * Where the consent tracker is in its lifecycle.
+ *
+ * @example
+ * ```ts
+ * import type { ConsentStatus } from 'consent-tracker';
+ * const show = (status: ConsentStatus) => status.phase === 'undecided';
+ * ```
+ */
+export interface ConsentStatus {
+  readonly phase: ConsentPhase;
+  /** The level the enforcement points apply now. */
+  readonly level: ConsentSnapshot['context']['enforced'];
+  /** The level the tracker converges to (the decision's, or the undecided one); `null` while booting. */
+  readonly target: ConsentSnapshot['context']['target'];
+  /** The decision as stored; `null` while undecided. */
+  readonly record: ConsentSnapshot['context']['record'];
+  /** The last problem. */
+  readonly error: ConsentSnapshot['context']['error'];
+}
+
+/**
+ * The status of a chart snapshot.
+ *
+ * @example
+ * ```ts
+ * import { createActor } from 'xstate';
+ * import { consentMachine, selectStatus } from 'consent-tracker';
+ * selectStatus(createActor(consentMachine, { input: {} }).getSnapshot()).phase; // 'booting'
+ * ```
+ */
+export function selectStatus(snapshot: ConsentSnapshot): ConsentStatus {
+  const { enforced, target, record, error } = snapshot.context;
+  return { phase: selectPhase(snapshot), level: enforced, target, record, error };
+}
