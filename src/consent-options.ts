@@ -2,6 +2,7 @@ import type { InspectionEvent } from 'xstate';
 import type { ConsentLevel } from '../machines/levels.js';
 import type { ConsentAdapter } from './consent-adapter.js';
 import { ConsentError, assertConsentLevel, describe, positiveInteger } from './consent-error.js';
+import type { FetchFunction } from './enforce/consent-fetch.js';
 import type { DroppedEvent } from './enforce/enforcement-context.js';
 import type { PolicyOptions, PolicyTable } from './policy.js';
 import { memoryStorage, type KeyValueStorage } from './storage.js';
@@ -44,6 +45,8 @@ export interface ConsentTrackerOptions<Tracker extends object> {
   readonly maxAgeDays?: number;
   /** The identifier policy, or options to build it. */
   readonly policy?: PolicyOptions | PolicyTable;
+  /** The fetch the network guard sends through. Default: the global `fetch`, read at each request. */
+  readonly fetch?: FetchFunction;
   /** XState's inspector, to watch the chart (`@statelyai/inspect`). */
   readonly inspect?: (event: InspectionEvent) => void;
   /** The clock of the chart's timeouts (XState's `SimulatedClock` in tests). Default: real timers. */

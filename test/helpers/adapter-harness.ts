@@ -1,6 +1,6 @@
 import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
 import { buildStructEvent } from '@snowplow/tracker-core';
-import { memoryStorage, type CoreTracker } from 'consent-tracker';
+import { memoryStorage, type CoreTracker, type KeyValueStorage } from 'consent-tracker';
 import { reactNativeAdapter } from 'consent-tracker/react-native';
 import { heldAdapter, holdApplies, type HeldAdapter } from './held-adapter.js';
 import { rnTrackerOptions } from './react-native.js';
@@ -12,11 +12,19 @@ export interface AdapterHarness {
    * One tracker instance behind a held adapter. `device` is what the tracker keeps on the device
    * (its namespace and storage): instances given the same device are restarts of one app.
    */
-  held(endpoint: string, options?: { holdApply?: boolean; device?: Device }): HeldAdapter<object>;
+  held(endpoint: string, options?: HeldOptions): HeldAdapter<object>;
   /** Tracks a structured event with action `label`. */
   track(tracker: object, label: string): void;
   /** A new device, for `held`. */
   device(): Device;
+}
+
+/** How `held` builds the adapter: which steps it holds, the device, and the storage the tracker sees (the device's by default). */
+export interface HeldOptions {
+  readonly holdApply?: boolean;
+  readonly holdForget?: boolean;
+  readonly device?: Device;
+  readonly storage?: KeyValueStorage;
 }
 
 export interface Device {
@@ -35,7 +43,7 @@ export const reactNativeHarness: AdapterHarness = {
   name: 'react-native',
   held(endpoint, options = {}) {
     const device = options.device ?? this.device();
-    const base = reactNativeAdapter(rnTrackerOptions(endpoint, { namespace: device.namespace, asyncStorage: device.storage as never }));
+    const base = reactNativeAdapter(rnTrackerOptions(endpoint, { namespace: device.namespace, asyncStorage: (options.storage ?? device.storage) as never }));
     return holdApplies(base, options) as HeldAdapter<object>;
   },
   track: (tracker, label) => (tracker as ReactNativeTracker).trackStructuredEvent({ category: 'c', action: label }),

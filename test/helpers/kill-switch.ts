@@ -1,0 +1,41 @@
+import type { FetchFunction, KeyValueStorage } from 'consent-tracker';
+
+/**
+ * An app process as far as the outside world sees it: its storage and its network. `kill()`
+ * abandons the process where it stands (at whatever it awaits): from then on none of its storage
+ * calls or requests has any effect, and none answers, as if the process had died. What its
+ * storage calls had done before stays on the device, for the next launch.
+ *
+ * `killAtStorageCall(n)` kills it as its n-th storage call (counting from 0) starts, before that
+ * call has any effect, so that a test can kill at every await point of a scenario in turn.
+ */
+export function killSwitch() {
+  let killed = false;
+  let storageCalls = 0;
+  let killAt = Number.POSITIVE_INFINITY;
+  const never = new Promise<never>(() => undefined);
+  const cut = <T>(work: () => Promise<T> | T): Promise<T> => {
+    if (storageCalls++ >= killAt) killed = true;
+    if (killed) return never;
+    return Promise.resolve(work()).then((value) => (killed ? never : value));
+  };
+  return {
+    kill() {
+      killed = true;
+    },
+    killAtStorageCall(n: number) {
+      killAt = n;
+    },
+    killed: () => killed,
+    /** How many storage calls the process has made (those cut off included). */
+    storageCalls: () => storageCalls,
+    storage(base: KeyValueStorage): KeyValueStorage & { getItem(key: string): Promise<string | null> } {
+      return {
+        getItem: (key) => cut(async () => (await base.getItem(key)) ?? null),
+        setItem: (key, value) => cut(() => base.setItem(key, value)),
+        removeItem: (key) => cut(() => base.removeItem?.(key)),
+      };
+    },
+    fetch: ((input, init) => (killed ? never : globalThis.fetch(input, init))) as FetchFunction,
+  };
+}

@@ -1,0 +1,89 @@
+import { removeTracker } from '@snowplow/react-native-tracker';
+import { afterEach, expect } from 'vitest';
+import { createConsentTracker, type ConsentTracker, type ConsentTrackerOptions } from 'consent-tracker';
+import type { AdapterHarness, Device } from './adapter-harness.js';
+import type { HeldAdapter } from './held-adapter.js';
+import { killSwitch } from './kill-switch.js';
+
+/** One launch of the app: its consent tracker, the held adapter, and the process's kill switch. */
+export interface App {
+  readonly consent: ConsentTracker<object>;
+  readonly control: HeldAdapter<object>;
+  readonly process: ReturnType<typeof killSwitch>;
+  /** Tracks a structured event with action `label`. */
+  track(label: string): void;
+  /** Abandons the process where it stands: its storage and network are cut off from now on. */
+  kill(): void;
+}
+
+/** What a launch takes: the collector, the device (restarts share one), what to hold, the consent tracker's options. */
+export interface LaunchOptions {
+  readonly endpoint: string;
+  readonly device: Device;
+  readonly holdApply?: boolean;
+  readonly holdForget?: boolean;
+  readonly options?: Partial<ConsentTrackerOptions<object>>;
+}
+
+/**
+ * Launches the app on a device with the harness's adapter: a consent tracker whose storage (the
+ * device's, or `options.storage` over it) and network go through a kill switch.
+ */
+export function launch(harness: AdapterHarness, { endpoint, device, holdApply, holdForget, options = {} }: LaunchOptions): App {
+  const process = killSwitch();
+  const storage = process.storage(options.storage ?? device.storage);
+  const control = harness.held(endpoint, { device, storage, holdApply: holdApply ?? false, holdForget: holdForget ?? false });
+  const consent = createConsentTracker({ ...options, adapter: control.adapter, storage, fetch: process.fetch });
+  return {
+    consent,
+    control,
+    process,
+    track: (label) => harness.track(consent.tracker, label),
+    kill() {
+      process.kill();
+      // The tracker registry is the process's memory: the next launch starts without it.
+      removeTracker(device.namespace);
+    },
+  };
+}
+
+/**
+ * Launches apps for a test file's tests and ends them after each test (stopped, or killed if the
+ * test killed them), so that nothing of one test reaches the collector in the next.
+ */
+export function useApps(endpoint: () => string) {
+  const running: App[] = [];
+  afterEach(() => {
+    for (const app of running.splice(0)) {
+      // Cut off at once; its stop then runs to its end in the background, unheard.
+      app.kill();
+      void app.consent.stop();
+    }
+  });
+  return {
+    launch(harness: AdapterHarness, options: Omit<LaunchOptions, 'endpoint'>): App {
+      const app = launch(harness, { ...options, endpoint: endpoint() });
+      running.push(app);
+      return app;
+    },
+  };
+}
+
+/** Resolves once everything the app queued has been sent (or dropped) and the collector has answered. */
+export async function drained(app: App): Promise<void> {
+  await expect
+    .poll(async () => {
+      await app.control.adapter.flush();
+      return app.consent.enforcement.eventStore.count();
+    })
+    .toBe(0);
+}
+
+/** A stored decision, as the consent tracker writes it. */
+export const storedDecision = (level: string, decidedAt = Date.now() - 1000) => JSON.stringify({ level, decidedAt, policyVersion: '1', source: 'earlier' });
+
+/** The level of the decision stored on the device, if any. */
+export const storedLevel = (device: Device) => {
+  const raw = device.storage.entries.get('consent-tracker.decision');
+  return raw ? (JSON.parse(raw) as { level?: string }).level : undefined;
+};

@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { ConsentError } from 'consent-tracker';
+import { findLeaks } from 'consent-tracker/testing';
+import { HARNESSES } from './helpers/adapter-harness.js';
+import { faultyStorage, onDecision } from './helpers/faulty-storage.js';
+import { drained, storedDecision, storedLevel, useApps } from './helpers/launch.js';
+import { useCollector } from './helpers/use-collector.js';
+
+/** Booting: what is sent before the stored decision is known, and a decision made meanwhile. */
+
+const collector = useCollector();
+const apps = useApps(() => collector.current.url);
+
+describe.each(HARNESSES)('booting with the $name adapter', (harness) => {
+  const onDevice = (stored?: string) => {
+    const device = harness.device();
+    if (stored) device.storage.entries.set('consent-tracker.decision', stored);
+    return device;
+  };
+
+  it('holds events until the stored decision is read, then sends them at its level', async () => {
+    const app = apps.launch(harness, { device: onDevice(storedDecision('full')) });
+    app.track('during-boot');
+    expect(app.consent.getStatus().phase).toBe('booting');
+    await app.consent.ready;
+    const [event] = await collector.current.waitForEvents(1);
+    expect(event?.payload.uid).toBe('user-1');
+    expect(event?.payload.ttm).toEqual(expect.any(String));
+    expect(app.consent.stats().gate).toMatchObject({ held: 1, released: 1, dropped: 0 });
+  });
+
+  it('first launch: track, setLevel(off), track sends nothing, and counts both as dropped', async () => {
+    const device = onDevice();
+    const app = apps.launch(harness, { device });
+    app.track('before-withdrawal');
+    const withdrawal = app.consent.setLevel('off', 'banner');
+    // Enforced before setLevel returns, while booting.
+    expect(app.consent.getLevel()).toBe('off');
+    app.track('after-withdrawal');
+    await withdrawal;
+    app.track('in-force');
+    await drained(app);
+    expect(collector.current.events()).toEqual([]);
+    expect(app.consent.stats().dropped.off).toBe(3);
+    expect(storedLevel(device)).toBe('off');
+  });
+
+  it("undecidedLevel 'full' and setLevel(none) while booting: nothing leaves with identifiers", async () => {
+    const app = apps.launch(harness, { device: onDevice(), options: { undecidedLevel: 'full' } });
+    app.track('before-withdrawal');
+    const withdrawal = app.consent.setLevel('none', 'banner');
+    expect(app.consent.getLevel()).toBe('none');
+    app.track('after-withdrawal');
+    await withdrawal;
+    const events = await collector.current.waitForEvents(2);
+    expect(findLeaks(events, 'none')).toEqual([]);
+    expect(events.every((e) => e.anonymous && !e.contexts.some((c) => c.schema.includes('client_session')))).toBe(true);
+  });
+
+  it('a decision made while the stored one is read wins over it, and is what is stored', async () => {
+    const device = onDevice(storedDecision('full'));
+    const faults = faultyStorage(device.storage);
+    const read = faults.stall(onDecision('getItem'));
+    const app = apps.launch(harness, { device, options: { storage: faults.storage } });
+    app.track('before');
+    await expect.poll(read.started).toBe(true);
+    await app.consent.setLevel('none', 'banner');
+    read.release();
+    app.track('after');
+    const events = await collector.current.waitForEvents(2);
+    expect(findLeaks(events, 'none')).toEqual([]);
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'active', level: 'none', target: 'none' });
+    expect(storedLevel(device)).toBe('none');
+  });
+
+  it('a stored decision read at once is in force once ready resolves', async () => {
+    const app = apps.launch(harness, { device: onDevice(storedDecision('session-only')) });
+    await app.consent.ready;
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'active', level: 'session-only', record: { source: 'earlier' } });
+  });
+});
+
+describe.each(HARNESSES)('a stored decision that cannot be read, with the $name adapter', (harness) => {
+  it.each([
+    ['corrupt JSON', '{"level":"full",'],
+    ['a wrong shape', JSON.stringify({ level: 'full' })],
+    ['an unknown level', JSON.stringify({ level: 'all', decidedAt: 1, policyVersion: '1', source: 's' })],
+    ['a prototype-polluting key', '{"level":"full","decidedAt":1,"policyVersion":"1","source":"s","__proto__":{"x":1}}'],
+    ['a decision taken in the future (the clock moved back)', storedDecision('full', Date.now() + 86_400_000)],
+  ])('%s counts as off: undecided, nothing sent, reported', async (_name, stored) => {
+    const device = harness.device();
+    device.storage.entries.set('consent-tracker.decision', stored);
+    const errors: ConsentError[] = [];
+    const app = apps.launch(harness, { device, options: { undecidedLevel: 'full', onError: (e) => errors.push(e) } });
+    app.track('after-boot');
+    await app.consent.ready;
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'undecided', level: 'off', record: null, error: { code: 'STORED_DATA_UNREADABLE' } });
+    expect(errors.map((e) => e.code)).toEqual(['STORED_DATA_UNREADABLE']);
+    await drained(app);
+    expect(collector.current.events()).toEqual([]);
+    expect(app.consent.stats().dropped.off).toBe(1);
+  });
+
+  it('storage that throws counts as off; retry() reads it again once it answers', async () => {
+    const device = harness.device();
+    device.storage.entries.set('consent-tracker.decision', storedDecision('session-only'));
+    const faults = faultyStorage(device.storage);
+    faults.fail(onDecision('getItem'), new Error('storage is locked'));
+    const errors: ConsentError[] = [];
+    const app = apps.launch(harness, { device, options: { storage: faults.storage, onError: (e) => errors.push(e) } });
+    await app.consent.ready;
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'undecided', level: 'off' });
+    expect(errors.map((e) => e.code)).toEqual(['STORAGE_FAILED']);
+    faults.heal();
+    await app.consent.retry();
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'active', level: 'session-only' });
+    app.track('after-retry');
+    const events = await collector.current.waitForEvents(1);
+    expect(findLeaks(events, 'session-only')).toEqual([]);
+  });
+
+  it('storage that never answers counts as off after the storage timeout', async () => {
+    const device = harness.device();
+    const faults = faultyStorage(device.storage);
+    faults.stall(onDecision('getItem'));
+    const app = apps.launch(harness, { device, options: { storage: faults.storage, storageTimeoutMs: 30 } });
+    await app.consent.ready;
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'undecided', level: 'off', error: { code: 'STORAGE_FAILED' } });
+  });
+
+  it("a decision the user makes meanwhile wins, and replaces what could not be read", async () => {
+    const device = harness.device();
+    device.storage.entries.set('consent-tracker.decision', '{not json');
+    const app = apps.launch(harness, { device });
+    await app.consent.ready;
+    await app.consent.setLevel('session-only', 'banner');
+    await app.consent.retry();
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'active', level: 'session-only' });
+    expect(storedLevel(device)).toBe('session-only');
+  });
+
+  it('is read again at the next start', async () => {
+    const device = harness.device();
+    device.storage.entries.set('consent-tracker.decision', '{not json');
+    const first = apps.launch(harness, { device });
+    await first.consent.ready;
+    expect(first.consent.getLevel()).toBe('off');
+    await first.consent.stop();
+    device.storage.entries.set('consent-tracker.decision', storedDecision('full'));
+    const second = apps.launch(harness, { device });
+    await second.consent.ready;
+    expect(second.consent.getStatus()).toMatchObject({ phase: 'active', level: 'full' });
+  });
+});
+
+describe.each(HARNESSES)('an expired stored decision, with the $name adapter', (harness) => {
+  it.each([
+    ['another policy version', { policyVersion: '2' }],
+    ['an age past maxAgeDays', { maxAgeDays: 1 }],
+  ])('%s is asked again, at no more than the expired level', async (_name, options) => {
+    const device = harness.device();
+    device.storage.entries.set('consent-tracker.decision', storedDecision('none', Date.now() - 3 * 86_400_000));
+    const errors: ConsentError[] = [];
+    const app = apps.launch(harness, { device, options: { ...options, undecidedLevel: 'full', onError: (e) => errors.push(e) } });
+    app.track('while-expired');
+    await app.consent.ready;
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'undecided', level: 'none', record: null });
+    expect(errors.map((e) => e.code)).toEqual(['STORED_DECISION_EXPIRED']);
+    const events = await collector.current.waitForEvents(1);
+    expect(findLeaks(events, 'none')).toEqual([]);
+  });
+});
