@@ -124,6 +124,12 @@ export interface ConsentContext {
  * What the decision region tells the other regions on every change of the decision (internal).
  * `forget`: the level whose device rules a clean-up applies, `null` for none. `store`: whether
  * the decision is written.
+ *
+ * @example
+ * ```ts
+ * import type { DecidedEvent } from 'consent-tracker';
+ * const withdrawal: DecidedEvent = { type: 'DECIDED', from: 'full', to: 'none', forget: 'none', store: true };
+ * ```
  */
 export interface DecidedEvent {
   readonly type: 'DECIDED';
@@ -162,18 +168,42 @@ export interface ConsentMachineInput {
   policyVersion?: string;
 }
 
-/** What the apply actor is asked to do: bring the tracker to `level`, coming from `from`. */
+/**
+ * What the apply actor is asked to do: bring the tracker to `level`, coming from `from`.
+ *
+ * @example
+ * ```ts
+ * import type { ApplyInput } from 'consent-tracker';
+ * const grant: ApplyInput = { level: 'full', from: 'none' };
+ * ```
+ */
 export interface ApplyInput {
   readonly level: ConsentLevel;
   readonly from: ConsentLevel;
 }
 
-/** What the forget actor is asked to do: clear what the tracker keeps on the device that `level` may not keep. */
+/**
+ * What the forget actor is asked to do: clear what the tracker keeps on the device that `level` may not keep.
+ *
+ * @example
+ * ```ts
+ * import type { ForgetInput } from 'consent-tracker';
+ * const everything: ForgetInput = { level: 'off' };
+ * ```
+ */
 export interface ForgetInput {
   readonly level: ConsentLevel;
 }
 
-/** What reading the stored decision gave: a valid record, or none (with the reason, and an expired record's level). */
+/**
+ * What reading the stored decision gave: a valid record, or none (with the reason, and an expired record's level).
+ *
+ * @example
+ * ```ts
+ * import type { LoadOutput } from 'consent-tracker';
+ * const expired: LoadOutput = { record: null, problem: { code: 'STORED_DECISION_EXPIRED', message: 'older than 365 days' }, expiredLevel: 'none' };
+ * ```
+ */
 export interface LoadOutput {
   readonly record: ConsentRecord | null;
   readonly problem?: ConsentProblem;
@@ -181,7 +211,15 @@ export interface LoadOutput {
   readonly expiredLevel?: ConsentLevel;
 }
 
-/** The state name of each level. */
+/**
+ * The name of each level's state in the chart's `decision` region.
+ *
+ * @example
+ * ```ts
+ * import { LEVEL_STATES } from 'consent-tracker';
+ * LEVEL_STATES['session-only']; // 'sessionOnly'
+ * ```
+ */
 export const LEVEL_STATES = { off: 'off', none: 'none', 'session-only': 'sessionOnly', full: 'full' } as const satisfies Record<ConsentLevel, string>;
 
 const LEVEL_STATE_LIST = Object.entries(LEVEL_STATES) as Array<[ConsentLevel, (typeof LEVEL_STATES)[ConsentLevel]]>;
@@ -231,16 +269,16 @@ const onReset = { target: '#consent.decision.undecided.noDecision', actions: ['a
  * @example
  * ```ts
  * import { createActor, fromPromise } from 'xstate';
- * import { consentMachine, type ConsentRecord } from 'consent-tracker';
+ * import { consentMachine, type ApplyInput, type ConsentRecord, type ForgetInput } from 'consent-tracker';
  * const actor = createActor(
  *   consentMachine.provide({
  *     actors: {
  *       loadDecision: fromPromise(async () => ({ record: null as ConsentRecord | null })),
- *       startTracker: fromPromise(async () => undefined),
- *       apply: fromPromise(async () => undefined),
- *       forget: fromPromise(async () => undefined),
- *       writeDecision: fromPromise(async () => undefined),
- *       clearDecision: fromPromise(async () => undefined),
+ *       startTracker: fromPromise<void>(async () => {}),
+ *       apply: fromPromise<void, ApplyInput>(async () => {}),
+ *       forget: fromPromise<void, ForgetInput>(async () => {}),
+ *       writeDecision: fromPromise<void, { record: ConsentRecord | null }>(async () => {}),
+ *       clearDecision: fromPromise<void>(async () => {}),
  *     },
  *   }),
  *   { input: { undecidedLevel: 'none' } },

@@ -4,6 +4,12 @@ import { minLevel, type ConsentLevel } from '../machines/levels.js';
 /**
  * What the gate counted: events held, released, and dropped (past the cap, or held or made
  * when the consent tracker stopped).
+ *
+ * @example
+ * ```ts
+ * import type { GateCounters } from 'consent-tracker';
+ * const lost = (counters: GateCounters) => counters.dropped;
+ * ```
  */
 export interface GateCounters {
   readonly held: number;

@@ -1,148 +1,208 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createActor, waitFor } from 'xstate';
-import { consentMachine, type ConsentMachineInput, type LoadOutput } from '../machines/consent.machine.js';
-import { createControllableApply, loadsDecision } from './helpers/controllable-apply.js';
+import { describe, expect, it } from 'vitest';
+import { CONSENT_LEVELS, LEVEL_STATES, consentMachine, selectPhase, toTrackerConfiguration, type ConsentRecord } from 'consent-tracker';
+import { controlledChart } from './helpers/controllable-actors.js';
 
-function start(load: LoadOutput = { record: null }, input: ConsentMachineInput = {}) {
-  const apply = createControllableApply();
-  const actor = createActor(consentMachine.provide({ actors: { apply: apply.logic, loadDecision: loadsDecision(load) } }), { input }).start();
-  return { actor, apply, context: () => actor.getSnapshot().context, value: () => actor.getSnapshot().value };
+/** The chart on its own: every actor controlled by the test, on a simulated clock. */
+
+const record = (level: ConsentRecord['level']): ConsentRecord => ({ level, decidedAt: 1, policyVersion: '1', source: 'stored' });
+const set = (level: string, source = 'banner') => ({ type: 'CONSENT.SET', level, source }) as never;
+
+/** Boots with `stored` and lets the first change and its clean-up finish. */
+async function inForceAt(stored: ConsentRecord['level'] | null, input = {}) {
+  const chart = controlledChart(input);
+  await chart.boot({ record: stored ? record(stored) : null });
+  chart.last('forget').resolve();
+  await chart.settle();
+  chart.last('apply').resolve();
+  await chart.settle();
+  return chart;
 }
 
-const settle = async (actor: ReturnType<typeof start>['actor']) => waitFor(actor, (s) => !s.hasTag('busy'));
-const record = (level: 'full' | 'none' | 'session-only' | 'off') => ({ level, decidedAt: 1, policyVersion: '1', source: 'test' });
+describe('the level states', () => {
+  it.each(CONSENT_LEVELS)('%s carries its default tracker configuration in meta, as toTrackerConfiguration gives it', (level) => {
+    const state = consentMachine.root.states.decision?.states[LEVEL_STATES[level]];
+    expect(state?.meta).toEqual({ level, configuration: toTrackerConfiguration(level) });
+  });
+});
 
-afterEach(() => vi.useRealTimers());
-
-describe('consent machine', () => {
-  it('boots to undecided without a stored decision, enforcing the undecided level', async () => {
-    const { actor, context, value } = start();
-    expect(context().enforced).toBe('none');
-    await waitFor(actor, (s) => s.matches('undecided'));
-    expect(value()).toBe('undecided');
-    expect(context().enforced).toBe('none');
+describe('booting', () => {
+  it('never enforces more than none while the stored decision is read, whatever the undecided level', () => {
+    const chart = controlledChart({ undecidedLevel: 'full' });
+    expect(chart.context().enforced).toBe('none');
+    expect(selectPhase(chart.actor.getSnapshot())).toBe('booting');
+    expect(chart.actor.getSnapshot().matches({ gate: 'holding' })).toBe(true);
   });
 
-  it('never enforces more than none while booting, whatever the undecided level', () => {
-    const { context } = start({ record: null }, { undecidedLevel: 'full' });
-    expect(context().enforced).toBe('none');
+  it('raises the level to the stored decision only once it is applied', async () => {
+    const chart = controlledChart();
+    await chart.boot({ record: record('full') });
+    expect(chart.context()).toMatchObject({ enforced: 'none', target: 'full', inForce: 'full' });
+    chart.last('forget').resolve();
+    await chart.settle();
+    expect(chart.last('apply').input).toEqual({ level: 'full', from: 'full' });
+    chart.last('apply').resolve();
+    await chart.settle();
+    expect(chart.context().enforced).toBe('full');
+    expect(selectPhase(chart.actor.getSnapshot())).toBe('active');
+    expect(chart.actor.getSnapshot().matches({ gate: 'open' })).toBe(true);
   });
 
-  it('boots into the stored level, raising it only once applied', async () => {
-    const { actor, apply, context } = start({ record: record('full') });
-    await waitFor(actor, (s) => s.matches({ full: 'applying' }));
-    expect(context().enforced).toBe('none');
-    apply.resolveNext();
-    await settle(actor);
-    expect(actor.getSnapshot().matches({ full: 'active' })).toBe(true);
-    expect(context().enforced).toBe('full');
+  it('a decision made while reading wins: the read is abandoned and the decision stored at once', async () => {
+    const chart = controlledChart();
+    const read = chart.last('loadDecision');
+    chart.actor.send(set('off'));
+    expect(read.signal.aborted).toBe(true);
+    expect(chart.context()).toMatchObject({ enforced: 'off', target: 'off' });
+    expect(chart.last('writeDecision').input).toMatchObject({ record: { level: 'off', source: 'banner' } });
   });
 
-  it('lowers the enforced level synchronously on a downgrade', async () => {
-    const { actor, apply, context } = start({ record: record('full') });
-    await waitFor(actor, (s) => s.matches({ full: 'applying' }));
-    apply.resolveNext();
-    await settle(actor);
-    actor.send({ type: 'CONSENT.SET', level: 'none', source: 'banner' });
-    expect(context().enforced).toBe('none');
-    expect(actor.getSnapshot().matches({ none: 'applying' })).toBe(true);
-    expect(apply.calls[0]?.input).toMatchObject({ level: 'none', from: 'none', record: { level: 'none', source: 'banner' } });
+  it.each(['STORED_DATA_UNREADABLE', 'STORAGE_FAILED'] as const)('an unreadable decision (%s) counts as off, and retry reads it again', async (code) => {
+    const chart = controlledChart({ undecidedLevel: 'full' });
+    await chart.boot({ record: null, problem: { code, message: 'x' } });
+    expect(chart.actor.getSnapshot().matches({ decision: { undecided: 'unreadable' } })).toBe(true);
+    expect(chart.context()).toMatchObject({ enforced: 'off', target: 'off', error: { code } });
+    // Not a withdrawal: nothing is cleared.
+    expect(chart.calls.forget).toEqual([]);
+    chart.actor.send({ type: 'CONSENT.RETRY' });
+    expect(chart.calls.loadDecision).toHaveLength(2);
   });
 
-  it('raises the enforced level only when an upgrade has been applied', async () => {
-    const { actor, apply, context } = start();
-    await waitFor(actor, (s) => s.matches('undecided'));
-    actor.send({ type: 'CONSENT.SET', level: 'full', source: 'banner' });
-    expect(context().enforced).toBe('none');
-    apply.resolveNext();
-    await settle(actor);
-    expect(context().enforced).toBe('full');
-    expect(context().record).toMatchObject({ level: 'full', source: 'banner', policyVersion: '1' });
+  it('an expired decision is asked again, at no more than its level', async () => {
+    const chart = controlledChart({ undecidedLevel: 'full' });
+    await chart.boot({ record: null, problem: { code: 'STORED_DECISION_EXPIRED', message: 'old' }, expiredLevel: 'session-only' });
+    expect(chart.actor.getSnapshot().matches({ decision: { undecided: 'expired' } })).toBe(true);
+    expect(chart.context()).toMatchObject({ enforced: 'none', target: 'session-only' });
+  });
+});
+
+describe('a change', () => {
+  it('a downgrade is enforced synchronously, stored at once, and cleared before it is applied', async () => {
+    const chart = await inForceAt('full');
+    chart.actor.send(set('none'));
+    expect(chart.context().enforced).toBe('none');
+    expect(chart.last('writeDecision').input).toMatchObject({ record: { level: 'none' } });
+    expect(chart.last('forget').input).toEqual({ level: 'none' });
+    expect(chart.actor.getSnapshot().matches({ tracker: { applying: 'awaitingCleanup' } })).toBe(true);
+    chart.last('forget').resolve();
+    await chart.settle();
+    expect(chart.last('apply').input).toEqual({ level: 'none', from: 'full' });
+  });
+
+  it('an upgrade raises the level only when applied', async () => {
+    const chart = await inForceAt(null);
+    chart.actor.send(set('full'));
+    expect(chart.context().enforced).toBe('none');
+    expect(chart.calls.forget).toHaveLength(1);
+    chart.last('apply').resolve();
+    await chart.settle();
+    expect(chart.context().enforced).toBe('full');
   });
 
   it.each([
-    [{ type: 'CONSENT.SET', level: 'everything', source: 'x' }, 'INVALID_LEVEL'],
-    [{ type: 'CONSENT.SET', level: 'full' }, 'INVALID_EVENT'],
-    [{ type: 'CONSENT.SET', level: 'full', source: '' }, 'INVALID_EVENT'],
-    [{ type: 'CONSENT.SET', level: 'none', source: 'x' }, 'SAME_LEVEL'],
-  ])('rejects %j with %s and leaves the state unchanged', async (event, code) => {
-    const { actor, apply, context } = start({ record: record('none') });
-    await waitFor(actor, (s) => s.matches({ none: 'applying' }));
-    apply.resolveNext();
-    await settle(actor);
-    const before = actor.getSnapshot();
-    actor.send(event as never);
-    expect(actor.getSnapshot().value).toEqual(before.value);
-    expect(context().enforced).toBe('none');
-    expect(context().error?.code).toBe(code);
-    expect(apply.calls).toHaveLength(0);
+    [set('everything'), 'INVALID_LEVEL'],
+    [{ type: 'CONSENT.SET', level: 'full' } as never, 'INVALID_EVENT'],
+    [set('full', ''), 'INVALID_EVENT'],
+    [set('full', 'x'.repeat(201)), 'INVALID_EVENT'],
+  ])('rejects %j with %s and changes nothing else', async (event, code) => {
+    const chart = await inForceAt('none');
+    const before = chart.actor.getSnapshot();
+    chart.actor.send(event);
+    expect(chart.context()).toEqual({ ...before.context, error: expect.objectContaining({ code }) });
+    expect(chart.actor.getSnapshot().value).toEqual(before.value);
   });
 
-  it('fails closed when apply fails, and leaves failed on retry', async () => {
-    const { actor, apply, context } = start();
-    await waitFor(actor, (s) => s.matches('undecided'));
-    actor.send({ type: 'CONSENT.SET', level: 'full', source: 'x' });
-    apply.rejectNext(new Error('tracker gone'));
-    await waitFor(actor, (s) => s.matches('failed'));
-    expect(context()).toMatchObject({ enforced: 'none', error: { code: 'APPLY_FAILED', message: 'tracker gone' } });
-    actor.send({ type: 'CONSENT.RETRY' });
-    expect(actor.getSnapshot().matches({ full: 'applying' })).toBe(true);
-    apply.resolveNext();
-    await settle(actor);
-    expect(context()).toMatchObject({ enforced: 'full', error: null });
+  it('the same level again refreshes the decision without a new change', async () => {
+    const chart = await inForceAt('full');
+    chart.actor.send(set('full', 'settings'));
+    expect(chart.last('writeDecision').input).toMatchObject({ record: { level: 'full', source: 'settings' } });
+    expect(chart.actor.getSnapshot().matches({ tracker: 'inForce' })).toBe(true);
+  });
+});
+
+describe('overlapping decisions', () => {
+  it('a new decision replaces the change under way (its actor aborted), and the level stays at the lowest decided', async () => {
+    const chart = await inForceAt('none');
+    chart.actor.send(set('full'));
+    const grant = chart.last('apply');
+    chart.actor.send(set('off'));
+    expect(grant.signal.aborted).toBe(true);
+    expect(chart.context().enforced).toBe('off');
+    chart.last('forget').resolve();
+    await chart.settle();
+    chart.actor.send(set('full'));
+    // Taken back: the level stays at off until full is in force.
+    expect(chart.context().enforced).toBe('off');
+    chart.last('apply').resolve();
+    await chart.settle();
+    expect(chart.context()).toMatchObject({ enforced: 'full', inForce: 'full' });
   });
 
-  it('fails closed when apply hangs past the timeout', async () => {
-    vi.useFakeTimers();
-    const { actor, context } = start({ record: null }, { applyTimeoutMs: 500 });
-    await vi.waitFor(() => expect(actor.getSnapshot().matches('undecided')).toBe(true));
-    actor.send({ type: 'CONSENT.SET', level: 'session-only', source: 'x' });
-    await vi.advanceTimersByTimeAsync(499);
-    expect(actor.getSnapshot().matches({ sessionOnly: 'applying' })).toBe(true);
-    await vi.advanceTimersByTimeAsync(1);
-    expect(actor.getSnapshot().matches('failed')).toBe(true);
-    expect(context()).toMatchObject({ enforced: 'none', error: { code: 'APPLY_TIMEOUT' } });
-    actor.send({ type: 'CONSENT.SET', level: 'off', source: 'x' });
-    expect(context().enforced).toBe('off');
+  it('no decision cancels a clean-up; a second one runs after it, at the lowest level asked', async () => {
+    const chart = await inForceAt('full');
+    chart.actor.send(set('session-only'));
+    const first = chart.last('forget');
+    chart.actor.send(set('full'));
+    chart.actor.send(set('off'));
+    expect(first.signal.aborted).toBe(false);
+    expect(chart.calls.forget).toHaveLength(2);
+    first.resolve();
+    await chart.settle();
+    expect(chart.calls.forget).toHaveLength(3);
+    expect(chart.last('forget').input).toEqual({ level: 'off' });
   });
 
-  it('holds a change that arrives while applying, enforcing a downgrade at once', async () => {
-    const { actor, apply, context } = start();
-    await waitFor(actor, (s) => s.matches('undecided'));
-    actor.send({ type: 'CONSENT.SET', level: 'full', source: 'x' });
-    actor.send({ type: 'CONSENT.SET', level: 'off', source: 'y' });
-    expect(context()).toMatchObject({ enforced: 'off', pending: { level: 'off', source: 'y' } });
-    apply.resolveNext();
-    await waitFor(actor, (s) => s.matches({ off: 'applying' }));
-    expect(context().enforced).toBe('off');
-    apply.resolveNext();
-    await settle(actor);
-    expect(context()).toMatchObject({ enforced: 'off', pending: null, record: { level: 'off', source: 'y' } });
+  it('a reset forgets everything and goes back to the undecided level', async () => {
+    const chart = await inForceAt('full');
+    chart.actor.send({ type: 'CONSENT.RESET' });
+    expect(chart.context()).toMatchObject({ record: null, target: 'none', enforced: 'none' });
+    expect(chart.last('forget').input).toEqual({ level: 'off' });
+    expect(chart.last('writeDecision').input).toEqual({ record: null });
+  });
+});
+
+describe('failures', () => {
+  it('a change that fails keeps the lower level, and retry applies it again', async () => {
+    const chart = await inForceAt('none');
+    chart.actor.send(set('full'));
+    chart.last('apply').reject(new Error('refused'));
+    await chart.settle();
+    expect(selectPhase(chart.actor.getSnapshot())).toBe('failed');
+    expect(chart.context()).toMatchObject({ enforced: 'none', error: { code: 'APPLY_FAILED', message: 'refused' } });
+    chart.actor.send({ type: 'CONSENT.RETRY' });
+    expect(chart.calls.apply).toHaveLength(3);
   });
 
-  it('forgets the decision on reset and goes back to undecided', async () => {
-    const { actor, apply, context } = start({ record: record('full') });
-    await waitFor(actor, (s) => s.matches({ full: 'applying' }));
-    apply.resolveNext();
-    await settle(actor);
-    actor.send({ type: 'CONSENT.RESET' });
-    expect(context().enforced).toBe('none');
-    expect(apply.calls[0]?.input).toEqual({ level: 'none', from: 'none', record: null });
-    apply.resolveNext();
-    await waitFor(actor, (s) => s.matches('undecided'));
-    expect(context()).toMatchObject({ record: null, enforced: 'none', target: null });
+  it('a change that times out fails closed, its actor aborted', async () => {
+    const chart = await inForceAt('none', { applyTimeoutMs: 100 });
+    chart.actor.send(set('full'));
+    const grant = chart.last('apply');
+    chart.clock.increment(100);
+    expect(grant.signal.aborted).toBe(true);
+    expect(chart.context()).toMatchObject({ enforced: 'none', error: { code: 'APPLY_TIMEOUT' } });
   });
 
-  it('reports an unreadable stored decision and boots undecided', async () => {
-    const { actor, context } = start({ record: null, problem: { code: 'STORED_DATA_UNREADABLE', message: 'bad shape' } });
-    await waitFor(actor, (s) => s.matches('undecided'));
-    expect(context().error).toEqual({ code: 'STORED_DATA_UNREADABLE', message: 'bad shape' });
+  it('a clean-up that times out gives up (its actor aborted) and the waiting change goes on', async () => {
+    const chart = await inForceAt('full', { applyTimeoutMs: 100 });
+    chart.actor.send(set('none'));
+    const cleanup = chart.last('forget');
+    chart.clock.increment(100);
+    expect(cleanup.signal.aborted).toBe(true);
+    expect(chart.context().error?.code).toBe('APPLY_TIMEOUT');
+    expect(chart.last('apply').input).toEqual({ level: 'none', from: 'full' });
   });
 
-  it('counts what the gate held, released and dropped', async () => {
-    const { actor, context } = start();
-    actor.send({ type: 'GATE.COUNT', held: 3 });
-    actor.send({ type: 'GATE.COUNT', released: 2, dropped: 1 });
-    expect(context().counters).toEqual({ held: 3, released: 2, dropped: 1 });
+  it('a failed write removes the stored decision and is retried after storageRetryMs', async () => {
+    const chart = await inForceAt('full', { storageRetryMs: 500 });
+    chart.actor.send(set('none'));
+    chart.last('writeDecision').reject(new Error('quota'));
+    await chart.settle();
+    expect(chart.context().error?.code).toBe('STORAGE_FAILED');
+    chart.last('clearDecision').reject(new Error('quota'));
+    await chart.settle();
+    expect(chart.context().error?.code).toBe('STORAGE_REFUSED');
+    expect(chart.calls.writeDecision).toHaveLength(1);
+    chart.clock.increment(500);
+    expect(chart.calls.writeDecision).toHaveLength(2);
+    expect(chart.last('writeDecision').input).toMatchObject({ record: { level: 'none' } });
   });
 });
