@@ -274,11 +274,11 @@ const onReset = { target: '#consent.decision.undecided.noDecision', actions: ['a
  *   consentMachine.provide({
  *     actors: {
  *       loadDecision: fromPromise(async () => ({ record: null as ConsentRecord | null })),
- *       startTracker: fromPromise<void>(async () => {}),
- *       apply: fromPromise<void, ApplyInput>(async () => {}),
- *       forget: fromPromise<void, ForgetInput>(async () => {}),
- *       writeDecision: fromPromise<void, { record: ConsentRecord | null }>(async () => {}),
- *       clearDecision: fromPromise<void>(async () => {}),
+ *       startTracker: fromPromise(async () => undefined),
+ *       apply: fromPromise(async ({ input }: { input: ApplyInput }) => void input.level),
+ *       forget: fromPromise(async ({ input }: { input: ForgetInput }) => void input.level),
+ *       writeDecision: fromPromise(async () => undefined),
+ *       clearDecision: fromPromise(async () => undefined),
  *     },
  *   }),
  *   { input: { undecidedLevel: 'none' } },
@@ -295,11 +295,11 @@ export const consentMachine = setup({
   actors: {
     // Each is replaced by `createConsentTracker` with `machine.provide({ actors })`.
     loadDecision: fromPromise<LoadOutput>(async () => ({ record: null })),
-    startTracker: fromPromise<void>(async () => undefined),
-    apply: fromPromise<void, ApplyInput>(async () => undefined),
-    forget: fromPromise<void, ForgetInput>(async () => undefined),
-    writeDecision: fromPromise<void, { record: ConsentRecord | null }>(async () => undefined),
-    clearDecision: fromPromise<void>(async () => undefined),
+    startTracker: fromPromise<undefined>(async () => undefined),
+    apply: fromPromise<undefined, ApplyInput>(async () => undefined),
+    forget: fromPromise<undefined, ForgetInput>(async () => undefined),
+    writeDecision: fromPromise<undefined, { record: ConsentRecord | null }>(async () => undefined),
+    clearDecision: fromPromise<undefined>(async () => undefined),
   },
   delays: {
     applyTimeout: ({ context }) => context.applyTimeoutMs,
@@ -312,10 +312,10 @@ export const consentMachine = setup({
     loadProblemIs: (_, params: { problem: ConsentProblem['code'] | undefined; codes: ReadonlyArray<ConsentProblem['code']> }) =>
       params.problem !== undefined && params.codes.includes(params.problem),
     noTarget: ({ context }) => context.target === null,
-    /** A decision that changes where the tracker is going. */
-    targetMoved: ({ event }) => event.type === 'DECIDED' && event.from !== event.to,
-    /** A decision for another level than the one in force. */
-    leavesInForce: ({ context, event }) => event.type === 'DECIDED' && event.to !== context.inForce,
+    /** A decision that changes where the tracker is going, or starts a clean-up it must wait for. */
+    targetMoved: ({ event }) => event.type === 'DECIDED' && (event.from !== event.to || event.forget !== null),
+    /** A decision for another level than the one in force, or one whose clean-up the level must be applied again after. */
+    leavesInForce: ({ context, event }) => event.type === 'DECIDED' && (event.to !== context.inForce || event.forget !== null),
     asksToForget: ({ event }) => event.type === 'DECIDED' && event.forget !== null,
     asksToStore: ({ event }) => event.type === 'DECIDED' && event.store,
     forgetAgain: ({ context }) => context.forgetAgain !== null,

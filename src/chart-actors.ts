@@ -30,16 +30,18 @@ export function createChartActors({ adapter, enforcement, storage, decisionKey, 
   });
   return {
     loadDecision: fromPromise<LoadOutput>(() => readConsentRecord(storage, decisionKey, rules, storageTimeoutMs)),
-    startTracker: fromPromise<void>(async () => {
+    startTracker: fromPromise<undefined>(async () => {
       await Promise.all([enforcement.ready, created]);
+      return undefined;
     }),
-    apply: fromPromise<void, ApplyInput>(async ({ input, signal }) => {
+    apply: fromPromise<undefined, ApplyInput>(async ({ input, signal }) => {
       await adapter.apply(input.level, input.from, signal);
       // The queue at rest is brought in line with the level now in force.
       if (!signal.aborted) await enforcement.levelChanged();
+      return undefined;
     }),
-    forget: fromPromise<void, ForgetInput>(({ input, signal }) => adapter.forget(input.level, signal)),
-    writeDecision: fromPromise<void, { record: ConsentRecord | null }>(({ input }) => writer.write(input.record)),
-    clearDecision: fromPromise<void>(() => writer.clear()),
+    forget: fromPromise<undefined, ForgetInput>(async ({ input, signal }) => void (await adapter.forget(input.level, signal))),
+    writeDecision: fromPromise<undefined, { record: ConsentRecord | null }>(async ({ input }) => void (await writer.write(input.record))),
+    clearDecision: fromPromise<undefined>(async () => void (await writer.clear())),
   };
 }

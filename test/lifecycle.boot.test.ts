@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConsentError } from 'consent-tracker';
+import type { ConsentError } from 'consent-tracker';
 import { findLeaks } from 'consent-tracker/testing';
 import { HARNESSES } from './helpers/adapter-harness.js';
 import { faultyStorage, onDecision } from './helpers/faulty-storage.js';
