@@ -31,8 +31,9 @@ export interface ConsentAdapter<Tracker extends object> {
   apply(level: ConsentLevel, from: ConsentLevel, signal: AbortSignal): Promise<void>;
   /**
    * Clears what the tracker keeps on the device that `level` may not keep (stored session and
-   * device user id, its own stored queue, the subject's user identifiers). No decision cancels
-   * it; `signal` is aborted only when it has timed out: then remove nothing more.
+   * device user id, its own stored queue). No decision cancels it; `signal` is aborted only when
+   * it has timed out: then remove nothing more. (Identifiers the app set on the live tracker are
+   * cleared by `apply` on a withdrawal.)
    */
   forget(level: ConsentLevel, signal: AbortSignal): Promise<void>;
   /** Sends what is queued. */
