@@ -5,10 +5,9 @@
  * and the size of each entry (minified + gzip, peers external).
  */
 import { buildStructEvent } from '@snowplow/tracker-core';
-import { build } from 'esbuild';
-import { gzipSync } from 'node:zlib';
 import { createIdentifiedApp } from '../demo/identified-app.js';
 import { createConsentTracker, createEnforcement, memoryStorage, trackerCoreAdapter, type ConsentLevel } from '../src/index.js';
+import { bundleSize } from './bundle-size.js';
 import { instantFetch } from './instant-fetch.js';
 import { reactNativeLevelChange, reactNativeThroughput } from './react-native.js';
 
@@ -70,19 +69,8 @@ async function bundleSizes() {
   console.log('\nBundle size (ESM, minified + gzip, peers external, dependencies included)');
   console.log('entry                          min      gzip');
   for (const [name, file] of [['consent-tracker', 'dist/index.js'], ['consent-tracker/react-native', 'dist/react-native.js'], ['consent-tracker/testing', 'dist/testing.js']] as const) {
-    const result = await build({
-      entryPoints: [file],
-      bundle: true,
-      minify: true,
-      write: false,
-      format: 'esm',
-      platform: name.endsWith('testing') ? 'node' : 'neutral',
-      mainFields: ['module', 'main'],
-      external: ['@snowplow/tracker-core', '@snowplow/react-native-tracker', '@react-native-async-storage/async-storage', 'xstate', 'react', '@xstate/react', 'node:*'],
-      logLevel: 'silent',
-    });
-    const code = result.outputFiles[0]?.contents ?? new Uint8Array();
-    console.log(`${name.padEnd(28)} ${(code.length / 1024).toFixed(1).padStart(5)} kB ${(gzipSync(code).length / 1024).toFixed(1).padStart(6)} kB`);
+    const { minified, gzipped } = await bundleSize(file, name.endsWith('testing') ? 'node' : 'neutral');
+    console.log(`${name.padEnd(28)} ${(minified / 1024).toFixed(1).padStart(5)} kB ${(gzipped / 1024).toFixed(1).padStart(6)} kB`);
   }
 }
 

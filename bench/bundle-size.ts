@@ -1,0 +1,22 @@
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+
+/** The peers and Node built-ins an app brings itself: left out of every bundle measured. */
+const EXTERNAL = ['@snowplow/tracker-core', '@snowplow/react-native-tracker', '@react-native-async-storage/async-storage', 'xstate', 'react', '@xstate/react', 'node:*'];
+
+/** The size of one entry as an app bundles it: ESM, minified, dependencies included, peers left out. */
+export async function bundleSize(entry: string, platform: 'neutral' | 'node'): Promise<{ minified: number; gzipped: number }> {
+  const result = await build({
+    entryPoints: [entry],
+    bundle: true,
+    minify: true,
+    write: false,
+    format: 'esm',
+    platform,
+    mainFields: ['module', 'main'],
+    external: EXTERNAL,
+    logLevel: 'silent',
+  });
+  const code = result.outputFiles[0]?.contents ?? new Uint8Array();
+  return { minified: code.length, gzipped: gzipSync(code).length };
+}

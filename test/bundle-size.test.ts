@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { bundleSize } from '../bench/bundle-size.js';
+
+/**
+ * Bundle budgets: each entry as an app bundles it (ESM, minified, gzipped, peers left out),
+ * built from the sources, so the sizes are the same on every run.
+ */
+const BUDGETS = [
+  { entry: 'src/index.ts', name: 'consent-tracker', platform: 'neutral', gzipKb: 18 },
+  { entry: 'src/react-native/index.ts', name: 'consent-tracker/react-native', platform: 'neutral', gzipKb: 5 },
+  { entry: 'src/testing/index.ts', name: 'consent-tracker/testing', platform: 'node', gzipKb: 7.5 },
+] as const;
+
+describe('bundle budgets', () => {
+  it.each(BUDGETS)('$name stays within $gzipKb kB gzipped', async ({ entry, platform, gzipKb }) => {
+    const { gzipped } = await bundleSize(entry, platform);
+    expect(gzipped / 1024).toBeLessThanOrEqual(gzipKb);
+    // A budget far above the size hides growth: keep it within a fifth of it.
+    expect(gzipped / 1024).toBeGreaterThan(gzipKb * 0.8);
+  });
+});
