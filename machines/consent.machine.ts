@@ -527,7 +527,12 @@ export const consentMachine = setup({
             ],
           },
           // Storage that never answers: give up on this clean-up (its actor stops before removing anything).
-          after: { applyTimeout: { target: 'idle', actions: { type: 'fail', params: { code: 'APPLY_TIMEOUT', message: 'forgetting timed out' } } } },
+          after: {
+            applyTimeout: [
+              { guard: 'forgetAgain', target: 'forgetting', reenter: true, actions: ['forgetQueued', { type: 'fail', params: { code: 'APPLY_TIMEOUT', message: 'forgetting timed out' } }] },
+              { target: 'idle', actions: { type: 'fail', params: { code: 'APPLY_TIMEOUT', message: 'forgetting timed out' } } },
+            ],
+          },
           // No decision cancels a clean-up: a further one runs after it.
           on: { DECIDED: { guard: 'asksToForget', actions: 'queueForgetting' } },
         },

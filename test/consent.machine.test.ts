@@ -191,6 +191,17 @@ describe('failures', () => {
     expect(chart.last('apply').input).toEqual({ level: 'none', from: 'full' });
   });
 
+  it('a clean-up that times out with another asked for meanwhile runs that one next', async () => {
+    const chart = await inForceAt('full', { applyTimeoutMs: 100 });
+    chart.actor.send(set('session-only'));
+    chart.actor.send(set('none'));
+    expect(chart.calls.forget).toHaveLength(2);
+    chart.clock.increment(100);
+    expect(chart.calls.forget).toHaveLength(3);
+    expect(chart.last('forget').input).toEqual({ level: 'none' });
+    expect(chart.context().forgetAgain).toBeNull();
+  });
+
   it('a failed write removes the stored decision and is retried after storageRetryMs', async () => {
     const chart = await inForceAt('full', { storageRetryMs: 500 });
     chart.actor.send(set('none'));

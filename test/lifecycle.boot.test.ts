@@ -1,9 +1,12 @@
+import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
 import { describe, expect, it } from 'vitest';
-import type { ConsentError } from 'consent-tracker';
-import { findLeaks } from 'consent-tracker/testing';
-import { HARNESSES } from './helpers/adapter-harness.js';
+import type { ConsentError, ConsentLevel } from 'consent-tracker';
+import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
+import { HARNESSES, reactNativeHarness } from './helpers/adapter-harness.js';
+import { deferred } from './helpers/deferred.js';
 import { faultyStorage, onDecision } from './helpers/faulty-storage.js';
-import { drained, storedDecision, storedLevel, useApps } from './helpers/launch.js';
+import { drained, entity, event, SESSION, storedDecision, storedLevel, useApps } from './helpers/launch.js';
+import { RN_IDENTITY } from './helpers/react-native.js';
 import { useCollector } from './helpers/use-collector.js';
 
 /** Booting: what is sent before the stored decision is known, and a decision made meanwhile. */
@@ -168,5 +171,117 @@ describe.each(HARNESSES)('an expired stored decision, with the $name adapter', (
     expect(errors.map((e) => e.code)).toEqual(['STORED_DECISION_EXPIRED']);
     const events = await collector.current.waitForEvents(1);
     expect(findLeaks(events, 'none')).toEqual([]);
+  });
+});
+
+/** The level each event may carry, by its action. */
+const levelOf = (levels: Record<string, ConsentLevel>) => (e: CollectedEvent) => levels[e.payload.se_ac ?? ''] ?? 'off';
+
+describe.each(HARNESSES)('events held while booting, with the $name adapter', (harness) => {
+  it('with no stored decision, they are released at the undecided level', async () => {
+    const app = apps.launch(harness, { device: harness.device() });
+    app.track('during-boot');
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'booting', target: null });
+    await app.consent.ready;
+    const events = await collector.current.waitForEvents(1);
+    expect(findLeaks(events, 'none')).toEqual([]);
+    expect(event(events, 'during-boot')).toMatchObject({ anonymous: true, payload: { ttm: expect.any(String) } });
+    expect(app.consent.stats().gate).toMatchObject({ held: 1, released: 1, dropped: 0 });
+  });
+
+  it('a decision made before the stored one is read: what was held before it is sent at no more than none, what follows at the decision', async () => {
+    const device = harness.device();
+    device.storage.entries.set('consent-tracker.decision', storedDecision('full'));
+    const app = apps.launch(harness, { device });
+    app.track('before-decision');
+    // At once, before the stored decision is read: what was stored is not known.
+    await app.consent.setLevel('full', 'banner');
+    app.track('in-force');
+    const events = await collector.current.waitForEvents(2);
+    expect(findLeaks(events, levelOf({ 'before-decision': 'none', 'in-force': 'full' }))).toEqual([]);
+    expect(event(events, 'before-decision')).toMatchObject({ anonymous: true });
+    expect(event(events, 'before-decision').payload.uid).toBeUndefined();
+    expect(event(events, 'in-force')).toMatchObject({ anonymous: false, payload: { uid: 'user-1' } });
+  });
+});
+
+describe.each(HARNESSES)('the anonymous session across booting, with the $name adapter', (harness) => {
+  it('events held while the stored session-only is read and applied share one anonymous session with the events after', async () => {
+    const device = harness.device();
+    device.storage.entries.set('consent-tracker.decision', storedDecision('session-only'));
+    const app = apps.launch(harness, { device, holdApply: true });
+    app.track('while-booting');
+    await expect.poll(() => app.control.pending()).toBe(1);
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'booting', target: 'session-only', level: 'none' });
+    app.track('while-applying');
+    await app.control.finishApply();
+    await app.consent.ready;
+    app.track('in-force');
+    const events = await collector.current.waitForEvents(3);
+    expect(findLeaks(events, levelOf({ 'while-booting': 'session-only', 'while-applying': 'none', 'in-force': 'session-only' }))).toEqual([]);
+    // session-only was entered once: one anonymous session, started by the first event. The event
+    // released lower (tracked while the level was applied) does not split it in two.
+    expect(entity(event(events, 'in-force'), SESSION)?.firstEventId).toBe(event(events, 'while-booting').id);
+  });
+});
+
+describe('the device identity at boot, with the react-native adapter', () => {
+  it('an event held while the stored full is applied is sent lower, and does not burn the device user id (no withdrawal happened)', async () => {
+    const device = reactNativeHarness.device();
+    device.storage.entries.set('consent-tracker.decision', storedDecision('full'));
+    // The stored full is applied: its IDFA lookup takes a moment.
+    const idfa = deferred<string>();
+    let asked = false;
+    const app = apps.launch(reactNativeHarness, { device, reactNative: { platformContextRetriever: { getAppleIdfa: () => ((asked = true), idfa.promise) } } });
+    app.track('while-booting');
+    await expect.poll(() => asked).toBe(true);
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'booting', target: 'full' });
+    app.track('while-applying');
+    idfa.resolve(RN_IDENTITY.appleIdfa);
+    await app.consent.ready;
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'active', level: 'full' });
+    app.track('in-force');
+    const events = await collector.current.waitForEvents(3);
+    const own = await (app.consent.tracker as ReactNativeTracker).getSessionUserId();
+    expect(own).toEqual(expect.any(String));
+    // The user never withdrew: full keeps sending the tracker's own device user id...
+    expect(entity(event(events, 'in-force'), SESSION)?.userId).toBe(own);
+    // ...the event held while booting is released at the stored decision's level, with its session...
+    expect(entity(event(events, 'while-booting'), SESSION)?.userId).toBe(own);
+    // ...and the one tracked while full was applied at the level enforced then.
+    expect(findLeaks([event(events, 'while-applying')], 'none')).toEqual([]);
+  });
+});
+
+describe('the tracker before it exists, with the react-native adapter', () => {
+  it('keeps setUserId and track calls made before the tracker exists in their order', async () => {
+    const device = reactNativeHarness.device();
+    device.storage.entries.set('consent-tracker.decision', storedDecision('full'));
+    const app = apps.launch(reactNativeHarness, { device });
+    const tracker = app.consent.tracker as ReactNativeTracker;
+    tracker.setUserId('alice');
+    app.track('as-alice');
+    tracker.setUserId('bob');
+    app.track('as-bob');
+    await app.consent.ready;
+    const events = await collector.current.waitForEvents(2);
+    expect(event(events, 'as-alice').payload.uid).toBe('alice');
+    expect(event(events, 'as-bob').payload.uid).toBe('bob');
+  });
+
+  it('counts events tracked when the tracker could not be created (nothing is lost silently)', async () => {
+    const errors: ConsentError[] = [];
+    const broken = { getItem: () => Promise.reject(new Error('storage is gone')), setItem: () => Promise.resolve() };
+    const app = apps.launch(reactNativeHarness, { device: reactNativeHarness.device(), options: { onError: (e) => errors.push(e) }, reactNative: { asyncStorage: broken } });
+    app.track('held-while-booting');
+    await app.consent.ready;
+    app.track('after-ready');
+    await expect.poll(() => app.consent.stats().dropped['no-tracker']).toBe(2);
+    const stats = app.consent.stats();
+    const dropped = Object.values(stats.dropped).reduce((a, b) => a + b, 0) + stats.gate.dropped;
+    expect(stats.tracked + dropped).toBe(2);
+    expect(errors.map((e) => e.code)).toContain('APPLY_FAILED');
+    await drained(app);
+    expect(collector.current.events()).toEqual([]);
   });
 });

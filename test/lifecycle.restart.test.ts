@@ -2,9 +2,9 @@ import { SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { ConsentError, selectBooted, selectQuiescent, type ConsentLevel } from 'consent-tracker';
 import { findLeaks } from 'consent-tracker/testing';
-import { HARNESSES, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
+import { HARNESSES, reactNativeHarness, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
 import { faultyStorage, onDecision } from './helpers/faulty-storage.js';
-import { storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
+import { drained, entity, event, SESSION, storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
 import { useCollector } from './helpers/use-collector.js';
 
 /**
@@ -135,5 +135,141 @@ describe.each(HARNESSES)('calls after stop(), with the $name adapter', (harness)
     const reset = expect(app.consent.reset()).rejects.toBeInstanceOf(ConsentError);
     await app.consent.stop();
     await reset;
+  });
+});
+
+describe.each(HARNESSES)('a withdrawal cut short at full, then a restart, with the $name adapter', (harness) => {
+  it('a withdrawal followed at once by stop(): the next launch finds it, and sends nothing with identifiers', async () => {
+    const device = harness.device();
+    const app = apps.launch(harness, { device });
+    await app.consent.ready;
+    await app.consent.setLevel('full', 'banner');
+    // The user withdraws and the app tears the tracker down (unmount, logout) without awaiting it.
+    const withdrawal = expect(app.consent.setLevel('none', 'settings')).rejects.toMatchObject({ code: 'STOPPED' });
+    expect(app.consent.getLevel()).toBe('none');
+    await app.consent.stop();
+    await withdrawal;
+    expect(storedLevel(device)).toBe('none');
+    // Undecided at full: only the stored withdrawal keeps the next start at none.
+    expect(await nextStart(harness, device, 'full')).toBe('none');
+  });
+
+  it("a withdrawal made while the grant is being written, then stop(): the next launch finds none, not full", async () => {
+    const device = harness.device();
+    const faults = faultyStorage(device.storage);
+    const app = apps.launch(harness, { device, options: { storage: faults.storage } });
+    await app.consent.ready;
+    const write = faults.stall((call) => onDecision('setItem')(call) && call.value?.includes('"level":"full"') === true);
+    const grant = app.consent.setLevel('full', 'banner');
+    await expect.poll(write.started).toBe(true);
+    await grant;
+    // The user withdraws; the app then tears the tracker down; the grant's write ends after.
+    const withdrawal = expect(app.consent.setLevel('none', 'settings')).rejects.toMatchObject({ code: 'STOPPED' });
+    expect(app.consent.getLevel()).toBe('none');
+    const stopping = app.consent.stop();
+    write.release();
+    await stopping;
+    await withdrawal;
+    // The user's last word was none: a restart at full would send identifiers.
+    expect(storedLevel(device)).toBe('none');
+    expect(await nextStart(harness, device, 'full')).toBe('none');
+  });
+
+  it('a withdrawal whose clean-up timed out: the next launch finds it, and sends nothing with identifiers', async () => {
+    const device = harness.device();
+    const clock = new SimulatedClock();
+    const errors: ConsentError[] = [];
+    const app = apps.launch(harness, { device, holdForget: true, options: { clock, onError: (e) => errors.push(e) } });
+    await app.consent.ready;
+    await app.consent.setLevel('full', 'banner');
+    app.control.setHold(true);
+    const withdrawal = app.consent.setLevel('none', 'settings');
+    await expect.poll(() => app.control.pending()).toBe(1);
+    clock.increment(10_000); // the clean-up is given up; the withdrawal goes on
+    await expect.poll(() => app.control.pending()).toBe(2);
+    await app.control.finishApply();
+    await withdrawal;
+    expect(errors.map((e) => e.code)).toEqual(['APPLY_TIMEOUT']);
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'active', level: 'none' });
+    await app.consent.stop();
+    expect(await nextStart(harness, device, 'full')).toBe('none');
+  });
+});
+
+describe('the identity across restarts, with the react-native adapter', () => {
+  const harness = reactNativeHarness;
+
+  /** A first launch that consents to full and sends `label`; returns the device and the event as received. */
+  async function firstLaunchAtFull(label: string) {
+    const device = harness.device();
+    const first = apps.launch(harness, { device });
+    await first.consent.ready;
+    await first.consent.setLevel('full', 'banner');
+    first.track(label);
+    const sent = event(await collector.current.waitForEvents(1), label);
+    await drained(first);
+    return { device, first, sent };
+  }
+
+  it('a withdrawal cut short by stop(), then a restart: a later full does not send the old device user id', async () => {
+    const { device, first, sent } = await firstLaunchAtFull('before');
+    const oldUserId = entity(sent, SESSION)?.userId;
+    expect(oldUserId).toEqual(expect.any(String));
+    const withdrawal = expect(first.consent.setLevel('session-only', 'settings')).rejects.toMatchObject({ code: 'STOPPED' });
+    await first.consent.stop();
+    await withdrawal;
+    expect(storedLevel(device)).toBe('session-only');
+    collector.current.reset();
+
+    const second = apps.launch(harness, { device });
+    await second.consent.ready;
+    expect(second.consent.getStatus()).toMatchObject({ phase: 'active', level: 'session-only' });
+    await second.consent.setLevel('full', 'again');
+    second.track('after');
+    const after = event(await collector.current.waitForEvents(1), 'after');
+    // The user withdrew that identity: a new consent must start a new one.
+    expect(entity(after, SESSION)?.userId).toEqual(expect.any(String));
+    expect(entity(after, SESSION)?.userId).not.toBe(oldUserId);
+  });
+
+  it('a withdrawal right after a restart at full starts a new identity: the device user id sent before the restart does not come back', async () => {
+    const { device, first, sent } = await firstLaunchAtFull('before-restart');
+    await first.consent.stop();
+
+    // Next launch at the stored full: the user goes straight to the privacy settings, withdraws,
+    // and consents again, with no event tracked in between.
+    const second = apps.launch(harness, { device });
+    await second.consent.ready;
+    expect(second.consent.getLevel()).toBe('full');
+    await second.consent.setLevel('none', 'settings');
+    await second.consent.setLevel('full', 'settings');
+    second.track('after-re-consent');
+    const old = entity(sent, SESSION);
+    const again = entity(event(await collector.current.waitForEvents(2), 'after-re-consent'), SESSION);
+    expect(again?.userId).toEqual(expect.any(String));
+    expect(again?.userId).not.toBe(old?.userId);
+    expect(again?.previousSessionId).not.toBe(old?.sessionId);
+    // Nor is the withdrawn device user id stored again for the next launch.
+    expect(device.storage.entries.get(`snowplow_${device.namespace}_session`) ?? '').not.toContain(String(old?.userId));
+  });
+
+  it('after a withdrawal and a new consent, the new device user id is stored, so a restart keeps it', async () => {
+    const device = harness.device();
+    const first = apps.launch(harness, { device });
+    await first.consent.ready;
+    await first.consent.setLevel('full', 'banner');
+    await first.consent.setLevel('none', 'settings');
+    await first.consent.setLevel('full', 'again');
+    first.track('new-identity');
+    const newId = entity(event(await collector.current.waitForEvents(1), 'new-identity'), SESSION)?.userId;
+    expect(newId).toEqual(expect.any(String));
+    await drained(first);
+    await first.consent.stop();
+
+    const second = apps.launch(harness, { device });
+    await second.consent.ready;
+    expect(second.consent.getStatus()).toMatchObject({ phase: 'active', level: 'full' });
+    second.track('after-restart');
+    expect(entity(event(await collector.current.waitForEvents(2), 'after-restart'), SESSION)?.userId).toBe(newId);
   });
 });

@@ -4,7 +4,7 @@ import { levelFromV2Config, reactNativeAdapter, type ReactNativeAdapterOptions }
 import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
 import { RN_IDENTITY, rnTrackerOptions, trackRn } from './helpers/react-native.js';
-import { entity, event, SCREEN, SESSION } from './helpers/app-device.js';
+import { entity, event, SCREEN, SESSION } from './helpers/launch.js';
 import { useCollector } from './helpers/use-collector.js';
 
 const collector = useCollector();

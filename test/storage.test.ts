@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createConsentTracker, memoryStorage, parseConsentRecord, trackerCoreAdapter, webStorage, type ConsentError } from 'consent-tracker';
+import { createConsentTracker, memoryStorage, parseConsentRecord, trackerCoreAdapter, webStorage } from 'consent-tracker';
 
-/** A Web Storage object as browsers have it, optionally over its quota. */
-function fakeLocalStorage(full = false): Storage {
+/** A Web Storage object as browsers have it. (One over its quota: lifecycle.failure.) */
+function fakeLocalStorage(): Storage {
   const map = new Map<string, string>();
   return {
     get length() {
@@ -10,10 +10,7 @@ function fakeLocalStorage(full = false): Storage {
     },
     key: (i: number) => [...map.keys()][i] ?? null,
     getItem: (key: string) => map.get(key) ?? null,
-    setItem: (key: string, value: string) => {
-      if (full) throw new DOMException('quota exceeded', 'QuotaExceededError');
-      map.set(key, value);
-    },
+    setItem: (key: string, value: string) => void map.set(key, value),
     removeItem: (key: string) => void map.delete(key),
     clear: () => map.clear(),
   };
@@ -27,15 +24,6 @@ describe('storage', () => {
     expect(JSON.parse(local.getItem('consent-tracker.decision') ?? '{}')).toMatchObject({ level: 'session-only', source: 'banner', policyVersion: '1' });
     await consent.reset();
     expect(local.getItem('consent-tracker.decision')).toBeNull();
-    consent.stop();
-  });
-
-  it('a Web Storage over its quota fails the change closed, and says so', async () => {
-    const errors: ConsentError[] = [];
-    const consent = createConsentTracker({ adapter: trackerCoreAdapter({ endpoint: 'http://127.0.0.1:9' }), storage: webStorage(fakeLocalStorage(true)), onError: (e) => errors.push(e) });
-    await expect(consent.setLevel('full', 'banner')).rejects.toMatchObject({ code: 'APPLY_FAILED' });
-    expect(consent.getLevel()).toBe('none');
-    expect(errors.map((e) => e.code)).toContain('APPLY_FAILED');
     consent.stop();
   });
 

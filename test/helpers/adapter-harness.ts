@@ -1,7 +1,7 @@
 import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
 import { buildStructEvent } from '@snowplow/tracker-core';
 import { memoryStorage, type CoreTracker, type KeyValueStorage } from 'consent-tracker';
-import { reactNativeAdapter } from 'consent-tracker/react-native';
+import { reactNativeAdapter, type ReactNativeAdapterOptions } from 'consent-tracker/react-native';
 import { heldAdapter, holdApplies, type HeldAdapter } from './held-adapter.js';
 import { rnTrackerOptions } from './react-native.js';
 
@@ -25,6 +25,8 @@ export interface HeldOptions {
   readonly holdForget?: boolean;
   readonly device?: Device;
   readonly storage?: KeyValueStorage;
+  /** For the React Native adapter only: tracker options over the test app's (a retriever, an AsyncStorage of its own). */
+  readonly reactNative?: Partial<ReactNativeAdapterOptions>;
 }
 
 export interface Device {
@@ -43,7 +45,7 @@ export const reactNativeHarness: AdapterHarness = {
   name: 'react-native',
   held(endpoint, options = {}) {
     const device = options.device ?? this.device();
-    const base = reactNativeAdapter(rnTrackerOptions(endpoint, { namespace: device.namespace, asyncStorage: (options.storage ?? device.storage) as never }));
+    const base = reactNativeAdapter(rnTrackerOptions(endpoint, { namespace: device.namespace, asyncStorage: (options.storage ?? device.storage) as never, ...options.reactNative }));
     return holdApplies(base, options) as HeldAdapter<object>;
   },
   track: (tracker, label) => (tracker as ReactNativeTracker).trackStructuredEvent({ category: 'c', action: label }),

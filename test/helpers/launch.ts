@@ -1,6 +1,8 @@
 import { removeTracker } from '@snowplow/react-native-tracker';
 import { afterEach, expect } from 'vitest';
-import { createConsentTracker, type ConsentTracker, type ConsentTrackerOptions } from 'consent-tracker';
+import { createConsentTracker, selectOutcome, selectQuiescent, type ConsentTracker, type ConsentTrackerOptions } from 'consent-tracker';
+import type { ReactNativeAdapterOptions } from 'consent-tracker/react-native';
+import type { CollectedEvent } from 'consent-tracker/testing';
 import type { AdapterHarness, Device } from './adapter-harness.js';
 import type { HeldAdapter } from './held-adapter.js';
 import { killSwitch } from './kill-switch.js';
@@ -23,16 +25,18 @@ export interface LaunchOptions {
   readonly holdApply?: boolean;
   readonly holdForget?: boolean;
   readonly options?: Partial<ConsentTrackerOptions<object>>;
+  /** For the React Native adapter only: tracker options over the test app's (a retriever, say). */
+  readonly reactNative?: Partial<ReactNativeAdapterOptions>;
 }
 
 /**
  * Launches the app on a device with the harness's adapter: a consent tracker whose storage (the
  * device's, or `options.storage` over it) and network go through a kill switch.
  */
-export function launch(harness: AdapterHarness, { endpoint, device, holdApply, holdForget, options = {} }: LaunchOptions): App {
+export function launch(harness: AdapterHarness, { endpoint, device, holdApply, holdForget, options = {}, reactNative }: LaunchOptions): App {
   const process = killSwitch();
   const storage = process.storage(options.storage ?? device.storage);
-  const control = harness.held(endpoint, { device, storage, holdApply: holdApply ?? false, holdForget: holdForget ?? false });
+  const control = harness.held(endpoint, { device, storage, holdApply: holdApply ?? false, holdForget: holdForget ?? false, ...(reactNative && { reactNative }) });
   const consent = createConsentTracker({ ...options, adapter: control.adapter, storage, fetch: process.fetch });
   return {
     consent,
@@ -79,11 +83,50 @@ export async function drained(app: App): Promise<void> {
     .toBe(0);
 }
 
+/**
+ * Resolves once every decision made so far is settled (in force, or failed closed) and written,
+ * and no clean-up is under way.
+ */
+export async function settled(app: App): Promise<void> {
+  await expect
+    .poll(() => {
+      const snapshot = app.consent.actor.getSnapshot();
+      return selectOutcome(snapshot) !== 'pending' && selectQuiescent(snapshot);
+    }, { interval: 5 })
+    .toBe(true);
+}
+
+/** The storage key of the decision. */
+export const DECISION = 'consent-tracker.decision';
+
 /** A stored decision, as the consent tracker writes it. */
 export const storedDecision = (level: string, decidedAt = Date.now() - 1000) => JSON.stringify({ level, decidedAt, policyVersion: '1', source: 'earlier' });
 
 /** The level of the decision stored on the device, if any. */
 export const storedLevel = (device: Device) => {
-  const raw = device.storage.entries.get('consent-tracker.decision');
+  const raw = device.storage.entries.get(DECISION);
   return raw ? (JSON.parse(raw) as { level?: string }).level : undefined;
 };
+
+/** The decision stored on the device, parsed; `undefined` if none. */
+export const storedRecord = (device: Device) => {
+  const raw = device.storage.entries.get(DECISION);
+  return raw ? (JSON.parse(raw) as { level: string; decidedAt: number; policyVersion: string; source: string }) : undefined;
+};
+
+/* Reading the wire. */
+
+/** The schema prefix of the session entity. */
+export const SESSION = 'iglu:com.snowplowanalytics.snowplow/client_session/';
+/** The schema prefix of the screen entity. */
+export const SCREEN = 'iglu:com.snowplowanalytics.mobile/screen/';
+
+/** The event with structured action `action`; throws if it did not reach the collector. */
+export const event = (events: readonly CollectedEvent[], action: string): CollectedEvent => {
+  const found = events.find((e) => e.payload.se_ac === action);
+  if (!found) throw new Error(`no event '${action}' reached the collector`);
+  return found;
+};
+
+/** The data of an event's entity whose schema starts with `prefix`. */
+export const entity = (e: CollectedEvent, prefix: string) => e.contexts.find((c) => c.schema.startsWith(prefix))?.data as Record<string, unknown> | undefined;

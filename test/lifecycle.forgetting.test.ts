@@ -1,0 +1,238 @@
+import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
+import { SimulatedClock } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
+import { reactNativeHarness as harness } from './helpers/adapter-harness.js';
+import { deferred } from './helpers/deferred.js';
+import { faultyStorage } from './helpers/faulty-storage.js';
+import { DECISION, drained, entity, event, SCREEN, SESSION, settled, storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
+import { RN_IDENTITY } from './helpers/react-native.js';
+import { useCollector } from './helpers/use-collector.js';
+
+/**
+ * What a withdrawal or a reset clears on the device and in the tracker, on the React Native
+ * adapter (tracker-core keeps nothing on the device but the queue): the tracker's own stored
+ * queue, the subject, screen ids across a grant, and the ad ids, asked for only at full. The
+ * stored decision a reset removes is in lifecycle.change; a new identity after a withdrawal and
+ * a restart in lifecycle.restart.
+ */
+
+const collector = useCollector();
+const apps = useApps(() => collector.current.url);
+
+const rn = (app: App) => app.consent.tracker as ReactNativeTracker;
+
+/** A retriever whose first IDFA lookup waits until `idfa` resolves (the ATT prompt); `asks()` counts the lookups. */
+function slowFirstIdfa() {
+  const idfa = deferred<string>();
+  let asks = 0;
+  return {
+    idfa,
+    asks: () => asks,
+    reactNative: { platformContextRetriever: { getAppleIdfa: () => (++asks === 1 ? idfa.promise : Promise.resolve(RN_IDENTITY.appleIdfa)) } },
+  };
+}
+
+/** A first run that consents to full and sends one event, then stops: the device keeps the decision and the session. */
+async function firstRunAtFull() {
+  const device = harness.device();
+  const first = apps.launch(harness, { device });
+  await first.consent.ready;
+  await first.consent.setLevel('full', 'banner');
+  first.track('first-run');
+  const [sent] = await collector.current.waitForEvents(1);
+  await drained(first);
+  await first.consent.stop();
+  collector.current.reset();
+  return { device, firstRun: sent as CollectedEvent };
+}
+
+/**
+ * The next launch: the user withdraws while the stored full is still being applied (its IDFA
+ * lookup waits), then consents again; returns the event sent after the new consent.
+ */
+async function withdrawWhileTheStoredFullIsApplied(device: ReturnType<typeof harness.device>) {
+  const lookup = slowFirstIdfa();
+  const second = apps.launch(harness, { device, reactNative: lookup.reactNative });
+  await expect.poll(lookup.asks).toBe(1);
+  expect(second.consent.getStatus()).toMatchObject({ phase: 'booting', target: 'full' });
+  const withdrawal = second.consent.setLevel('none', 'settings');
+  lookup.idfa.resolve(RN_IDENTITY.appleIdfa);
+  await withdrawal;
+  await second.consent.setLevel('full', 'again');
+  second.track('after-re-consent');
+  return event(await collector.current.waitForEvents(1), 'after-re-consent');
+}
+
+const sessionKey = (namespace: string) => `snowplow_${namespace}_session`;
+
+describe("the React Native tracker's own stored queue", () => {
+  it('snowplow_<ns>, left from before consent-tracker, is cleared on a withdrawal and its events counted as forgotten', async () => {
+    const device = harness.device();
+    // What the app's RN tracker stored before consent-tracker was adopted: identified events. Full keeps them.
+    const legacy = JSON.stringify([{ payload: { e: 'se', eid: 'old-1', uid: RN_IDENTITY.userId, ip: RN_IDENTITY.ipAddress }, svrAnon: false }]);
+    device.storage.entries.set(`snowplow_${device.namespace}`, legacy);
+    device.storage.entries.set(DECISION, storedDecision('full'));
+    const app = apps.launch(harness, { device });
+    await app.consent.ready;
+    expect(device.storage.entries.get(`snowplow_${device.namespace}`)).toBe(legacy);
+    await app.consent.setLevel('none', 'settings');
+    expect(device.storage.entries.get(`snowplow_${device.namespace}`) ?? '').not.toContain(RN_IDENTITY.userId);
+    expect(app.consent.stats().dropped.forgotten).toBe(1);
+    // Nothing of it reaches the collector.
+    await drained(app);
+    expect(collector.current.events().map((e) => e.id)).not.toContain('old-1');
+  });
+});
+
+describe('the stored session (snowplow_<ns>_session, with the device user id)', () => {
+  it('a withdrawal overtaken by a lower level, then taken back while the removal waits on storage: cleared, and the level taken back stored', async () => {
+    const device = harness.device();
+    const faults = faultyStorage(device.storage);
+    const app = apps.launch(harness, { device, options: { storage: faults.storage } });
+    await app.consent.ready;
+    await app.consent.setLevel('full', 'banner');
+    const deviceUserId = await rn(app).getSessionUserId();
+    expect(device.storage.entries.get(sessionKey(device.namespace)) ?? '').toContain(String(deviceUserId));
+    const removal = faults.stall((call) => call.op === 'removeItem' && call.key === sessionKey(device.namespace));
+    const withdrawal = app.consent.setLevel('none', 'settings');
+    await expect.poll(removal.started).toBe(true);
+    const lower = app.consent.setLevel('off', 'settings');
+    const back = app.consent.setLevel('none', 'settings');
+    removal.release();
+    await Promise.all([withdrawal, lower, back]);
+    await settled(app);
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'active', level: 'none' });
+    expect(storedLevel(device)).toBe('none');
+    expect(device.storage.entries.get(sessionKey(device.namespace)) ?? '').toBe('');
+  });
+});
+
+describe('a new identity after a withdrawal made while the stored full is applied at launch', () => {
+  it('re-consent sends a new device user id', async () => {
+    const { device, firstRun } = await firstRunAtFull();
+    const after = await withdrawWhileTheStoredFullIsApplied(device);
+    expect(entity(after, SESSION)?.userId).toEqual(expect.any(String));
+    expect(entity(after, SESSION)?.userId).not.toBe(entity(firstRun, SESSION)?.userId);
+  });
+
+  it('that withdrawal clears the subject: re-consent sends no uid until the app sets it again', async () => {
+    const { device } = await firstRunAtFull();
+    const after = await withdrawWhileTheStoredFullIsApplied(device);
+    expect(after.payload.uid).toBeUndefined();
+  });
+});
+
+describe('the subject', () => {
+  it('a withdrawal after the stored full failed to apply at launch clears it: re-consent sends no uid', async () => {
+    const { device } = await firstRunAtFull();
+    const clock = new SimulatedClock();
+    const lookup = slowFirstIdfa();
+    const second = apps.launch(harness, { device, options: { clock, onError: () => undefined }, reactNative: lookup.reactNative });
+    await expect.poll(lookup.asks).toBe(1);
+    clock.increment(10_000); // the stored full times out
+    await second.consent.ready;
+    expect(second.consent.getStatus()).toMatchObject({ phase: 'failed', level: 'none', error: { code: 'APPLY_TIMEOUT' } });
+    lookup.idfa.resolve(RN_IDENTITY.appleIdfa);
+    await second.consent.setLevel('none', 'settings');
+    await second.consent.setLevel('full', 'settings');
+    second.track('after-re-consent');
+    const events = await collector.current.waitForEvents(1);
+    // As when the stored full did apply: the withdrawal clears the subject.
+    expect(event(events, 'after-re-consent').payload.uid).toBeUndefined();
+  });
+
+  it('a first grant lowered before it came into force is no withdrawal: the subject is kept', async () => {
+    const lookup = slowFirstIdfa();
+    const app = apps.launch(harness, { device: harness.device(), reactNative: lookup.reactNative });
+    await app.consent.ready;
+    const grant = app.consent.setLevel('full', 'banner');
+    await expect.poll(lookup.asks).toBe(1);
+    expect(app.consent.getStatus().phase).toBe('applying');
+    const lower = app.consent.setLevel('session-only', 'banner');
+    lookup.idfa.resolve(RN_IDENTITY.appleIdfa);
+    await Promise.all([grant, lower]);
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'active', level: 'session-only' });
+    await app.consent.setLevel('full', 'settings');
+    app.track('identified');
+    const events = await collector.current.waitForEvents(1);
+    // undecided → session-only → full keeps the app's uid; so must this path (nothing was withdrawn).
+    expect(event(events, 'identified').payload.uid).toBe(RN_IDENTITY.userId);
+  });
+});
+
+describe('screen ids across a grant', () => {
+  it('a screen viewed under none is not carried into identified events after a grant', async () => {
+    const app = apps.launch(harness, { device: harness.device() });
+    await app.consent.ready;
+    rn(app).trackScreenViewEvent({ name: 'anonymous-screen' });
+    app.track('anonymous');
+    await collector.current.waitForEvents(2);
+    const anonymousScreen = entity(event(collector.current.events(), 'anonymous'), SCREEN);
+    expect(anonymousScreen?.id).toEqual(expect.any(String));
+    await app.consent.setLevel('full', 'banner');
+    app.track('identified');
+    const identified = event(await collector.current.waitForEvents(3), 'identified');
+    expect(identified.payload.uid).toBe(RN_IDENTITY.userId);
+    // Otherwise the anonymous events could be joined to the identified user through the screen id.
+    expect(entity(identified, SCREEN)?.id).not.toBe(anonymousScreen?.id);
+  });
+
+  it('a screen view held during the grant is sent anonymously, and its id is not carried into identified events', async () => {
+    const lookup = slowFirstIdfa();
+    const app = apps.launch(harness, { device: harness.device(), reactNative: lookup.reactNative });
+    await app.consent.ready;
+    const grant = app.consent.setLevel('full', 'banner');
+    await expect.poll(lookup.asks).toBe(1);
+    rn(app).trackScreenViewEvent({ name: 'held-screen' }); // tracked at none: held, then sent anonymously
+    lookup.idfa.resolve(RN_IDENTITY.appleIdfa);
+    await grant;
+    app.track('identified');
+    const events = await collector.current.waitForEvents(2);
+    const held = events.find((e) => e.payload.se_ac === undefined) as CollectedEvent;
+    expect(findLeaks([held], 'none')).toEqual([]);
+    const heldScreenId = (held.selfDescribingEvent?.data as { id?: string } | undefined)?.id;
+    expect(heldScreenId).toEqual(expect.any(String));
+    const identified = event(events, 'identified');
+    expect(identified.payload.uid).toBe(RN_IDENTITY.userId);
+    // The anonymous screen view would be joined to the identified user through its id.
+    expect(entity(identified, SCREEN)?.id).not.toBe(heldScreenId);
+  });
+});
+
+describe('the ad ids', () => {
+  it('are not asked for once the user has withdrawn, even while full is still being applied', async () => {
+    const idfa = deferred<string>();
+    let withdrawn = false;
+    const askedAfterWithdrawal: string[] = [];
+    let asked = false;
+    const app = apps.launch(harness, {
+      device: harness.device(),
+      reactNative: {
+        platformContextRetriever: {
+          getAppleIdfa: () => ((asked = true), idfa.promise),
+          getAppleIdfv: async () => {
+            if (withdrawn) askedAfterWithdrawal.push('appleIdfv');
+            return RN_IDENTITY.appleIdfv;
+          },
+          getAndroidIdfa: async () => {
+            if (withdrawn) askedAfterWithdrawal.push('androidIdfa');
+            return RN_IDENTITY.androidIdfa;
+          },
+        },
+      },
+    });
+    await app.consent.ready;
+    const grant = app.consent.setLevel('full', 'banner');
+    await expect.poll(() => asked).toBe(true);
+    const withdrawal = app.consent.setLevel('none', 'settings');
+    withdrawn = true;
+    idfa.resolve(RN_IDENTITY.appleIdfa);
+    await Promise.all([grant, withdrawal]);
+    expect(app.consent.getLevel()).toBe('none');
+    expect(askedAfterWithdrawal).toEqual([]);
+    app.track('after-withdrawal');
+    const [sent] = await collector.current.waitForEvents(1);
+    expect(findLeaks([sent as CollectedEvent], 'none')).toEqual([]);
+  });
+});
