@@ -103,12 +103,14 @@ export interface ConsentContext {
   readonly inForce: ConsentLevel | null;
   /** The user's decision as stored; `null` while undecided. */
   readonly record: ConsentRecord | null;
-  /** Whether the decision (or its absence) was read from storage, rather than made in this run. */
+  /** Whether the decision (or its absence) was read from storage, rather than made in this run or unreadable. */
   readonly loaded: boolean;
-  /** The level whose device rules the clean-up under way applies. */
-  readonly forgetting: ConsentLevel;
-  /** A clean-up asked for while one was under way: the lowest level asked for. */
-  readonly forgetAgain: ConsentLevel | null;
+  /** Whether what earlier runs left on the device is known: a stored decision was read, or this run forgot for a decision. */
+  readonly deviceKnown: boolean;
+  /** The clean-up under way. */
+  readonly forgetting: ForgetInput;
+  /** A clean-up asked for while one was under way: the lowest level asked for, a withdrawal if any was. */
+  readonly forgetAgain: ForgetInput | null;
   /** Whether the tracker has reached a level (in force, or failed closed) in this run: booting ends then. */
   readonly converged: boolean;
   /** The last problem. */
@@ -116,19 +118,21 @@ export interface ConsentContext {
   readonly undecidedLevel: ConsentLevel;
   readonly holdUntilDecided: boolean;
   readonly applyTimeoutMs: number;
+  readonly startTimeoutMs: number;
   readonly storageRetryMs: number;
   readonly policyVersion: string;
 }
 
 /**
  * What the decision region tells the other regions on every change of the decision (internal).
- * `forget`: the level whose device rules a clean-up applies, `null` for none. `store`: whether
- * the decision is written.
+ * `forget`: the level whose device rules a clean-up applies, `null` for none. `withdrawal`:
+ * whether the level the tracker may have been at (the last in force, or any, when that is not
+ * known) sent user identifiers that `to` does not allow. `store`: whether the decision is written.
  *
  * @example
  * ```ts
  * import type { DecidedEvent } from 'consent-tracker';
- * const withdrawal: DecidedEvent = { type: 'DECIDED', from: 'full', to: 'none', forget: 'none', store: true };
+ * const withdrawal: DecidedEvent = { type: 'DECIDED', from: 'full', to: 'none', forget: 'none', withdrawal: true, store: true };
  * ```
  */
 export interface DecidedEvent {
@@ -136,6 +140,7 @@ export interface DecidedEvent {
   readonly from: ConsentLevel | null;
   readonly to: ConsentLevel;
   readonly forget: ConsentLevel | null;
+  readonly withdrawal: boolean;
   readonly store: boolean;
 }
 
@@ -164,6 +169,8 @@ export interface ConsentMachineInput {
   undecidedLevel?: ConsentLevel;
   holdUntilDecided?: boolean;
   applyTimeoutMs?: number;
+  /** How long the tracker may take to start; `applyTimeoutMs` if absent. */
+  startTimeoutMs?: number;
   storageRetryMs?: number;
   policyVersion?: string;
 }
@@ -183,16 +190,18 @@ export interface ApplyInput {
 }
 
 /**
- * What the forget actor is asked to do: clear what the tracker keeps on the device that `level` may not keep.
+ * What the forget actor is asked to do: clear what the tracker keeps on the device that `level`
+ * may not keep; on a `withdrawal`, also the user identifiers the app set on the live tracker.
  *
  * @example
  * ```ts
  * import type { ForgetInput } from 'consent-tracker';
- * const everything: ForgetInput = { level: 'off' };
+ * const everything: ForgetInput = { level: 'off', withdrawal: true };
  * ```
  */
 export interface ForgetInput {
   readonly level: ConsentLevel;
+  readonly withdrawal: boolean;
 }
 
 /**
@@ -244,6 +253,9 @@ export function decisionProblem(level: unknown, source: unknown): ConsentProblem
   }
   return null;
 }
+
+/** Whether a read gave what is stored (a decision, none, or an expired one), rather than failing. */
+const readable = (output: LoadOutput) => output.problem?.code !== 'STORED_DATA_UNREADABLE' && output.problem?.code !== 'STORAGE_FAILED';
 
 function problemOf(error: unknown, code: ConsentProblem['code']): ConsentProblem {
   return { code, message: error instanceof Error ? error.message : String(error) };
@@ -303,6 +315,7 @@ export const consentMachine = setup({
   },
   delays: {
     applyTimeout: ({ context }) => context.applyTimeoutMs,
+    startTimeout: ({ context }) => context.startTimeoutMs,
     storageRetry: ({ context }) => context.storageRetryMs,
   },
   guards: {
@@ -332,26 +345,33 @@ export const consentMachine = setup({
     announceDecision: raise(({ context, event }) => {
       const to = (event as { level: ConsentLevel }).level;
       const from = context.target;
-      // A withdrawal forgets; so does the first decision of a run (a withdrawal may have been cut short).
-      const forget = from === null || minLevel(to, from) === to ? to : null;
-      return { type: 'DECIDED' as const, from, to, forget: from === to ? null : forget, store: true };
+      // The level the tracker may have been at: the last in force; any, when no stored decision was read.
+      const before = context.inForce ?? (context.loaded ? from : null) ?? 'full';
+      const withdrawal = minLevel(to, before) !== before;
+      // A lower decision forgets; so does the first decision of a run (a withdrawal may have been
+      // cut short), or the first after an unreadable one (what is on the device is not known).
+      const forget = !context.deviceKnown || (from !== to && (withdrawal || minLevel(to, from ?? to) === to)) ? to : null;
+      return { type: 'DECIDED' as const, from, to, forget, withdrawal, store: true };
     }),
     decide: assign(({ context, event }) => {
       if (event.type !== 'CONSENT.SET') return {};
       return {
         record: { level: event.level, decidedAt: Date.now(), policyVersion: context.policyVersion, source: event.source },
         loaded: false,
+        deviceKnown: true,
         target: event.level,
         enforced: minLevel(context.enforced, event.level),
         error: null,
       };
     }),
-    announceReset: raise(({ context }) => ({ type: 'DECIDED' as const, from: context.target, to: context.undecidedLevel, forget: 'off' as const, store: true })),
+    announceReset: raise(({ context }) => ({ type: 'DECIDED' as const, from: context.target, to: context.undecidedLevel, forget: 'off' as const, withdrawal: true, store: true })),
     forgetDecision: assign(({ context }) => ({ record: null, loaded: false, target: context.undecidedLevel, enforced: minLevel(context.enforced, context.undecidedLevel), error: null })),
     /** A decision read from storage (or none): the level it stands for, and the problem if any. */
     loaded: assign(({ context }, params: { output: LoadOutput; target: ConsentLevel }) => ({
       record: params.output.record,
-      loaded: true,
+      // What could not be read says nothing of the level before: it counts as unknown.
+      loaded: readable(params.output),
+      deviceKnown: context.deviceKnown || readable(params.output),
       target: params.target,
       inForce: context.inForce ?? params.output.record?.level ?? null,
       enforced: minLevel(context.enforced, params.target),
@@ -362,15 +382,21 @@ export const consentMachine = setup({
       from: context.target,
       to: params.target,
       forget: params.forget ? params.target : null,
+      withdrawal: false,
       store: false,
     })),
     reject: assign(({ event }) => ({ error: event.type === 'CONSENT.SET' ? decisionProblem(event.level, event.source) : null })),
     putInForce: assign(({ context }) => ({ inForce: context.target, enforced: context.target ?? context.enforced })),
     fail: assign((_, params: ConsentProblem) => ({ error: params })),
     converge: assign({ converged: true }),
-    startForgetting: assign(({ event }) => ({ forgetting: event.type === 'DECIDED' && event.forget !== null ? event.forget : 'off', forgetAgain: null })),
+    startForgetting: assign(({ event }) => ({
+      forgetting: event.type === 'DECIDED' && event.forget !== null ? { level: event.forget, withdrawal: event.withdrawal } : { level: 'off' as const, withdrawal: true },
+      forgetAgain: null,
+    })),
     queueForgetting: assign(({ context, event }) =>
-      event.type === 'DECIDED' && event.forget !== null ? { forgetAgain: minLevel(context.forgetAgain ?? event.forget, event.forget) } : {},
+      event.type === 'DECIDED' && event.forget !== null
+        ? { forgetAgain: { level: minLevel(context.forgetAgain?.level ?? event.forget, event.forget), withdrawal: event.withdrawal || context.forgetAgain?.withdrawal === true } }
+        : {},
     ),
     forgetQueued: assign(({ context }) => ({ forgetting: context.forgetAgain ?? context.forgetting, forgetAgain: null })),
   },
@@ -386,13 +412,15 @@ export const consentMachine = setup({
       inForce: null,
       record: null,
       loaded: false,
-      forgetting: 'off',
+      forgetting: { level: 'off', withdrawal: false },
+      deviceKnown: false,
       forgetAgain: null,
       converged: false,
       error: null,
       undecidedLevel,
       holdUntilDecided: input.holdUntilDecided ?? false,
       applyTimeoutMs: input.applyTimeoutMs ?? 10_000,
+      startTimeoutMs: input.startTimeoutMs ?? input.applyTimeoutMs ?? 10_000,
       storageRetryMs: input.storageRetryMs ?? 1000,
       policyVersion: input.policyVersion ?? '1',
     };
@@ -479,6 +507,8 @@ export const consentMachine = setup({
             onDone: 'converging',
             onError: { target: 'converging', actions: { type: 'fail', params: ({ event }) => problemOf(event.error, 'APPLY_FAILED') } },
           },
+          // A tracker that never comes up (its storage never answers) must not hold every promise forever.
+          after: { startTimeout: { target: 'converging', actions: { type: 'fail', params: { code: 'APPLY_TIMEOUT', message: 'the tracker did not start in time' } } } },
         },
         converging: { always: [{ guard: 'noTarget', target: 'waiting' }, { target: 'applying' }] },
         waiting: { on: { DECIDED: 'applying' } },
@@ -519,7 +549,7 @@ export const consentMachine = setup({
           invoke: {
             id: CHART_ACTORS.forget,
             src: 'forget',
-            input: ({ context }) => ({ level: context.forgetting }),
+            input: ({ context }) => context.forgetting,
             onDone: [{ guard: 'forgetAgain', target: 'forgetting', reenter: true, actions: 'forgetQueued' }, { target: 'idle' }],
             onError: [
               { guard: 'forgetAgain', target: 'forgetting', reenter: true, actions: ['forgetQueued', { type: 'fail', params: ({ event }) => problemOf(event.error, 'APPLY_FAILED') }] },

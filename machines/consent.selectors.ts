@@ -103,8 +103,8 @@ export function selectBooted(snapshot: ConsentSnapshot): boolean {
 
 /**
  * The most a call held now may be sent with when it is released: the enforced level, or
- * `undefined` while the stored decision is being read or the app holds events until a
- * decision (their level is then {@link selectBootCap}'s, once known).
+ * `undefined` while the stored decision is being read, or while the app holds events until a
+ * first decision (their level is then {@link selectBootCap}'s, once known).
  *
  * @example
  * ```ts
@@ -115,7 +115,9 @@ export function selectBooted(snapshot: ConsentSnapshot): boolean {
  */
 export function selectHoldCap(snapshot: ConsentSnapshot): ConsentLevel | undefined {
   if (snapshot.context.target === null) return undefined;
-  if (snapshot.context.holdUntilDecided && snapshot.matches({ decision: 'undecided' })) return undefined;
+  // Held until the first decision: released at the decided level. An expired or unreadable
+  // decision is not a first one: its cap holds.
+  if (snapshot.context.holdUntilDecided && snapshot.matches({ decision: { undecided: 'noDecision' } })) return undefined;
   return snapshot.context.enforced;
 }
 
@@ -134,7 +136,7 @@ export function selectHoldCap(snapshot: ConsentSnapshot): ConsentLevel | undefin
  */
 export function selectBootCap(snapshot: ConsentSnapshot): ConsentLevel | undefined {
   const { target, loaded, enforced, holdUntilDecided } = snapshot.context;
-  if (target === null || (holdUntilDecided && snapshot.matches({ decision: 'undecided' }))) return undefined;
+  if (target === null || (holdUntilDecided && snapshot.matches({ decision: { undecided: 'noDecision' } }))) return undefined;
   // Held until a decision on the app's request: released at the decided level, as asked.
   return loaded || holdUntilDecided ? target : minLevel(target, enforced);
 }

@@ -40,7 +40,7 @@ export function createChartActors({ adapter, enforcement, storage, decisionKey, 
       if (!signal.aborted) await enforcement.levelChanged();
       return undefined;
     }),
-    forget: fromPromise<undefined, ForgetInput>(async ({ input, signal }) => void (await adapter.forget(input.level, signal))),
+    forget: fromPromise<undefined, ForgetInput>(async ({ input, signal }) => void (await adapter.forget(input.level, { withdrawal: input.withdrawal, signal }))),
     writeDecision: fromPromise<undefined, { record: ConsentRecord | null }>(async ({ input }) => void (await writer.write(input.record))),
     clearDecision: fromPromise<undefined>(async () => void (await writer.clear())),
   };

@@ -31,11 +31,12 @@ export interface ConsentAdapter<Tracker extends object> {
   apply(level: ConsentLevel, from: ConsentLevel, signal: AbortSignal): Promise<void>;
   /**
    * Clears what the tracker keeps on the device that `level` may not keep (stored session and
-   * device user id, its own stored queue). No decision cancels it; `signal` is aborted only when
-   * it has timed out: then remove nothing more. (Identifiers the app set on the live tracker are
-   * cleared by `apply` on a withdrawal.)
+   * device user id, its own stored queue); on a `withdrawal` (the level the tracker may have been
+   * at sent user identifiers that `level` does not allow), also the user identifiers the app set
+   * on the live tracker (its subject), which the app sets again after a new consent. No decision
+   * cancels it; `signal` is aborted only when it has timed out: then remove nothing more.
    */
-  forget(level: ConsentLevel, signal: AbortSignal): Promise<void>;
+  forget(level: ConsentLevel, context: { readonly withdrawal: boolean; readonly signal: AbortSignal }): Promise<void>;
   /** Sends what is queued. */
   flush(): Promise<void>;
   /**

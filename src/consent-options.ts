@@ -35,6 +35,12 @@ export interface ConsentTrackerOptions<Tracker extends object> {
   readonly bufferLimit?: number;
   /** How long a change may take before it fails closed. Default 10,000 ms. */
   readonly applyTimeoutMs?: number;
+  /**
+   * How long the tracker may take to start (the stored queue read; on React Native, the
+   * tracker's own stored session) before the chart goes on without it and reports
+   * `APPLY_TIMEOUT`. Default: `applyTimeoutMs`.
+   */
+  readonly startTimeoutMs?: number;
   /** How long a storage call may take before it counts as failed. Default 3000 ms. */
   readonly storageTimeoutMs?: number;
   /** How long to wait before writing a decision again after a failed write. Default 1000 ms. */
@@ -91,6 +97,7 @@ export function resolveConsentOptions<Tracker extends object>(options: ConsentTr
     policyVersion,
     bufferLimit: positiveInteger(options.bufferLimit, 'bufferLimit', 1000),
     applyTimeoutMs: positiveInteger(options.applyTimeoutMs, 'applyTimeoutMs', 10_000),
+    startTimeoutMs: positiveInteger(options.startTimeoutMs, 'startTimeoutMs', options.applyTimeoutMs ?? 10_000),
     storageTimeoutMs: positiveInteger(options.storageTimeoutMs, 'storageTimeoutMs', 3000),
     storageRetryMs: positiveInteger(options.storageRetryMs, 'storageRetryMs', 1000),
     storage: options.storage ?? options.adapter.storage ?? memoryStorage(),

@@ -104,6 +104,11 @@ export function createRecordWriter(storage: KeyValueStorage, key: string, timeou
   const remove = () => (storage.removeItem ? storage.removeItem(key) : storage.setItem(key, ''));
   return {
     write: (record) => inTurn(() => (record ? storage.setItem(key, JSON.stringify(record)) : remove()), 'store the decision'),
-    clear: () => inTurn(remove, 'remove the stored decision'),
+    // Not in turn: a write that hangs must not keep the stored grant from being removed. The
+    // writes in line still land after it, in order, the latest decision last.
+    clear: () =>
+      withTimeout(new Promise<void>((resolve) => resolve(remove())), timeoutMs, 'remove the stored decision').catch((cause: unknown) => {
+        throw new ConsentError('STORAGE_FAILED', `could not remove the stored decision: ${String(cause)}`, { cause });
+      }),
   };
 }

@@ -81,7 +81,7 @@ describe('a change', () => {
     chart.actor.send(set('none'));
     expect(chart.context().enforced).toBe('none');
     expect(chart.last('writeDecision').input).toMatchObject({ record: { level: 'none' } });
-    expect(chart.last('forget').input).toEqual({ level: 'none' });
+    expect(chart.last('forget').input).toEqual({ level: 'none', withdrawal: true });
     expect(chart.actor.getSnapshot().matches({ tracker: { applying: 'awaitingCleanup' } })).toBe(true);
     chart.last('forget').resolve();
     await chart.settle();
@@ -148,14 +148,14 @@ describe('overlapping decisions', () => {
     first.resolve();
     await chart.settle();
     expect(chart.calls.forget).toHaveLength(3);
-    expect(chart.last('forget').input).toEqual({ level: 'off' });
+    expect(chart.last('forget').input).toEqual({ level: 'off', withdrawal: true });
   });
 
   it('a reset forgets everything and goes back to the undecided level', async () => {
     const chart = await inForceAt('full');
     chart.actor.send({ type: 'CONSENT.RESET' });
     expect(chart.context()).toMatchObject({ record: null, target: 'none', enforced: 'none' });
-    expect(chart.last('forget').input).toEqual({ level: 'off' });
+    expect(chart.last('forget').input).toEqual({ level: 'off', withdrawal: true });
     expect(chart.last('writeDecision').input).toEqual({ record: null });
   });
 });
@@ -198,7 +198,7 @@ describe('failures', () => {
     expect(chart.calls.forget).toHaveLength(2);
     chart.clock.increment(100);
     expect(chart.calls.forget).toHaveLength(3);
-    expect(chart.last('forget').input).toEqual({ level: 'none' });
+    expect(chart.last('forget').input).toEqual({ level: 'none', withdrawal: true });
     expect(chart.context().forgetAgain).toBeNull();
   });
 

@@ -66,7 +66,8 @@ const traversal = {
   events: eventsFor as never,
   serializeState: serializeState as never,
   filterEvents: ((s: Snap, e: ModelEvent) => s.can(e as never)) as never,
-  input: { applyTimeoutMs: APPLY_TIMEOUT_MS },
+  // The tracker's start is the test's to end (it never times out here: its timer would fire with the others).
+  input: { applyTimeoutMs: APPLY_TIMEOUT_MS, startTimeoutMs: 1e9 },
 };
 
 /** A transition of the chart, by its state nodes and what took it. */
@@ -141,7 +142,7 @@ async function replay(harness: AdapterHarness, steps: Step[]) {
   const device = harness.device();
   const stepped = steppedStorage(device.storage);
   const clock = new SimulatedClock();
-  const app = apps.launch(harness, { device, holdApply: true, holdForget: true, options: { storage: stepped.storage, clock, applyTimeoutMs: APPLY_TIMEOUT_MS } });
+  const app = apps.launch(harness, { device, holdApply: true, holdForget: true, options: { storage: stepped.storage, clock, applyTimeoutMs: APPLY_TIMEOUT_MS, startTimeoutMs: 1e9 } });
   const { actor } = app.consent;
   /** The most each event may carry: the level when it was tracked (once known, for events tracked while booting). */
   const allowed = new Map<string, ConsentLevel | undefined>();

@@ -53,24 +53,30 @@ export function trackerCoreAdapter(options: TrackerCoreAdapterOptions): ConsentA
   const { corePlugins = [], base64, configure, ...emitterOptions } = options;
   let flushEmitter: () => Promise<void> = async () => {};
   let enforcementInUse: Enforcement | undefined;
+  let core: TrackerCore | undefined;
   return {
     create(enforcement: Enforcement): CoreTracker {
       enforcementInUse = enforcement;
       const emitter = newEmitter({ ...emitterOptions, eventStore: enforcement.eventStore, customFetch: enforcement.customFetch });
       flushEmitter = () => emitter.flush();
-      const core = trackerCore({
+      const created = trackerCore({
         ...(base64 !== undefined && { base64 }),
         corePlugins: [...corePlugins, enforcement.plugin],
         callback: (pb) => void emitter.input(pb.build()),
       });
-      configure?.(core);
-      return { core, track: (event, context) => void core.track(event, context) };
+      core = created;
+      configure?.(created);
+      return { core: created, track: (event, context) => void created.track(event, context) };
     },
     async apply() {
       // tracker-core keeps no identifiers of its own: the enforcement points do all the work.
     },
-    async forget() {
-      // Nothing is kept on the device but the queue, which the enforcement points keep in line.
+    async forget(level, { withdrawal }) {
+      // Nothing is kept on the device but the queue, which the enforcement points keep in line;
+      // what the app set on the subject goes on a withdrawal (set it again after a new consent).
+      if (!withdrawal || !core || enforcementInUse?.policy[level].userIdentifiers !== false) return;
+      core.setUserId('');
+      core.setIpAddress('');
     },
     flush: () => flushEmitter(),
     replay(tracker, method, args, timestamp, level) {

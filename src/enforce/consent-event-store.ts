@@ -186,6 +186,11 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
         } catch (cause) {
           context.error(new ConsentError('STORAGE_FAILED', `could not persist the event queue: ${String(cause)}`, { cause }));
           await write.catch(() => undefined);
+          // What is stored may hold events at a level they may no longer carry, or dropped since:
+          // it must not outlive the failure (a restart would send them). This run's queue goes on.
+          const remove = Promise.resolve().then(() => (storage.removeItem ? storage.removeItem(storageKey) : storage.setItem(storageKey, '')));
+          await withTimeout(remove, storageTimeoutMs, 'storage.removeItem').catch(() => undefined);
+          await remove.catch(() => undefined);
         }
       }
       writerRunning = false;

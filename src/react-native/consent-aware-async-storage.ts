@@ -19,10 +19,11 @@ export interface ConsentAwareAsyncStorage extends AsyncStorage {
    * Removes the stored session, so the next start has a new device user id, and the tracker's
    * own stored queue (`snowplow_<namespace>`: events it queued before consent-tracker was
    * adopted, with whatever identifiers they had), counting its events as `forgotten`. Resolves
-   * `true` if a session was stored. `stillWanted`, asked after the reads, lets a newer change
+   * `true` if a session was stored, and calls `sessionFound` before removing it (so that it is
+   * withdrawn even if the removal fails). `stillWanted`, asked after the reads, lets the caller
    * call it off (nothing is then removed, and it resolves `false`).
    */
-  forgetStored(stillWanted?: () => boolean): Promise<boolean>;
+  forgetStored(stillWanted?: () => boolean, sessionFound?: () => void): Promise<boolean>;
   /**
    * If the level being applied keeps device storage, stores `session` (the tracker's session
    * now), or else the last session the tracker asked to store; below it, does nothing.
@@ -92,15 +93,16 @@ export function createConsentAwareAsyncStorage(
       heldSession = undefined;
       return storage.setItem(key, storable(value));
     },
-    async forgetStored(stillWanted = () => true) {
+    async forgetStored(stillWanted = () => true, sessionFound = () => undefined) {
       heldSession = undefined;
       const [session, queued] = await Promise.all([storage.getItem(sessionKey), storage.getItem(trackerQueueKey)]);
       // A read that took long: a newer change (a new grant storing its session) decides now.
       if (!stillWanted()) return false;
       // The tracker's AsyncStorage interface has no removeItem; its readers treat '' as absent.
       const remove = (key: string) => (typeof storage.removeItem === 'function' ? storage.removeItem(key) : storage.setItem(key, ''));
-      await remove(sessionKey);
       const found = Boolean(session);
+      if (found) sessionFound();
+      await remove(sessionKey);
       if (!queued) return found;
       await remove(trackerQueueKey);
       let events: unknown[] = [{}];

@@ -203,7 +203,7 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
     async created() {
       await created;
     },
-    async apply(level, from, signal) {
+    async apply(level, _from, signal) {
       const found = await ready();
       if (!found || signal.aborted) return;
       const { tracker, storage, enforcement } = found;
@@ -212,9 +212,6 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
       // Abandoned: the device level is the one in force again at once, so no ad id is asked for after a withdrawal.
       signal.addEventListener('abort', release);
       try {
-        // Only a withdrawal clears what the app set: a stored decision of none applied at start
-        // leaves the subject for a later consent.
-        if (!enforcement.policy[level].userIdentifiers && enforcement.policy[from].userIdentifiers) clearSubject(tracker);
         await tracker.refreshPlatformContext();
         if (signal.aborted) return;
         // Last, so that a change that failed earlier has stored nothing.
@@ -225,12 +222,18 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
         release();
       }
     },
-    async forget(level, signal) {
+    async forget(level, { withdrawal, signal }) {
       const found = await ready();
-      if (!found || found.enforcement.policy[level].deviceStorage === 'keep') return;
+      if (!found) return;
+      const rules = found.enforcement.policy[level];
+      // Only a withdrawal clears what the app set: a stored decision of none applied at start
+      // leaves the subject for a later consent.
+      if (withdrawal && !rules.userIdentifiers) clearSubject(found.tracker);
+      if (rules.deviceStorage === 'keep') return;
       // A session found stored here was left by a withdrawal cut short (or is the one being
-      // withdrawn): the tracker may hold it in memory, so it must not be sent again.
-      if ((await found.storage.forgetStored(() => !signal.aborted)) && !signal.aborted) found.enforcement.withdrawIdentity();
+      // withdrawn): the tracker may hold it in memory, so it must not be sent again, even if
+      // removing it fails.
+      await found.storage.forgetStored(() => !signal.aborted, () => found.enforcement.withdrawIdentity());
     },
     async flush() {
       await (await creation)?.flush();

@@ -37,7 +37,7 @@ export function holdApplies<Tracker extends object>(base: ConsentAdapter<Tracker
     created: () => base.created?.() ?? Promise.resolve(),
     create: (enforcement) => base.create(enforcement),
     apply: (level, from, signal) => (hold ? held(() => base.apply(level, from, signal)) : base.apply(level, from, signal)),
-    forget: (level, signal) => (hold && options.holdForget ? held(() => base.forget(level, signal)) : base.forget(level, signal)),
+    forget: (level, context) => (hold && options.holdForget ? held(() => base.forget(level, context)) : base.forget(level, context)),
   };
   const latest = async () => {
     while (calls.length === 0) await new Promise<void>((wake) => waiting.push(wake));
