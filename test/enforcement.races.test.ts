@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { NULL_UUID, createEnforcement, type ConsentError, type ConsentLevel, type KeyValueStorage } from 'consent-tracker';
 import { findLeaks } from 'consent-tracker/testing';
 import { SESSION_SCHEMA, createTestTracker } from './helpers/tracker.js';
+import { deferred } from './helpers/deferred.js';
 import { useCollector } from './helpers/use-collector.js';
 
 const collectorRef = useCollector();
@@ -48,13 +49,14 @@ describe('races and slow storage (found in review)', () => {
 
   it('a slow write never lands after a newer one: identifiers do not come back after a withdrawal', async () => {
     const entries = new Map<string, string>();
+    const slow = deferred();
     let slowNext = true;
     const storage: KeyValueStorage = {
       getItem: async (key) => entries.get(key) ?? null,
       setItem: (key, value) => {
-        const delay = slowNext ? 80 : 0;
+        const wait = slowNext ? slow.promise : Promise.resolve();
         slowNext = false;
-        return new Promise<void>((resolve) => setTimeout(() => resolve(void entries.set(key, value)), delay));
+        return wait.then(() => void entries.set(key, value));
       },
     };
     const errors: ConsentError[] = [];
@@ -64,9 +66,14 @@ describe('races and slow storage (found in review)', () => {
     t.trackStruct('queued');
     await t.flush();
     await t.setLevel('none');
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    await t.enforcement.eventStore.persisted();
-    expect(entries.get('consent-tracker.queue')).not.toContain('user-1');
+    // The first write, at full, lands only now, long after it timed out: the newer one follows it.
+    slow.resolve();
+    await expect
+      .poll(async () => {
+        await t.enforcement.eventStore.persisted();
+        return entries.get('consent-tracker.queue') ?? '';
+      })
+      .not.toContain('user-1');
     expect(errors.map((e) => e.code)).toContain('STORAGE_FAILED');
     collectorRef.current.failWith(undefined);
   });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CONSENT_LEVELS, NULL_UUID, createConsentTracker, memoryStorage, minLevel, type ConsentLevel, type ConsentTrackerOptions } from 'consent-tracker';
 import { levelFromV2Config, reactNativeAdapter, type ReactNativeAdapterOptions } from 'consent-tracker/react-native';
 import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
@@ -177,8 +177,10 @@ describe('forgetting on a downgrade', () => {
     await consent.setLevel('none', 'settings');
     expect(device.entries.get(sessionKey) ?? '').toBe('');
     // The session times out at none: the tracker writes its session again, which is held back.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 1100);
     trackRn(tracker, 'after-timeout');
+    vi.useRealTimers();
     await collector.current.waitForEvents(2);
     expect(await tracker.getSessionId()).not.toBe(identified?.sessionId);
     expect(device.entries.get(sessionKey) ?? '').toBe('');
