@@ -1,18 +1,32 @@
 import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
+import { SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import type { ConsentError, ConsentLevel } from 'consent-tracker';
 import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { HARNESSES, reactNativeHarness } from './helpers/adapter-harness.js';
 import { deferred } from './helpers/deferred.js';
 import { faultyStorage, onDecision } from './helpers/faulty-storage.js';
-import { drained, entity, event, SESSION, storedDecision, storedLevel, useApps } from './helpers/launch.js';
+import { DECISION, drained, entity, event, SESSION, storedDecision, storedLevel, useApps } from './helpers/launch.js';
 import { RN_IDENTITY } from './helpers/react-native.js';
 import { useCollector } from './helpers/use-collector.js';
 
-/** Booting: what is sent before the stored decision is known, and a decision made meanwhile. */
+/**
+ * Booting: what is sent before the stored decision is known, and decisions made meanwhile; stored
+ * decisions that cannot be read or have expired (with holdUntilDecided too); the hold buffer's cap
+ * while booting; and a tracker that is slow to exist, or never does.
+ */
 
 const collector = useCollector();
 const apps = useApps(() => collector.current.url);
+
+/** The level each event may carry, by its action. */
+const levelOf = (levels: Record<string, ConsentLevel>) => (e: CollectedEvent) => levels[e.payload.se_ac ?? ''] ?? 'off';
+
+/** The chart's timeout of a change, and of the tracker's start (applyTimeoutMs' default). */
+const APPLY_TIMEOUT_MS = 10_000;
+
+/** The actions of the events the collector received, sorted. */
+const actions = () => collector.current.events().map((e) => String(e.payload.se_ac)).sort();
 
 describe.each(HARNESSES)('booting with the $name adapter', (harness) => {
   const onDevice = (stored?: string) => {
@@ -46,6 +60,22 @@ describe.each(HARNESSES)('booting with the $name adapter', (harness) => {
     expect(collector.current.events()).toEqual([]);
     expect(app.consent.stats().dropped.off).toBe(3);
     expect(storedLevel(device)).toBe('off');
+  });
+
+  it("undecidedLevel 'full', off while booting, then full: nothing tracked before full is in force is sent, and all of it is counted as dropped at off", async () => {
+    const app = apps.launch(harness, { device: onDevice(), options: { undecidedLevel: 'full' } });
+    app.track('before-withdrawal');
+    const off = app.consent.setLevel('off', 'banner');
+    app.track('after-withdrawal');
+    const full = app.consent.setLevel('full', 'banner');
+    // Tracked before full is in force: it may carry no more than the off decided while it waited.
+    app.track('before-grant-in-force');
+    await Promise.all([off, full]);
+    app.track('in-force');
+    await collector.current.waitForEvents(1);
+    await drained(app);
+    expect(actions()).toEqual(['in-force']);
+    expect(app.consent.stats().dropped.off).toBe(3);
   });
 
   it("undecidedLevel 'full' and setLevel(none) while booting: nothing leaves with identifiers", async () => {
@@ -172,10 +202,26 @@ describe.each(HARNESSES)('an expired stored decision, with the $name adapter', (
     const events = await collector.current.waitForEvents(1);
     expect(findLeaks(events, 'none')).toEqual([]);
   });
-});
 
-/** The level each event may carry, by its action. */
-const levelOf = (levels: Record<string, ConsentLevel>) => (e: CollectedEvent) => levels[e.payload.se_ac ?? ''] ?? 'off';
+  it.each([
+    { expired: 'off' as const, sent: ['after-consent'] },
+    { expired: 'none' as const, sent: ['after-consent', 'while-expired'] },
+  ])('with holdUntilDecided, events held under an expired $expired are released at no more than $expired once the user consents', async ({ expired, sent }) => {
+    const device = harness.device();
+    device.storage.entries.set(DECISION, storedDecision(expired, Date.now() - 3 * 86_400_000));
+    const app = apps.launch(harness, { device, options: { holdUntilDecided: true, maxAgeDays: 1, onError: () => undefined } });
+    await app.consent.ready;
+    // A withdrawal never expires into consent: the expired level caps what is tracked until the user decides.
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'undecided', level: expired });
+    app.track('while-expired');
+    await app.consent.setLevel('full', 'banner');
+    app.track('after-consent');
+    await collector.current.waitForEvents(1);
+    await drained(app);
+    expect(actions()).toEqual(sent);
+    expect(findLeaks(collector.current.events(), levelOf({ 'while-expired': expired, 'after-consent': 'full' }))).toEqual([]);
+  });
+});
 
 describe.each(HARNESSES)('events held while booting, with the $name adapter', (harness) => {
   it('with no stored decision, they are released at the undecided level', async () => {
@@ -202,6 +248,32 @@ describe.each(HARNESSES)('events held while booting, with the $name adapter', (h
     expect(event(events, 'before-decision')).toMatchObject({ anonymous: true });
     expect(event(events, 'before-decision').payload.uid).toBeUndefined();
     expect(event(events, 'in-force')).toMatchObject({ anonymous: false, payload: { uid: 'user-1' } });
+  });
+
+  it('a withdrawal and a grant made before the stored full is read: every event tracked until the grant is in force is sent, at no more than none', async () => {
+    const device = harness.device();
+    device.storage.entries.set(DECISION, storedDecision('full'));
+    const app = apps.launch(harness, { device });
+    app.track('before-withdrawal');
+    const withdrawal = app.consent.setLevel('none', 'banner');
+    app.track('after-withdrawal');
+    const grant = app.consent.setLevel('full', 'banner');
+    app.track('before-grant-in-force');
+    await Promise.all([withdrawal, grant, app.consent.ready]);
+    await drained(app);
+    expect(actions()).toEqual(['after-withdrawal', 'before-grant-in-force', 'before-withdrawal']);
+    expect(findLeaks(collector.current.events(), 'none')).toEqual([]);
+  });
+
+  it('past bufferLimit, the oldest are dropped and counted, and the rest released once the stored decision is read', async () => {
+    const device = harness.device();
+    device.storage.entries.set(DECISION, storedDecision('none'));
+    const app = apps.launch(harness, { device, options: { bufferLimit: 2 } });
+    for (const label of ['e1', 'e2', 'e3', 'e4', 'e5']) app.track(label);
+    await app.consent.ready;
+    await drained(app);
+    expect(actions()).toEqual(['e4', 'e5']);
+    expect(app.consent.stats().gate).toEqual({ held: 5, released: 2, dropped: 3 });
   });
 });
 
@@ -283,5 +355,32 @@ describe('the tracker before it exists, with the react-native adapter', () => {
     expect(errors.map((e) => e.code)).toContain('APPLY_FAILED');
     await drained(app);
     expect(collector.current.events()).toEqual([]);
+  });
+
+  it('a tracker whose stored session read never answers: booting ends at the start timeout, and ready, a decision and the calls held for the tracker all settle', async () => {
+    const device = reactNativeHarness.device();
+    const faults = faultyStorage(device.storage);
+    faults.stall((call) => call.op === 'getItem' && call.key === `snowplow_${device.namespace}_session`);
+    const clock = new SimulatedClock();
+    const errors: ConsentError[] = [];
+    const app = apps.launch(reactNativeHarness, { device, options: { storage: faults.storage, clock, onError: (e) => errors.push(e) } });
+    app.track('held');
+    // A method of the tracker that answers with a promise: held until the tracker exists.
+    const sessionUserId = (app.consent.tracker as ReactNativeTracker).getSessionUserId();
+    const withdrawal = app.consent.setLevel('off', 'banner');
+    expect(app.consent.getLevel()).toBe('off');
+    await expect.poll(() => app.consent.actor.getSnapshot().matches({ tracker: 'starting' })).toBe(true);
+    // startTimeoutMs (applyTimeoutMs by default): the tracker's start is given up, and off is applied to a tracker that never comes...
+    clock.increment(APPLY_TIMEOUT_MS);
+    await expect.poll(() => app.consent.actor.getSnapshot().matches({ tracker: { applying: 'reconfiguring' } })).toBe(true);
+    // ...which fails closed in its turn.
+    clock.increment(APPLY_TIMEOUT_MS);
+    await expect(app.consent.ready).resolves.toBeUndefined();
+    await expect(withdrawal).rejects.toMatchObject({ code: 'APPLY_TIMEOUT' });
+    await expect(Promise.resolve(sessionUserId)).resolves.toBeUndefined();
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'failed', level: 'off' });
+    expect(errors.map((e) => e.message)).toContain('the tracker did not start in time');
+    // The held event is not lost silently.
+    expect(app.consent.stats().dropped['no-tracker']).toBe(1);
   });
 });

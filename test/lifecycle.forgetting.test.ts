@@ -2,19 +2,19 @@ import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
 import { SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
-import { reactNativeHarness as harness } from './helpers/adapter-harness.js';
+import { HARNESSES, reactNativeHarness as harness } from './helpers/adapter-harness.js';
 import { deferred } from './helpers/deferred.js';
-import { faultyStorage } from './helpers/faulty-storage.js';
+import { faultyStorage, onDecision } from './helpers/faulty-storage.js';
 import { DECISION, drained, entity, event, SCREEN, SESSION, settled, storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
 import { RN_IDENTITY } from './helpers/react-native.js';
 import { useCollector } from './helpers/use-collector.js';
 
 /**
- * What a withdrawal or a reset clears on the device and in the tracker, on the React Native
+ * What a withdrawal or a reset clears on the device and in the tracker, mostly on the React Native
  * adapter (tracker-core keeps nothing on the device but the queue): the tracker's own stored
- * queue, the subject, screen ids across a grant, and the ad ids, asked for only at full. The
- * stored decision a reset removes is in lifecycle.change; a new identity after a withdrawal and
- * a restart in lifecycle.restart.
+ * queue, the stored session, the subject (on both adapters), screen ids across a grant, and the ad
+ * ids, asked for only at full. The stored decision a reset removes is in lifecycle.change; a new
+ * identity after a withdrawal and a restart in lifecycle.restart.
  */
 
 const collector = useCollector();
@@ -106,6 +106,29 @@ describe('the stored session (snowplow_<ns>_session, with the device user id)', 
     expect(storedLevel(device)).toBe('none');
     expect(device.storage.entries.get(sessionKey(device.namespace)) ?? '').toBe('');
   });
+
+  it.each(['off', 'none', 'session-only'] as const)(
+    'left by a full run, then an unreadable stored decision: the first decision, %s, clears it, and a later full sends a new device user id',
+    async (level) => {
+      const { device, firstRun } = await firstRunAtFull();
+      const oldUserId = String(entity(firstRun, SESSION)?.userId);
+      expect(device.storage.entries.get(sessionKey(device.namespace)) ?? '').toContain(oldUserId);
+      // The stored decision is corrupted (a partial write, a migration): what is on the device is not known.
+      device.storage.entries.set(DECISION, '{"level":"full",');
+      const second = apps.launch(harness, { device, options: { onError: () => undefined } });
+      await second.consent.ready;
+      expect(second.consent.getStatus()).toMatchObject({ phase: 'undecided', level: 'off' });
+      // The user answers the banner the app shows again.
+      await second.consent.setLevel(level, 'banner');
+      await settled(second);
+      expect(device.storage.entries.get(sessionKey(device.namespace)) ?? '').not.toContain(oldUserId);
+      await second.consent.setLevel('full', 'settings');
+      second.track('after-consent');
+      const after = event(await collector.current.waitForEvents(1), 'after-consent');
+      expect(entity(after, SESSION)?.userId).toEqual(expect.any(String));
+      expect(entity(after, SESSION)?.userId).not.toBe(oldUserId);
+    },
+  );
 });
 
 describe('a new identity after a withdrawal made while the stored full is applied at launch', () => {
@@ -119,6 +142,27 @@ describe('a new identity after a withdrawal made while the stored full is applie
   it('that withdrawal clears the subject: re-consent sends no uid until the app sets it again', async () => {
     const { device } = await firstRunAtFull();
     const after = await withdrawWhileTheStoredFullIsApplied(device);
+    expect(after.payload.uid).toBeUndefined();
+  });
+});
+
+describe('a new identity after a withdrawal made while the stored full is read at launch', () => {
+  it('re-consent sends a new device user id, and no uid until the app sets it again', async () => {
+    const { device, firstRun } = await firstRunAtFull();
+    expect(firstRun.payload.uid).toBe(RN_IDENTITY.userId);
+    const faults = faultyStorage(device.storage);
+    const read = faults.stall(onDecision('getItem'));
+    const second = apps.launch(harness, { device, options: { storage: faults.storage } });
+    await expect.poll(read.started).toBe(true);
+    // The level before is not known yet: it may have been full, so this is a withdrawal.
+    const withdrawal = second.consent.setLevel('none', 'settings');
+    read.release();
+    await withdrawal;
+    await second.consent.setLevel('full', 'again');
+    second.track('after-re-consent');
+    const after = event(await collector.current.waitForEvents(1), 'after-re-consent');
+    expect(entity(after, SESSION)?.userId).toEqual(expect.any(String));
+    expect(entity(after, SESSION)?.userId).not.toBe(entity(firstRun, SESSION)?.userId);
     expect(after.payload.uid).toBeUndefined();
   });
 });
@@ -158,6 +202,49 @@ describe('the subject', () => {
     const events = await collector.current.waitForEvents(1);
     // undecided → session-only → full keeps the app's uid; so must this path (nothing was withdrawn).
     expect(event(events, 'identified').payload.uid).toBe(RN_IDENTITY.userId);
+  });
+
+  it('a withdrawal from full taken back before it came into force still clears it, and the device user id: the grant taken back sends neither', async () => {
+    const app = apps.launch(harness, { device: harness.device() });
+    await app.consent.ready;
+    await app.consent.setLevel('full', 'banner');
+    app.track('before');
+    const before = event(await collector.current.waitForEvents(1), 'before');
+    expect(before.payload.uid).toBe(RN_IDENTITY.userId);
+    collector.current.reset();
+    app.control.setHold(true);
+    const withdrawal = app.consent.setLevel('none', 'settings');
+    expect(app.consent.getLevel()).toBe('none');
+    // The withdrawal's clean-up has run; its change is held.
+    await expect.poll(() => app.control.pending()).toBe(1);
+    app.control.setHold(false);
+    // Taken back: the held change is abandoned, and full applied anew.
+    await app.consent.setLevel('full', 'settings');
+    await withdrawal;
+    app.track('after');
+    const after = event(await collector.current.waitForEvents(1), 'after');
+    expect(entity(after, SESSION)?.userId).not.toBe(entity(before, SESSION)?.userId);
+    // The uid sent with the withdrawn device user id would link the new one to it.
+    expect(after.payload.uid).toBeUndefined();
+  });
+});
+
+describe.each(HARNESSES)('the subject across a withdrawal, with the $name adapter', (adapterHarness) => {
+  it('full, none in force, full again: the uid and IP address the app set before the withdrawal are not sent again, and the device user id is new', async () => {
+    const app = apps.launch(adapterHarness, { device: adapterHarness.device() });
+    await app.consent.ready;
+    await app.consent.setLevel('full', 'banner');
+    app.track('before');
+    const before = event(await collector.current.waitForEvents(1), 'before');
+    expect(before.payload).toMatchObject({ uid: 'user-1', ip: '203.0.113.9' });
+    await app.consent.setLevel('none', 'settings');
+    await app.consent.setLevel('full', 'again');
+    app.track('after');
+    const after = event(await collector.current.waitForEvents(2), 'after');
+    expect(entity(after, SESSION)?.userId).not.toBe(entity(before, SESSION)?.userId);
+    // The app sets them again after a new consent; until then none is sent.
+    expect(after.payload.uid).toBeUndefined();
+    expect(after.payload.ip).toBeUndefined();
   });
 });
 

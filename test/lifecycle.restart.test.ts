@@ -4,12 +4,13 @@ import { ConsentError, selectBooted, selectQuiescent, type ConsentLevel } from '
 import { findLeaks } from 'consent-tracker/testing';
 import { HARNESSES, reactNativeHarness, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
 import { faultyStorage, onDecision } from './helpers/faulty-storage.js';
-import { drained, entity, event, SESSION, storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
+import { DECISION, drained, entity, event, SESSION, storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
 import { useCollector } from './helpers/use-collector.js';
 
 /**
  * A withdrawal holds across restarts: a stop at any point after setLevel returns, a kill at any
- * storage step once the decision's write has resolved, and a decision write that fails.
+ * storage step once the decision's write has resolved, a decision write that fails or never
+ * answers, and a queue that cannot be written; and the identity the next launch sends.
  */
 
 const collector = useCollector();
@@ -79,7 +80,7 @@ describe.each(HARNESSES)('a withdrawal made while booting, then the app ends, wi
   });
 });
 
-describe.each(HARNESSES)('a decision write that fails, with the $name adapter', (harness) => {
+describe.each(HARNESSES)('a decision write that fails or never answers, with the $name adapter', (harness) => {
   it('removes the stored grant, reports it, retries, and the next start is not above the withdrawal', async () => {
     const device = harness.device();
     device.storage.entries.set('consent-tracker.decision', storedDecision('full'));
@@ -99,6 +100,31 @@ describe.each(HARNESSES)('a decision write that fails, with the $name adapter', 
     await expect.poll(() => storedLevel(device)).toBe('none');
     await app.consent.stop();
     expect(RANK[await nextStart(harness, device, 'none')]).toBeLessThanOrEqual(RANK.none);
+  });
+
+  it('a withdrawal whose decision write never answers still removes the stored grant, so the next start is not above the withdrawal', async () => {
+    const device = harness.device();
+    device.storage.entries.set(DECISION, storedDecision('full'));
+    const faults = faultyStorage(device.storage);
+    const errors: ConsentError[] = [];
+    // The decision's storage calls time out after storageTimeoutMs; the chart's clock, and with it the write's retry, stands still.
+    const app = apps.launch(harness, { device, options: { storage: faults.storage, storageTimeoutMs: 50, clock: new SimulatedClock(), onError: (e) => errors.push(e) } });
+    await app.consent.ready;
+    expect(app.consent.getLevel()).toBe('full');
+    // Only the decision's write hangs (a storage lock, a write that never returns); a removal would work.
+    faults.stall(onDecision('setItem'));
+    await app.consent.setLevel('none', 'settings');
+    await expect.poll(() => app.consent.actor.getSnapshot().matches({ persistence: 'retrying' })).toBe(true);
+    // The removal does not wait behind the hung write: it is made, and it works.
+    expect(faults.calls.filter((call) => call.op === 'removeItem' && call.key === DECISION)).toHaveLength(1);
+    expect(errors.map((e) => e.code)).toContain('STORAGE_FAILED');
+    expect(errors.map((e) => e.code)).not.toContain('STORAGE_REFUSED');
+    expect(storedLevel(device)).toBeUndefined();
+    await app.consent.stop();
+    // The hung write dies with the process.
+    app.kill();
+    expect(await nextStart(harness, device, 'none')).toBe('none');
+    expect(storedLevel(device)).toBeUndefined();
   });
 
   it('storage that refuses every write and every removal is reported as STORAGE_REFUSED', async () => {
@@ -196,6 +222,37 @@ describe.each(HARNESSES)('a withdrawal cut short at full, then a restart, with t
   });
 });
 
+describe.each(HARNESSES)('a stored queue that cannot be written, then a restart, with the $name adapter', (harness) => {
+  it('an event queued at full and dropped by a withdrawal to off is counted, and the next launch does not send it', async () => {
+    const device = harness.device();
+    device.storage.entries.set(DECISION, storedDecision('full'));
+    const faults = faultyStorage(device.storage);
+    const app = apps.launch(harness, { device, options: { storage: faults.storage, storageTimeoutMs: 50, onError: () => undefined } });
+    await app.consent.ready;
+    // The collector is down: the event stays queued, and stored.
+    collector.current.failWith(503);
+    app.track('queued-at-full');
+    await expect.poll(() => device.storage.entries.get('consent-tracker.queue') ?? '').toContain('queued-at-full');
+    // From here the queue cannot be written (a full quota); the decision can.
+    faults.fail((call) => call.key === 'consent-tracker.queue' && call.op === 'setItem');
+    await app.consent.setLevel('off', 'settings');
+    await app.consent.setLevel('full', 'settings');
+    await app.consent.stop();
+    expect(app.consent.stats().dropped.off).toBe(1);
+    app.kill();
+
+    faults.heal();
+    collector.current.failWith(undefined);
+    const next = apps.launch(harness, { device });
+    await next.consent.ready;
+    next.track('next-launch');
+    await collector.current.waitForEvents(1);
+    await drained(next);
+    // What the stored queue held must not outlive the failed write: dropped at off, it is sent by no run.
+    expect(collector.current.events().map((e) => e.payload.se_ac)).toEqual(['next-launch']);
+  });
+});
+
 describe('the identity across restarts, with the react-native adapter', () => {
   const harness = reactNativeHarness;
 
@@ -228,6 +285,36 @@ describe('the identity across restarts, with the react-native adapter', () => {
     second.track('after');
     const after = event(await collector.current.waitForEvents(1), 'after');
     // The user withdrew that identity: a new consent must start a new one.
+    expect(entity(after, SESSION)?.userId).toEqual(expect.any(String));
+    expect(entity(after, SESSION)?.userId).not.toBe(oldUserId);
+  });
+
+  it('a withdrawal whose removal of the stored session fails: after a restart, a new consent does not send the old device user id', async () => {
+    const device = harness.device();
+    const faults = faultyStorage(device.storage);
+    const sessionKey = `snowplow_${device.namespace}_session`;
+    const first = apps.launch(harness, { device, options: { storage: faults.storage, onError: () => undefined } });
+    await first.consent.ready;
+    await first.consent.setLevel('full', 'banner');
+    first.track('before');
+    const oldUserId = entity(event(await collector.current.waitForEvents(1), 'before'), SESSION)?.userId;
+    expect(oldUserId).toEqual(expect.any(String));
+    await drained(first);
+    expect(device.storage.entries.get(sessionKey) ?? '').toContain(String(oldUserId));
+    // From here the stored session cannot be removed (a write-protected key, a quota error on remove).
+    faults.fail((call) => call.op === 'removeItem' && call.key === sessionKey);
+    await first.consent.setLevel('none', 'settings');
+    await first.consent.stop();
+    expect(storedLevel(device)).toBe('none');
+    collector.current.reset();
+
+    const second = apps.launch(harness, { device, options: { storage: faults.storage, onError: () => undefined } });
+    await second.consent.ready;
+    expect(second.consent.getLevel()).toBe('none');
+    await second.consent.setLevel('full', 'again');
+    second.track('after');
+    const after = event(await collector.current.waitForEvents(1), 'after');
+    // The session found stored where the withdrawal should have removed it was withdrawn all the same.
     expect(entity(after, SESSION)?.userId).toEqual(expect.any(String));
     expect(entity(after, SESSION)?.userId).not.toBe(oldUserId);
   });
