@@ -206,7 +206,7 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
     async apply(level, _from, signal) {
       const found = await ready();
       if (!found || signal.aborted) return;
-      const { tracker, storage, enforcement } = found;
+      const { tracker, storage } = found;
       applying = level;
       const release = () => (applying = undefined);
       // Abandoned: the device level is the one in force again at once, so no ad id is asked for after a withdrawal.
