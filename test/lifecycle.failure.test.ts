@@ -9,6 +9,7 @@ import { faultyStorage, onDecision } from './helpers/faulty-storage.js';
 import { DECISION, drained, entity, event, SESSION, settled, storedLevel, storedRecord, useApps, type App } from './helpers/launch.js';
 import { RN_IDENTITY } from './helpers/react-native.js';
 import { useCollector } from './helpers/use-collector.js';
+import { fakeLocalStorage } from './helpers/local-storage.js';
 
 /**
  * What fails: a change or a clean-up that fails or times out (and what a decision made meanwhile,
@@ -353,27 +354,10 @@ describe.each(HARNESSES)('storage faults on writing the decision, with the $name
   });
 });
 
-/** A Web Storage object as browsers have it, over its quota: every write throws. */
-function fullLocalStorage(): Storage {
-  const map = new Map<string, string>();
-  return {
-    get length() {
-      return map.size;
-    },
-    key: (i: number) => [...map.keys()][i] ?? null,
-    getItem: (key: string) => map.get(key) ?? null,
-    setItem: () => {
-      throw new DOMException('quota exceeded', 'QuotaExceededError');
-    },
-    removeItem: (key: string) => void map.delete(key),
-    clear: () => map.clear(),
-  };
-}
-
 // Web Storage is the browser's: on React Native the storage is AsyncStorage.
 describe('a Web Storage over its quota, with the tracker-core adapter', () => {
   it('the write fails and is reported (STORAGE_FAILED); the change still comes into force, and the write is retried after storageRetryMs', async () => {
-    const local = fullLocalStorage();
+    const local = fakeLocalStorage({ overQuota: true });
     const clock = new SimulatedClock();
     const errors: ConsentError[] = [];
     const app = apps.launch(trackerCoreHarness, { device: trackerCoreHarness.device(), options: { storage: webStorage(local), clock, onError: (e) => errors.push(e) } });

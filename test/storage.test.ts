@@ -1,20 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createConsentTracker, memoryStorage, parseConsentRecord, trackerCoreAdapter, webStorage } from 'consent-tracker';
+import { fakeLocalStorage } from './helpers/local-storage.js';
 
-/** A Web Storage object as browsers have it. (One over its quota: lifecycle.failure.) */
-function fakeLocalStorage(): Storage {
-  const map = new Map<string, string>();
-  return {
-    get length() {
-      return map.size;
-    },
-    key: (i: number) => [...map.keys()][i] ?? null,
-    getItem: (key: string) => map.get(key) ?? null,
-    setItem: (key: string, value: string) => void map.set(key, value),
-    removeItem: (key: string) => void map.delete(key),
-    clear: () => map.clear(),
-  };
-}
 
 describe('storage', () => {
   it('webStorage keeps the decision in a Web Storage object', async () => {
