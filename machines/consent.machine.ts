@@ -365,7 +365,7 @@ export const consentMachine = setup({
       };
     }),
     announceReset: raise(({ context }) => ({ type: 'DECIDED' as const, from: context.target, to: context.undecidedLevel, forget: 'off' as const, withdrawal: true, store: true })),
-    forgetDecision: assign(({ context }) => ({ record: null, loaded: false, target: context.undecidedLevel, enforced: minLevel(context.enforced, context.undecidedLevel), error: null })),
+    forgetDecision: assign(({ context }) => ({ record: null, loaded: false, deviceKnown: true, target: context.undecidedLevel, enforced: minLevel(context.enforced, context.undecidedLevel), error: null })),
     /** A decision read from storage (or none): the level it stands for, and the problem if any. */
     loaded: assign(({ context }, params: { output: LoadOutput; target: ConsentLevel }) => ({
       record: params.output.record,

@@ -58,8 +58,8 @@ function eventsFor(s: Snap): ModelEvent[] {
  */
 function serializeState(s: Snap): string {
   const value = Object.fromEntries(Object.entries(s.value).filter(([region]) => region !== 'persistence'));
-  const { enforced, target, inForce, forgetAgain, converged, loaded } = s.context;
-  return JSON.stringify({ value, enforced, target, inForce, forgetAgain, converged, loaded });
+  const { enforced, target, inForce, forgetAgain, converged, loaded, deviceKnown } = s.context;
+  return JSON.stringify({ value, enforced, target, inForce, forgetAgain, converged, loaded, deviceKnown });
 }
 
 const traversal = {
