@@ -72,6 +72,20 @@ export function selectQuiescent(snapshot: ConsentSnapshot): boolean {
 }
 
 /**
+ * Whether the tracker has started (it exists, or the chart stopped waiting for it).
+ *
+ * @example
+ * ```ts
+ * import { createActor } from 'xstate';
+ * import { consentMachine, selectStarted } from 'consent-tracker';
+ * selectStarted(createActor(consentMachine, { input: {} }).getSnapshot()); // false
+ * ```
+ */
+export function selectStarted(snapshot: ConsentSnapshot): boolean {
+  return !snapshot.matches({ tracker: 'starting' });
+}
+
+/**
  * Whether the gate holds calls now (the tracker does not exist yet, a change is applied, or
  * no decision is in force while the app asked to hold until one is).
  *

@@ -10,6 +10,8 @@ import type { KeyValueStorage } from './storage.js';
 export interface ChartActorsDependencies {
   readonly adapter: ConsentAdapter<object>;
   readonly enforcement: Enforcement;
+  /** Makes a step in its place among the app's calls (the gate's). */
+  readonly inOrder: (step: () => void) => void;
   readonly storage: KeyValueStorage;
   /** The storage key of the decision. */
   readonly decisionKey: string;
@@ -22,7 +24,7 @@ export interface ChartActorsDependencies {
  * The actors the consent chart invokes, for one consent tracker: each does one step and
  * decides nothing; the chart says when each runs and cancels one no longer wanted.
  */
-export function createChartActors({ adapter, enforcement, storage, decisionKey, rules, storageTimeoutMs, report }: ChartActorsDependencies) {
+export function createChartActors({ adapter, enforcement, inOrder, storage, decisionKey, rules, storageTimeoutMs, report }: ChartActorsDependencies) {
   const writer = createRecordWriter(storage, decisionKey, storageTimeoutMs);
   // A tracker that could not be created is reported once; the chart goes on, and held events are counted as they are dropped.
   const created = (adapter.created?.() ?? Promise.resolve()).catch((cause: unknown) => {
@@ -40,7 +42,12 @@ export function createChartActors({ adapter, enforcement, storage, decisionKey, 
       if (!signal.aborted) await enforcement.levelChanged();
       return undefined;
     }),
-    forget: fromPromise<undefined, ForgetInput>(async ({ input, signal }) => void (await adapter.forget(input.level, { withdrawal: input.withdrawal, signal }))),
+    forget: fromPromise<undefined, ForgetInput>(async ({ input, signal }) => {
+      // The identity in use is withdrawn, whatever the level in force says (a reset to an undecided full, say).
+      if (input.withdrawal) enforcement.withdrawIdentity();
+      await adapter.forget(input.level, { withdrawal: input.withdrawal, signal, inOrder });
+      return undefined;
+    }),
     writeDecision: fromPromise<undefined, { record: ConsentRecord | null }>(async ({ input }) => void (await writer.write(input.record))),
     clearDecision: fromPromise<undefined>(async () => void (await writer.clear())),
   };

@@ -33,10 +33,15 @@ export interface ConsentAdapter<Tracker extends object> {
    * Clears what the tracker keeps on the device that `level` may not keep (stored session and
    * device user id, its own stored queue); on a `withdrawal` (the level the tracker may have been
    * at sent user identifiers that `level` does not allow), also the user identifiers the app set
-   * on the live tracker (its subject), which the app sets again after a new consent. No decision
-   * cancels it; `signal` is aborted only when it has timed out: then remove nothing more.
+   * on the live tracker (its subject), which the app sets again after a new consent: through
+   * `inOrder`, so that it comes after the app's calls made before the withdrawal, even those the
+   * gate still holds. No decision cancels it; `signal` is aborted only when it has timed out:
+   * then remove nothing more.
    */
-  forget(level: ConsentLevel, context: { readonly withdrawal: boolean; readonly signal: AbortSignal }): Promise<void>;
+  forget(
+    level: ConsentLevel,
+    context: { readonly withdrawal: boolean; readonly signal: AbortSignal; readonly inOrder: (step: () => void) => void },
+  ): Promise<void>;
   /** Sends what is queued. */
   flush(): Promise<void>;
   /**

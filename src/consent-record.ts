@@ -92,23 +92,21 @@ export interface RecordWriter {
 export function createRecordWriter(storage: KeyValueStorage, key: string, timeoutMs: number): RecordWriter {
   let underWay = 0;
   let last: Promise<unknown> = Promise.resolve();
-  const inTurn = (operation: () => Promise<void> | void, what: string): Promise<void> => {
+  /** Starts `operation` now, or after the operations under way when `inTurn`; later writes wait for it either way. */
+  const run = (operation: () => Promise<void> | void, what: string, inTurn: boolean): Promise<void> => {
     const start = () => new Promise<void>((resolve) => resolve(operation()));
-    const done = underWay === 0 ? start() : last.then(start);
+    const done = underWay === 0 || !inTurn ? start() : last.then(start);
     underWay += 1;
-    last = done.catch(() => undefined).finally(() => (underWay -= 1));
+    last = Promise.all([last, done.catch(() => undefined)]).finally(() => (underWay -= 1));
     return withTimeout(done, timeoutMs, what).catch((cause: unknown) => {
       throw new ConsentError('STORAGE_FAILED', `could not ${what}: ${String(cause)}`, { cause });
     });
   };
   const remove = () => (storage.removeItem ? storage.removeItem(key) : storage.setItem(key, ''));
   return {
-    write: (record) => inTurn(() => (record ? storage.setItem(key, JSON.stringify(record)) : remove()), 'store the decision'),
+    write: (record) => run(() => (record ? storage.setItem(key, JSON.stringify(record)) : remove()), 'store the decision', true),
     // Not in turn: a write that hangs must not keep the stored grant from being removed. The
-    // writes in line still land after it, in order, the latest decision last.
-    clear: () =>
-      withTimeout(new Promise<void>((resolve) => resolve(remove())), timeoutMs, 'remove the stored decision').catch((cause: unknown) => {
-        throw new ConsentError('STORAGE_FAILED', `could not remove the stored decision: ${String(cause)}`, { cause });
-      }),
+    // writes after it wait for it, so a late removal never erases a newer decision.
+    clear: () => run(remove, 'remove the stored decision', false),
   };
 }

@@ -1,6 +1,6 @@
 import { createActor, waitFor, type Actor } from 'xstate';
 import { consentMachine, decisionProblem } from '../machines/consent.machine.js';
-import { selectBootCap, selectBooted, selectHoldCap, selectHolding, selectQuiescent, selectStatus, type ConsentStatus } from '../machines/consent.selectors.js';
+import { selectBootCap, selectBooted, selectHoldCap, selectHolding, selectQuiescent, selectStarted, selectStatus, type ConsentStatus } from '../machines/consent.selectors.js';
 import type { ConsentLevel } from '../machines/levels.js';
 import { createChartActors } from './chart-actors.js';
 import { ConsentError } from './consent-error.js';
@@ -84,13 +84,14 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   const enforcement = createEnforcement({ ...config, level: () => chart.actor?.getSnapshot().context.enforced ?? 'off', storageKey: `${storageKey}.queue`, onError: report });
   const gate = new Gate(adapter, adapter.create(enforcement), config.bufferLimit);
   const rules = { policyVersion: config.policyVersion, maxAgeDays: config.maxAgeDays };
-  const actors = createChartActors({ adapter: adapter as never, enforcement, storage, decisionKey: `${storageKey}.decision`, rules, storageTimeoutMs, report });
+  const inOrder = (step: () => void) => gate.inOrder(step);
+  const actors = createChartActors({ adapter: adapter as never, enforcement, inOrder, storage, decisionKey: `${storageKey}.decision`, rules, storageTimeoutMs, report });
   const actor = createActor(consentMachine.provide({ actors }), { input: config, ...(config.inspect && { inspect: config.inspect }), ...(config.clock && { clock: config.clock }) });
   chart.actor = actor;
   actor.subscribe((snapshot) => {
     const { target, enforced, loaded } = snapshot.context;
     enforcement.followLevel(target === null ? undefined : { level: target, stored: loaded });
-    gate.follow({ holding: selectHolding(snapshot), cap: selectHoldCap(snapshot), bootCap: selectBootCap(snapshot), target, enforced });
+    gate.follow({ holding: selectHolding(snapshot), started: selectStarted(snapshot), cap: selectHoldCap(snapshot), bootCap: selectBootCap(snapshot), target, enforced });
   });
   reportProblems(actor, report);
   actor.start();

@@ -21,6 +21,8 @@ export interface GateCounters {
 export interface GateView {
   /** Whether calls are held now. */
   readonly holding: boolean;
+  /** Whether the tracker has started: calls that only ask for an answer need not wait longer. */
+  readonly started: boolean;
   /** The most a call held now may be sent with; `undefined` while the level it was made at is not known yet. */
   readonly cap: ConsentLevel | undefined;
   /** The most calls held before their level was known may be sent with, once it is. */
@@ -42,6 +44,8 @@ interface HeldCall {
   /** A `track*` call: counted, and dropped first past the cap. */
   readonly event: boolean;
   readonly answer?: { resolve(value: unknown): void };
+  /** A step of the consent tracker's own, made in its place among the app's calls. */
+  readonly step?: () => void;
 }
 
 /**
@@ -57,7 +61,7 @@ export class Gate<Tracker extends object> {
   private readonly held: HeldCall[] = [];
   private heldEvents = 0;
   private counts = { held: 0, released: 0, dropped: 0 };
-  private view: GateView = { holding: true, cap: undefined, bootCap: undefined, target: null, enforced: 'off' };
+  private view: GateView = { holding: true, started: false, cap: undefined, bootCap: undefined, target: null, enforced: 'off' };
   private stopped = false;
 
   constructor(
@@ -94,11 +98,24 @@ export class Gate<Tracker extends object> {
     return { ...this.counts };
   }
 
-  /** Drops what is held (counted), and every event tracked from now on. */
+  /**
+   * Makes `step` after the calls held so far, before any made from now on (at once if none is
+   * held): a withdrawal's clearing of what the app set on the tracker comes after the app's
+   * earlier setters, however long they are held.
+   */
+  inOrder(step: () => void): void {
+    if (this.stopped || (!this.view.holding && this.held.length === 0)) step();
+    else this.held.push({ method: '', args: [], timestamp: Date.now(), cap: undefined, capFromDecisions: false, event: false, step });
+  }
+
+  /** Drops what is held (counted), and every event tracked from now on; the consent tracker's own steps are still made. */
   stop(): void {
     this.stopped = true;
     this.counts.dropped += this.heldEvents;
-    for (const call of this.held.splice(0)) call.answer?.resolve(undefined);
+    for (const call of this.held.splice(0)) {
+      call.step?.();
+      call.answer?.resolve(undefined);
+    }
     this.heldEvents = 0;
   }
 
@@ -107,7 +124,8 @@ export class Gate<Tracker extends object> {
       if (event) this.counts.dropped += 1;
       return answered ? Promise.resolve(undefined) : undefined;
     }
-    if (!this.view.holding && this.held.length === 0) return direct();
+    // A call that only asks for an answer waits for the tracker to exist, not for a decision.
+    if ((!this.view.holding && this.held.length === 0) || (answered && this.view.started)) return direct();
     let answer: HeldCall['answer'];
     const promise = answered ? new Promise((resolve) => (answer = { resolve })) : undefined;
     const cap = this.view.cap;
@@ -130,6 +148,10 @@ export class Gate<Tracker extends object> {
   private release(): void {
     while (this.held.length > 0 && !this.view.holding && !this.stopped) {
       const call = this.held.shift() as HeldCall;
+      if (call.step) {
+        call.step();
+        continue;
+      }
       const cap = call.cap ?? this.view.bootCap;
       const level = cap === undefined ? this.view.enforced : minLevel(cap, this.view.enforced);
       if (call.event) this.heldEvents -= 1;

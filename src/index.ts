@@ -58,6 +58,7 @@ export {
   selectOutcome,
   selectPhase,
   selectQuiescent,
+  selectStarted,
   selectStatus,
   type ConsentPhase,
   type ConsentStatus,

@@ -384,3 +384,15 @@ describe('the tracker before it exists, with the react-native adapter', () => {
     expect(app.consent.stats().dropped['no-tracker']).toBe(1);
   });
 });
+
+describe('calls that ask for an answer while events are held until a decision (react-native)', () => {
+  it('getSessionId and flush answer once the tracker exists, before the user decides', async () => {
+    const app = apps.launch(reactNativeHarness, { device: reactNativeHarness.device(), options: { holdUntilDecided: true } });
+    await app.consent.ready;
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'undecided' });
+    const tracker = app.consent.tracker as ReactNativeTracker;
+    await expect(tracker.getSessionId()).resolves.toEqual(expect.any(String));
+    await expect(tracker.flush()).resolves.toBeUndefined();
+    expect(app.consent.getStatus()).toMatchObject({ phase: 'undecided' });
+  });
+});

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConsentError, createConsentTracker, type ConsentLevel } from 'consent-tracker';
 import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { HARNESSES } from './helpers/adapter-harness.js';
-import { DECISION, drained, event, storedDecision, storedRecord, useApps } from './helpers/launch.js';
+import { DECISION, drained, entity, event, SESSION, storedDecision, storedRecord, useApps } from './helpers/launch.js';
 import { useCollector } from './helpers/use-collector.js';
 
 /**
@@ -120,5 +120,21 @@ describe.each(HARNESSES)('reset(), with the $name adapter', (harness) => {
     await drained(app);
     expect(collector.current.events()).toEqual([]);
     expect(app.consent.stats().dropped.off).toBe(1);
+  });
+});
+
+describe.each(HARNESSES)('reset() with undecidedLevel full, with the $name adapter', (harness) => {
+  it('forgets the identity: the events after it carry neither the uid nor the device user id sent before it', async () => {
+    const app = apps.launch(harness, { device: harness.device(), options: { undecidedLevel: 'full' } });
+    await app.consent.ready;
+    await app.consent.setLevel('full', 'banner');
+    app.track('before');
+    const before = event(await collector.current.waitForEvents(1), 'before');
+    expect(entity(before, SESSION)?.userId).toEqual(expect.any(String));
+    await app.consent.reset();
+    app.track('after');
+    const after = event(await collector.current.waitForEvents(2), 'after');
+    expect(after.payload.uid).toBeUndefined();
+    expect(entity(after, SESSION)?.userId).not.toBe(entity(before, SESSION)?.userId);
   });
 });

@@ -323,3 +323,40 @@ describe('the ad ids', () => {
     expect(findLeaks([sent as CollectedEvent], 'none')).toEqual([]);
   });
 });
+
+describe('setters the gate holds, then a withdrawal (react-native)', () => {
+  it('setUserId made while the stored full is read, then a withdrawal: re-consent does not send that uid', async () => {
+    const device = harness.device();
+    device.storage.entries.set(DECISION, storedDecision('full'));
+    const faults = faultyStorage(device.storage);
+    const read = faults.stall(onDecision('getItem'));
+    const app = apps.launch(harness, { device, options: { storage: faults.storage } });
+    // The app restores its logged-in user at launch (held: the tracker does not exist yet)...
+    (app.consent.tracker as ReactNativeTracker).setUserId('user-2');
+    await expect.poll(read.started).toBe(true);
+    // ...then the user withdraws while the stored full is read: the clearing comes after that setter.
+    const withdrawal = app.consent.setLevel('none', 'settings');
+    read.release();
+    await withdrawal;
+    await app.consent.setLevel('full', 'again');
+    app.track('after-re-consent');
+    expect(event(await collector.current.waitForEvents(1), 'after-re-consent').payload.uid).toBeUndefined();
+  });
+
+  it('setUserId held while a grant is applied, then a withdrawal: re-consent does not send that uid', async () => {
+    const app = apps.launch(harness, { device: harness.device() });
+    await app.consent.ready;
+    await app.consent.setLevel('full', 'banner');
+    await app.consent.setLevel('session-only', 'settings');
+    app.control.setHold(true);
+    const grant = app.consent.setLevel('full', 'banner');
+    await expect.poll(() => app.control.pending()).toBe(1);
+    (app.consent.tracker as ReactNativeTracker).setUserId('user-2');
+    app.control.setHold(false);
+    const withdrawal = app.consent.setLevel('none', 'settings');
+    await Promise.all([grant, withdrawal]);
+    await app.consent.setLevel('full', 'again');
+    app.track('after-re-consent');
+    expect(event(await collector.current.waitForEvents(1), 'after-re-consent').payload.uid).toBeUndefined();
+  });
+});

@@ -81,6 +81,25 @@ describe.each(HARNESSES)('a withdrawal made while booting, then the app ends, wi
 });
 
 describe.each(HARNESSES)('a decision write that fails or never answers, with the $name adapter', (harness) => {
+  it('a slow removal of the stored decision, after a failed write, never erases a later decision: the next start finds it', async () => {
+    const device = harness.device();
+    device.storage.entries.set(DECISION, storedDecision('full'));
+    const faults = faultyStorage(device.storage);
+    const app = apps.launch(harness, { device, options: { storage: faults.storage, clock: new SimulatedClock() } });
+    await app.consent.ready;
+    // The write of none fails once (a passing quota error); the removal that follows is slow.
+    faults.fail((call) => onDecision('setItem')(call) && call.value?.includes('"level":"none"') === true);
+    const removal = faults.stall(onDecision('removeItem'));
+    await app.consent.setLevel('none', 'settings');
+    await expect.poll(removal.started).toBe(true);
+    // The user's next decision waits for the removal under way, then lands after it.
+    await app.consent.setLevel('off', 'settings');
+    removal.release();
+    await expect.poll(() => storedLevel(device)).toBe('off');
+    await app.consent.stop();
+    expect(await nextStart(harness, device, 'none')).toBe('off');
+  });
+
   it('removes the stored grant, reports it, retries, and the next start is not above the withdrawal', async () => {
     const device = harness.device();
     device.storage.entries.set('consent-tracker.decision', storedDecision('full'));

@@ -71,12 +71,15 @@ export function trackerCoreAdapter(options: TrackerCoreAdapterOptions): ConsentA
     async apply() {
       // tracker-core keeps no identifiers of its own: the enforcement points do all the work.
     },
-    async forget(level, { withdrawal }) {
+    async forget(level, { withdrawal, inOrder }) {
       // Nothing is kept on the device but the queue, which the enforcement points keep in line;
       // what the app set on the subject goes on a withdrawal (set it again after a new consent).
-      if (!withdrawal || !core || enforcementInUse?.policy[level].userIdentifiers !== false) return;
-      core.setUserId('');
-      core.setIpAddress('');
+      const subject = core;
+      if (!withdrawal || !subject || enforcementInUse?.policy[level].userIdentifiers !== false) return;
+      inOrder(() => {
+        subject.setUserId('');
+        subject.setIpAddress('');
+      });
     },
     flush: () => flushEmitter(),
     replay(tracker, method, args, timestamp, level) {

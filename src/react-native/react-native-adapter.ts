@@ -222,14 +222,13 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
         release();
       }
     },
-    async forget(level, { withdrawal, signal }) {
-      const found = await ready();
-      if (!found) return;
-      const rules = found.enforcement.policy[level];
+    async forget(level, { withdrawal, signal, inOrder }) {
+      const rules = enforcementInUse?.policy[level];
       // Only a withdrawal clears what the app set: a stored decision of none applied at start
-      // leaves the subject for a later consent.
-      if (withdrawal && !rules.userIdentifiers) clearSubject(found.tracker);
-      if (rules.deviceStorage === 'keep') return;
+      // leaves the subject for a later consent. In order now, before anything is awaited.
+      if (withdrawal && rules?.userIdentifiers === false) inOrder(() => real && clearSubject(real));
+      const found = await ready();
+      if (!found || rules?.deviceStorage === 'keep') return;
       // A session found stored here was left by a withdrawal cut short (or is the one being
       // withdrawn): the tracker may hold it in memory, so it must not be sent again, even if
       // removing it fails.
