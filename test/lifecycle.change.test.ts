@@ -83,7 +83,10 @@ describe.each(HARNESSES)('bad input, with the $name adapter', (harness) => {
     const before = app.consent.getStatus();
     await expect(app.consent.setLevel('everything' as ConsentLevel)).rejects.toMatchObject({ name: 'ConsentError', code: 'INVALID_LEVEL' });
     await expect(app.consent.setLevel('full', '')).rejects.toMatchObject({ name: 'ConsentError', code: 'INVALID_OPTION' });
+    await expect(app.consent.setLevel('full', 'x'.repeat(201))).rejects.toMatchObject({ name: 'ConsentError', code: 'INVALID_OPTION' });
+    await expect(app.consent.setLevel('full', 42 as never)).rejects.toMatchObject({ name: 'ConsentError', code: 'INVALID_OPTION' });
     expect(app.consent.getStatus()).toEqual(before);
+    expect(app.consent.actor.getSnapshot().matches({ persistence: 'saved' })).toBe(true);
     // Bad options: nothing is created.
     const adapter = () => harness.held(collector.current.url).adapter;
     expect(() => createConsentTracker({ adapter: adapter(), undecidedLevel: 'most' as ConsentLevel })).toThrow(ConsentError);
