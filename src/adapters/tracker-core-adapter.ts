@@ -2,6 +2,11 @@ import { newEmitter, trackerCore, type CorePlugin, type EmitterConfiguration, ty
 import type { Enforcement } from '../enforce/create-enforcement.js';
 import type { ConsentAdapter } from '../consent-adapter.js';
 
+/** The platform (`p`) events carry unless `configure` sets another: a general app. */
+const DEFAULT_PLATFORM = 'app';
+/** The tracker version (`tv`) events carry unless `configure` sets another. */
+const TRACKER_VERSION = 'consent-tracker-core';
+
 /**
  * A tracker built by {@link trackerCoreAdapter}: tracker-core's `track`, plus `flush`.
  *
@@ -31,7 +36,10 @@ export type TrackerCoreAdapterOptions = Omit<EmitterConfiguration, 'eventStore' 
   /** Plugins that add identifiers (sessions, subjects); the enforcement plugin runs after them. */
   readonly corePlugins?: CorePlugin[];
   readonly base64?: boolean;
-  /** Called with the tracker-core instance once, to set up the subject. */
+  /**
+   * Called with the tracker-core instance once, to set up the subject (and the platform and
+   * tracker version, `app` and `consent-tracker-core` unless set here).
+   */
   readonly configure?: (core: TrackerCore) => void;
 };
 
@@ -65,6 +73,9 @@ export function trackerCoreAdapter(options: TrackerCoreAdapterOptions): ConsentA
         callback: (pb) => void emitter.input(pb.build()),
       });
       core = created;
+      // A collector refuses events without a platform and a tracker version: the app may set its own.
+      created.setPlatform(DEFAULT_PLATFORM);
+      created.setTrackerVersion(TRACKER_VERSION);
       configure?.(created);
       return { core: created, track: (event, context) => void created.track(event, context) };
     },
