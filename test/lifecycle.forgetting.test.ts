@@ -230,21 +230,21 @@ describe('the subject', () => {
 });
 
 describe.each(HARNESSES)('the subject across a withdrawal, with the $name adapter', (adapterHarness) => {
-  it('full, none in force, full again: the uid and IP address the app set before the withdrawal are not sent again, and the device user id is new', async () => {
+  it('full, none in force, full again: the uid, IP address and network and domain user ids the app set before the withdrawal are not sent again, and the device user id is new', async () => {
     const app = apps.launch(adapterHarness, { device: adapterHarness.device() });
     await app.consent.ready;
     await app.consent.setLevel('full', 'banner');
     app.track('before');
     const before = event(await collector.current.waitForEvents(1), 'before');
-    expect(before.payload).toMatchObject({ uid: 'user-1', ip: '203.0.113.9' });
+    expect(before.payload).toMatchObject({ uid: 'user-1', ip: '203.0.113.9', duid: expect.any(String) });
+    expect(before.payload.tnuid ?? before.payload.nuid).toEqual(expect.any(String));
     await app.consent.setLevel('none', 'settings');
     await app.consent.setLevel('full', 'again');
     app.track('after');
     const after = event(await collector.current.waitForEvents(2), 'after');
     expect(entity(after, SESSION)?.userId).not.toBe(entity(before, SESSION)?.userId);
     // The app sets them again after a new consent; until then none is sent.
-    expect(after.payload.uid).toBeUndefined();
-    expect(after.payload.ip).toBeUndefined();
+    for (const field of ['uid', 'ip', 'nuid', 'tnuid', 'duid']) expect(after.payload[field], field).toBeUndefined();
   });
 });
 

@@ -87,10 +87,8 @@ export function trackerCoreAdapter(options: TrackerCoreAdapterOptions): ConsentA
       // what the app set on the subject goes on a withdrawal (set it again after a new consent).
       const subject = core;
       if (!withdrawal || !subject || enforcementInUse?.policy[level].userIdentifiers !== false) return;
-      inOrder(() => {
-        subject.setUserId('');
-        subject.setIpAddress('');
-      });
+      // Empty values are left out of every event: these setters really clear.
+      inOrder(() => subject.addPayloadDict({ uid: '', ip: '', nuid: '', tnuid: '', duid: '' }));
     },
     flush: () => flushEmitter(),
     replay(tracker, method, args, timestamp, level) {

@@ -63,6 +63,7 @@ export function heldAdapter(endpoint: string, options: { holdApply?: boolean; ho
       configure: (core) => {
         core.setUserId('user-1');
         core.setIpAddress('203.0.113.9');
+        core.addPayloadDict({ duid: 'duid-1', tnuid: 'tnuid-1' });
         core.setTrackerVersion('t');
         core.setPlatform('mob');
       },
