@@ -341,3 +341,44 @@ describe('a restart with a persisted queue after a withdrawal', () => {
     second.stop();
   });
 });
+
+describe("sessions follow the tracker's own session timeouts", () => {
+  /** How far the tracker's clock has been moved ahead in this test. */
+  let ahead = 0;
+  /** Tracks `action` after the tracker's own session has timed out (its clock moved past the 1 s timeout). */
+  const afterTimeout = (tracker: ReactNativeTracker, action: string) => {
+    ahead += 1100;
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + ahead);
+    trackRn(tracker, action);
+    vi.useRealTimers();
+  };
+
+  it('at session-only, the anonymous session rotates with each real session, and links none of them', async () => {
+    const { consent, tracker } = await start({ foregroundSessionTimeout: 1, backgroundSessionTimeout: 1 });
+    await consent.setLevel('session-only', 'banner');
+    trackRn(tracker, 'first');
+    afterTimeout(tracker, 'second');
+    afterTimeout(tracker, 'third');
+    const events = await collector.current.waitForEvents(3);
+    const sessions = ['first', 'second', 'third'].map((action) => entity(event(events, action), SESSION));
+    expect(new Set(sessions.map((s) => s?.sessionId)).size).toBe(3);
+    for (const session of sessions) expect(session).toMatchObject({ userId: NULL_UUID, previousSessionId: null, eventIndex: 1 });
+    expect(findLeaks(events, 'session-only')).toEqual([]);
+  });
+
+  it('after a withdrawal and a new consent, the new identity has a new session with each real session', async () => {
+    const { consent, tracker } = await start({ foregroundSessionTimeout: 1, backgroundSessionTimeout: 1 });
+    await consent.setLevel('full', 'banner');
+    await consent.setLevel('none', 'settings');
+    await consent.setLevel('full', 'again');
+    trackRn(tracker, 'first');
+    afterTimeout(tracker, 'second');
+    const events = await collector.current.waitForEvents(2);
+    const [first, second] = ['first', 'second'].map((action) => entity(event(events, action), SESSION));
+    expect(second?.userId).toBe(first?.userId);
+    expect(second?.sessionId).not.toBe(first?.sessionId);
+    // Within the new identity, sessions chain as the tracker's own do.
+    expect(second?.previousSessionId).toBe(first?.sessionId);
+  });
+});

@@ -64,9 +64,11 @@ export function createConsentPlugin(context: EnforcementContext, identity: Ident
           // Build plain JSON and encode once, after sanitising: base64 is the costly part, and
           // tracker-core's encoder is slower than ours. A rebuild over an encoded payload keeps it encoded.
           const encodedAlready = 'cx' in dict || 'ue_px' in dict;
+          // Read before the processor empties the entity lists into the payload.
+          const realSession = eventOptions === undefined ? realSessionId(dict, entities, json) : undefined;
           payloadJsonProcessor(base64 && encodedAlready)(builder, json, entities);
           if (eventOptions === undefined) {
-            const args = [String(dict.eid), Number(dict.dtm ?? dict.ttm), realSessionId(dict, entities, json)] as const;
+            const args = [String(dict.eid), Number(dict.dtm ?? dict.ttm), realSession] as const;
             const session = sessionRule === 'anonymous' ? identity.anonymousSession(...args) : undefined;
             const replacement = sessionRule === 'as-is' ? identity.replacementIdentity(...args) : undefined;
             const resetViews = identity.viewsStale;
