@@ -52,6 +52,12 @@ export interface LevelPolicy {
   readonly adIdentifiers: boolean;
   /** Whether screen ids are reset when a downgrade enters this level (until the next screen view; the enforcement plugin does it). */
   readonly resetViewsOnDowngrade: boolean;
+  /**
+   * Whether views may link events: a screen view's `previousId`/`previousName`/`previousType`,
+   * and the screen entity on later events. `false` at `none` and `off` (a chain of views is a
+   * session by another name); at `session-only` the chain lives within one anonymous session.
+   */
+  readonly chainViews: boolean;
   /** What adapters do with identifiers stored on the device when this level is entered. */
   readonly deviceStorage: DeviceStorageRule;
   /** Further top-level payload fields removed at this level (for example `ua`). Stricter only. */
@@ -118,6 +124,7 @@ const ANONYMOUS_BASE = {
   serverAnonymisation: true,
   adIdentifiers: false,
   resetViewsOnDowngrade: true,
+  chainViews: false,
   removeFields: [],
   removeEntities: [],
 } as const;
@@ -131,11 +138,12 @@ const DEFAULT_TABLE: Record<ConsentLevel, LevelPolicy> = {
     session: 'as-is',
     adIdentifiers: true,
     resetViewsOnDowngrade: false,
+    chainViews: true,
     deviceStorage: 'keep',
     removeFields: [],
     removeEntities: [],
   },
-  'session-only': { level: 'session-only', send: true, session: 'anonymous', deviceStorage: 'clear-on-entry', ...ANONYMOUS_BASE },
+  'session-only': { level: 'session-only', send: true, session: 'anonymous', deviceStorage: 'clear-on-entry', ...ANONYMOUS_BASE, chainViews: true },
   none: { level: 'none', send: true, session: 'removed', deviceStorage: 'never-store', ...ANONYMOUS_BASE },
   off: { level: 'off', send: false, session: 'removed', deviceStorage: 'never-store', ...ANONYMOUS_BASE },
 };
@@ -147,6 +155,7 @@ const RULE_RANK = {
   adIdentifiers: (v: boolean) => (v ? 1 : 0),
   serverAnonymisation: (v: boolean) => (v ? 0 : 1),
   resetViewsOnDowngrade: (v: boolean) => (v ? 0 : 1),
+  chainViews: (v: boolean) => (v ? 1 : 0),
   session: (v: SessionRule) => ({ removed: 0, anonymous: 1, 'as-is': 2 })[v],
   deviceStorage: (v: DeviceStorageRule) => ({ 'never-store': 0, 'clear-on-entry': 1, keep: 2 })[v],
 } as const;

@@ -257,7 +257,8 @@ export function sanitizeEvent(payload: EventPayload, level: ConsentLevel, option
     const out: EventPayload = { ...payload };
     const downgraded = capturedAt !== undefined && compareLevels(capturedAt, effective) > 0;
     const treatment = sessionTreatment(rules, downgraded, options);
-    const resetViews = options.resetViews === true;
+    // A level whose views may not link events resets them on every event.
+    const resetViews = options.resetViews === true || !rules.chainViews;
 
     if (!rules.userIdentifiers) for (const field of USER_IDENTIFIER_FIELDS) delete out[field];
     for (const field of rules.removeFields) delete out[field];

@@ -40,6 +40,7 @@ describe('policy', () => {
     [{ off: { send: true } }, 'POLICY_WEAKENED'],
     [{ none: { deviceStorage: 'keep' } }, 'POLICY_WEAKENED'],
     [{ none: { resetViewsOnDowngrade: false } }, 'POLICY_WEAKENED'],
+    [{ none: { chainViews: true } }, 'POLICY_WEAKENED'],
     [{ everything: {} }, 'INVALID_LEVEL'],
     [{ full: { colour: true } }, 'INVALID_OPTION'],
     [{ full: { session: 'sometimes' } }, 'INVALID_OPTION'],

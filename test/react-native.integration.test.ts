@@ -289,6 +289,20 @@ describe('forgetting on a downgrade', () => {
     expect(entity(event(events, 'on-next'), SCREEN)?.id).not.toBe(home?.id);
   });
 
+  it('at none, screen views do not chain and events carry no screen: views link nothing', async () => {
+    const { consent, tracker } = await start();
+    await consent.setLevel('none', 'banner');
+    tracker.trackScreenViewEvent({ name: 'home' });
+    trackRn(tracker, 'on-home');
+    tracker.trackScreenViewEvent({ name: 'next' });
+    trackRn(tracker, 'on-next');
+    const events = await collector.current.waitForEvents(4);
+    for (const action of ['on-home', 'on-next']) expect(entity(event(events, action), SCREEN)).toBeUndefined();
+    const next = events.find((e) => e.selfDescribingEvent?.data.name === 'next');
+    expect(next?.selfDescribingEvent?.data).toMatchObject({ name: 'next' });
+    for (const field of ['previousId', 'previousName', 'previousType']) expect(next?.selfDescribingEvent?.data).not.toHaveProperty(field);
+  });
+
   it('rotates the anonymous session each time session-only is entered', async () => {
     const { consent, tracker } = await start();
     await consent.setLevel('session-only', 'banner');
@@ -365,6 +379,22 @@ describe("sessions follow the tracker's own session timeouts", () => {
     expect(new Set(sessions.map((s) => s?.sessionId)).size).toBe(3);
     for (const session of sessions) expect(session).toMatchObject({ userId: NULL_UUID, previousSessionId: null, eventIndex: 1 });
     expect(findLeaks(events, 'session-only')).toEqual([]);
+  });
+
+  it('at session-only, a chain of screen views lives within one anonymous session', async () => {
+    const { consent, tracker } = await start({ foregroundSessionTimeout: 1, backgroundSessionTimeout: 1 });
+    await consent.setLevel('session-only', 'banner');
+    tracker.trackScreenViewEvent({ name: 'home' });
+    tracker.trackScreenViewEvent({ name: 'next' });
+    afterTimeout(tracker, 'new-session');
+    tracker.trackScreenViewEvent({ name: 'last' });
+    const events = await collector.current.waitForEvents(4);
+    const view = (name: string) => events.find((e) => e.selfDescribingEvent?.data.name === name);
+    // Within a session the views chain; the first event of the next session carries no screen of the one before.
+    expect(view('next')?.selfDescribingEvent?.data).toMatchObject({ previousName: 'home' });
+    expect(entity(event(events, 'new-session'), SCREEN)).toBeUndefined();
+    expect(view('last')?.selfDescribingEvent?.data).not.toHaveProperty('previousId');
+    expect(entity(view('last') as CollectedEvent, SESSION)?.sessionId).not.toBe(entity(view('next') as CollectedEvent, SESSION)?.sessionId);
   });
 
   it('after a withdrawal and a new consent, the new identity has a new session with each real session', async () => {

@@ -44,12 +44,13 @@ describe.each([
     expect(out[base64 ? 'ue_px' : 'ue_pr']).toBe(fullPayload(base64)[base64 ? 'ue_px' : 'ue_pr']);
   });
 
-  it('none: no session at all, no user identifiers, no ad ids', () => {
+  it('none: no session at all, no user identifiers, no ad ids, no screen', () => {
     const out = kept(fullPayload(base64), 'none', { session });
     for (const field of [...USER_FIELDS, 'sid', 'vid']) expect(out).not.toHaveProperty(field);
     expect(entity(out, SESSION)).toBeUndefined();
     for (const id of AD_IDS) expect(entity(out, MOBILE)?.data).not.toHaveProperty(id);
-    expect(contextsOf(out).map((e) => e.schema)).toEqual([MOBILE, 'iglu:com.snowplowanalytics.mobile/screen/jsonschema/1-0-0']);
+    // Views link nothing at none: the screen entity goes too.
+    expect(contextsOf(out).map((e) => e.schema)).toEqual([MOBILE]);
     expect(out).toMatchObject({ e: 'ue', eid: 'event-1', tv: 'js-4.10.1', p: 'web', dtm: '1767225600000' });
   });
 
@@ -63,6 +64,15 @@ describe.each([
     // Without the flag, both stay.
     const untouched = kept(input, 'session-only', { session });
     expect(untouched[base64 ? 'ue_px' : 'ue_pr']).toBe(input[base64 ? 'ue_px' : 'ue_pr']);
+  });
+
+  it('at none, views link nothing: no screen entity, and a screen view has no previous screen', () => {
+    const screenView = { schema: 'iglu:com.snowplowanalytics.mobile/screen_view/jsonschema/1-0-0', data: { name: 'next', id: 'screen-2', previousId: 'screen-1', previousName: 'home', previousType: 'tab' } };
+    const input = { ...fullPayload(base64), [base64 ? 'ue_px' : 'ue_pr']: encode({ schema: UNSTRUCT, data: screenView }, base64) };
+    const out = kept(input, 'none');
+    expect(contextsOf(out).map((e) => e.schema)).not.toContain('iglu:com.snowplowanalytics.mobile/screen/jsonschema/1-0-0');
+    const event = decode(String(out[base64 ? 'ue_px' : 'ue_pr']), base64) as { data: { data: Record<string, unknown> } };
+    expect(event.data.data).toEqual({ name: 'next', id: 'screen-2' });
   });
 
   it('full with a replacement identity: the new device user id and its session, nothing of the old', () => {

@@ -70,6 +70,8 @@ export function createConsentPlugin(context: EnforcementContext, identity: Ident
           if (eventOptions === undefined) {
             const args = [String(dict.eid), Number(dict.dtm ?? dict.ttm), realSession] as const;
             const session = sessionRule === 'anonymous' ? identity.anonymousSession(...args) : undefined;
+            // A new anonymous session starts a new chain of views: none links it to the one before.
+            if (session?.eventIndex === 1) identity.viewsStale = true;
             const replacement = sessionRule === 'as-is' ? identity.replacementIdentity(...args) : undefined;
             const resetViews = identity.viewsStale;
             // The next screen view (its previous* removed) starts views of the new level; one
