@@ -14,6 +14,7 @@ import { isConsentLevel, type ConsentLevel } from '../machines/levels.js';
  * - `STORED_DATA_UNREADABLE`, `STORAGE_FAILED` at start: the stored decision could not be read; the level is `off` until the user decides.
  * - `APPLY_FAILED`, `APPLY_TIMEOUT`: a consent change failed or took too long; the lower level stays enforced.
  * - `STOPPED`: the consent tracker was stopped before the call could take effect.
+ * - `EVENTS_REJECTED`: the collector refused events with a status the emitter does not retry; they are counted as dropped (`rejected`).
  *
  * @example
  * ```ts
@@ -31,7 +32,8 @@ export type ConsentErrorCode =
   | 'APPLY_FAILED'
   | 'APPLY_TIMEOUT'
   | 'STORAGE_REFUSED'
-  | 'STOPPED';
+  | 'STOPPED'
+  | 'EVENTS_REJECTED';
 
 /**
  * The one error type consent-tracker throws or reports. Bad input never changes state: when a

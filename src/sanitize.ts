@@ -119,6 +119,7 @@ export interface SanitizeOptions {
  *   level forbids; `unreadable-stored`: a stored queue entry could not be read;
  * - `no-tracker`: the tracker could not be created, so there was nothing to track it with;
  * - `forgotten`: it was still waiting in a tracker's own stored queue when the user withdrew.
+ * - `rejected`: the collector refused it with a status the emitter does not retry (a 400, say).
  *
  * @example
  * ```ts
@@ -126,7 +127,7 @@ export interface SanitizeOptions {
  * const reason: DropReason = 'malformed';
  * ```
  */
-export type DropReason = 'off' | 'malformed' | 'overflow' | 'forbidden-identifier' | 'unreadable-stored' | 'no-tracker' | 'forgotten';
+export type DropReason = 'off' | 'malformed' | 'overflow' | 'forbidden-identifier' | 'unreadable-stored' | 'no-tracker' | 'forgotten' | 'rejected';
 
 /**
  * The result of {@link sanitizeEvent}: a new payload to send, or a drop with its reason.

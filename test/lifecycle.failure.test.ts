@@ -375,3 +375,24 @@ describe('a Web Storage over its quota, with the tracker-core adapter', () => {
     expect((await sentAfter(app, 'granted')).payload.uid).toBe('user-1');
   });
 });
+
+describe.each(HARNESSES)('events the collector refuses for good, with the $name adapter', (harness) => {
+  it('are counted as dropped (rejected) and reported, not lost; a refusal the emitter retries is not', async () => {
+    const errors: ConsentError[] = [];
+    const app = apps.launch(harness, { device: harness.device(), options: { onError: (e) => errors.push(e) } });
+    await app.consent.ready;
+    collector.current.failWith(400);
+    app.track('refused');
+    await expect.poll(() => app.consent.stats().dropped.rejected).toBe(1);
+    expect(errors.map((e) => e.code)).toEqual(['EVENTS_REJECTED']);
+    expect(await app.consent.enforcement.eventStore.count()).toBe(0);
+    // A 503 is retried: nothing is counted, and the event arrives once the collector is back.
+    collector.current.failWith(503);
+    app.track('retried');
+    await expect.poll(() => collector.current.requests().filter((r) => r.status === 503).length).toBeGreaterThan(0);
+    expect(app.consent.stats().dropped.rejected).toBe(1);
+    collector.current.failWith(undefined);
+    await drained(app);
+    expect(collector.current.events().map((e) => e.payload.se_ac)).toEqual(['retried']);
+  });
+});

@@ -33,9 +33,11 @@ export interface ConsentEventStore extends EventStore {
   persisted(): Promise<void>;
   /**
    * What became of a queued event the fetch guard handled: `counted` (it dropped and counted it),
-   * `delivered` (the collector accepted it) or `failed` (it did not reach the collector).
+   * `delivered` (the collector accepted it) or `failed` (it did not reach the collector, or the
+   * collector refused it with `status`). An event the collector refused that the emitter then
+   * removes (it does not retry that status) is counted as dropped (`rejected`) and reported.
    */
-  settle(eventId: string, outcome: 'counted' | 'delivered' | 'failed'): void;
+  settle(eventId: string, outcome: 'counted' | 'delivered' | 'failed', status?: number): void;
   /** Stops writing to storage: what is stored stays as last persisted, for the next start. */
   stop(): void;
 }
@@ -54,6 +56,8 @@ interface Entry {
    * before the next batch, it is counted as dropped then. So nothing is counted twice, or lost.
    */
   limbo?: { reason: DropReason; detail: string };
+  /** The status the collector refused its last request with, until it is sent again. */
+  refusedWith?: number;
 }
 
 interface StoredQueue {
@@ -293,10 +297,17 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     },
     removeHead: async (count: number) => {
       const victims = handedOut.splice(0, count);
+      let rejected = 0;
       for (const entry of victims) {
+        // Removed after the collector refused it: the emitter gave up on it.
+        if (entry.refusedWith !== undefined && !entry.limbo) {
+          context.drop('rejected', 'eventStore', entry.payload.eid, `the collector refused it with HTTP ${entry.refusedWith}, which the emitter does not retry`);
+          rejected += 1;
+        }
         settleEntry(entry, true);
         remove(entry);
       }
+      if (rejected > 0) context.error(new ConsentError('EVENTS_REJECTED', `the collector refused ${rejected} event(s) for good; they are counted as dropped (rejected)`));
       // Without an iterator (a caller other than the emitter), fall back to the head of the queue.
       for (let i = victims.length; i < count; i++) {
         const head = entries.find((entry) => !entry.removed);
@@ -342,9 +353,11 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       // Whatever is still unsettled will not be sent by this store: count it.
       for (const entry of [...inLimbo.values()]) settleEntry(entry, false);
     },
-    settle: (eventId, outcome) => {
+    settle: (eventId, outcome, status) => {
       const entry = inLimbo.get(eventId);
       if (entry) settleEntry(entry, outcome !== 'failed');
+      const queued = byId.get(eventId);
+      if (queued) queued.refusedWith = outcome === 'failed' ? status : undefined;
     },
     persisted: async () => {
       await ready;

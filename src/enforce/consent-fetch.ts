@@ -92,8 +92,8 @@ export function createConsentFetch(context: EnforcementContext, store: ConsentEv
     if (verdict.events.length === 0) return nothingToSend();
     context.counters.requests.sent += 1;
     if (verdict.anonymous) context.counters.requests.anonymous += 1;
-    const settle = (outcome: 'delivered' | 'failed') => {
-      for (const event of verdict.events) if (typeof event.eid === 'string') store.settle(event.eid, outcome);
+    const settle = (outcome: 'delivered' | 'failed', status?: number) => {
+      for (const event of verdict.events) if (typeof event.eid === 'string') store.settle(event.eid, outcome, status);
     };
     let response: Response;
     // Stopped while the body was read: this request is not sent.
@@ -104,7 +104,8 @@ export function createConsentFetch(context: EnforcementContext, store: ConsentEv
       settle('failed');
       throw error;
     }
-    settle(response.ok ? 'delivered' : 'failed');
+    if (response.ok) settle('delivered');
+    else settle('failed', response.status);
     return response;
   }
 
