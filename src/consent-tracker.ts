@@ -82,7 +82,7 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   const chart: { actor?: Actor<typeof consentMachine> } = {};
   // Until the chart exists nothing can be tracked; the level reads as off.
   const enforcement = createEnforcement({ ...config, level: () => chart.actor?.getSnapshot().context.enforced ?? 'off', storageKey: `${storageKey}.queue`, onError: report });
-  const gate = new Gate(adapter, adapter.create(enforcement), config.bufferLimit);
+  const gate = new Gate(adapter, adapter.create(enforcement), config.bufferLimit, (detail) => enforcement.drop('stopped', undefined, detail));
   const rules = { policyVersion: config.policyVersion, maxAgeDays: config.maxAgeDays };
   const inOrder = (step: () => void) => gate.inOrder(step);
   const actors = createChartActors({ adapter: adapter as never, enforcement, inOrder, storage, decisionKey: `${storageKey}.decision`, rules, storageTimeoutMs, report });

@@ -2,8 +2,8 @@ import type { ConsentAdapter } from './consent-adapter.js';
 import { minLevel, type ConsentLevel } from '../machines/levels.js';
 
 /**
- * What the gate counted: events held, released, and dropped (past the cap, or held or made
- * when the consent tracker stopped).
+ * What the gate counted: events held, released, and dropped past the cap. (Events held or
+ * tracked when the consent tracker stopped are counted by the enforcement, as `stopped`.)
  *
  * @example
  * ```ts
@@ -68,6 +68,8 @@ export class Gate<Tracker extends object> {
     private readonly adapter: ConsentAdapter<Tracker>,
     private readonly tracker: Tracker,
     private readonly limit: number,
+    /** Counts events the gate drops because the consent tracker stopped. */
+    private readonly dropStopped: (detail: string) => void,
   ) {
     const ordered = new Set(adapter.orderedMethods ?? []);
     const answers = new Set(adapter.asyncMethods ?? []);
@@ -111,8 +113,8 @@ export class Gate<Tracker extends object> {
   /** Drops what is held (counted), and every event tracked from now on; the consent tracker's own steps are still made. */
   stop(): void {
     this.stopped = true;
-    this.counts.dropped += this.heldEvents;
     for (const call of this.held.splice(0)) {
+      if (call.event) this.dropStopped(`${call.method}: held when the consent tracker stopped`);
       call.step?.();
       call.answer?.resolve(undefined);
     }
@@ -121,7 +123,7 @@ export class Gate<Tracker extends object> {
 
   private call(method: string, args: unknown[], event: boolean, answered: boolean, direct: () => unknown): unknown {
     if (this.stopped) {
-      if (event) this.counts.dropped += 1;
+      if (event) this.dropStopped(`${method}: tracked after the consent tracker stopped`);
       return answered ? Promise.resolve(undefined) : undefined;
     }
     // A call that only asks for an answer waits for the tracker to exist, not for a decision.

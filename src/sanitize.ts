@@ -120,6 +120,7 @@ export interface SanitizeOptions {
  * - `no-tracker`: the tracker could not be created, so there was nothing to track it with;
  * - `forgotten`: it was still waiting in a tracker's own stored queue when the user withdrew.
  * - `rejected`: the collector refused it with a status the emitter does not retry (a 400, say).
+ * - `stopped`: it was held, or tracked, when the consent tracker had stopped.
  *
  * @example
  * ```ts
@@ -127,7 +128,7 @@ export interface SanitizeOptions {
  * const reason: DropReason = 'malformed';
  * ```
  */
-export type DropReason = 'off' | 'malformed' | 'overflow' | 'forbidden-identifier' | 'unreadable-stored' | 'no-tracker' | 'forgotten' | 'rejected';
+export type DropReason = 'off' | 'malformed' | 'overflow' | 'forbidden-identifier' | 'unreadable-stored' | 'no-tracker' | 'forgotten' | 'rejected' | 'stopped';
 
 /**
  * The result of {@link sanitizeEvent}: a new payload to send, or a drop with its reason.

@@ -126,7 +126,7 @@ async function run(harness: AdapterHarness, commands: Command[]) {
   const dropped = () =>
     instances.reduce((sum, c) => {
       const s = c.stats();
-      return sum + s.dropped.off + s.dropped.overflow + s.gate.dropped;
+      return sum + s.dropped.off + s.dropped.overflow + s.dropped.stopped + s.dropped.rejected + s.gate.dropped;
     }, 0);
   const accounted = () => new Set(ofThisRun().map((e) => e.payload.se_ac)).size + dropped();
   // Every event is delivered or counted as dropped: one in a request in flight when it left the

@@ -188,7 +188,7 @@ async function replay(harness: AdapterHarness, steps: Step[]) {
   const ids = events.map((e) => e.id);
   expect(new Set(ids).size).toBe(ids.length);
   const { dropped, gate } = app.consent.stats();
-  expect(events.length + dropped.off + gate.dropped).toBe(tracked);
+  expect(events.length + dropped.off + dropped.stopped + gate.dropped).toBe(tracked);
   for (const [label, level] of lowestSince) {
     if (level !== 'off' && allowed.get(label) !== 'off') expect(events.some((e) => e.payload.se_ac === label), `${label} was let through and must arrive`).toBe(true);
   }

@@ -172,7 +172,8 @@ describe.each(HARNESSES)('calls after stop(), with the $name adapter', (harness)
     await expect(app.consent.reset()).rejects.toMatchObject({ code: 'STOPPED' });
     await expect(app.consent.retry()).rejects.toMatchObject({ code: 'STOPPED' });
     app.track('after-stop');
-    expect(app.consent.stats().gate.dropped).toBe(1);
+    expect(app.consent.stats().dropped.stopped).toBe(1);
+    expect(app.consent.stats().tracked).toBe(0);
   });
 
   it('a reset() pending when stop() comes settles with STOPPED', async () => {
