@@ -353,6 +353,8 @@ describe('the tracker before it exists, with the react-native adapter', () => {
     const dropped = Object.values(stats.dropped).reduce((a, b) => a + b, 0) + stats.gate.dropped;
     expect(stats.tracked + dropped).toBe(2);
     expect(errors.map((e) => e.code)).toContain('APPLY_FAILED');
+    // The calls that answer with a promise still answer, with nothing.
+    await expect((app.consent.tracker as ReactNativeTracker).getSessionId()).resolves.toBeUndefined();
     await drained(app);
     expect(collector.current.events()).toEqual([]);
   });

@@ -195,7 +195,8 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
         facade[name] = (...args: unknown[]) => {
           if (real) return (real[name] as AnyMethod)(...args);
           if (name.startsWith('track')) enforcement.drop('no-tracker', undefined, `${name}: the tracker could not be created`);
-          return undefined;
+          // Without a tracker, a method that answers with a promise still does, with nothing.
+          return ASYNC_METHODS.includes(name) ? Promise.resolve(undefined) : undefined;
         };
       }
       return facade as ReactNativeTracker;
