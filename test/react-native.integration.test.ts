@@ -190,11 +190,13 @@ describe('forgetting on a downgrade', () => {
     expect(stored.userId).toEqual(expect.any(String));
     expect(stored.userId).not.toBe(ownUserId);
     expect(stored.sessionId).not.toBe(identified?.sessionId);
-    expect(stored.sessionIndex).toBe(0);
+    // Stored before any event: the session the next event gets, the new identity's first.
+    expect(stored.sessionIndex).toBe(1);
     trackRn(tracker, 're-identified');
     const again = entity(event(await collector.current.waitForEvents(3), 're-identified'), SESSION);
     // A new identity: the device user id is the one stored, and nothing points back.
     expect(again?.userId).toBe(stored.userId);
+    expect(again).toMatchObject({ sessionId: stored.sessionId, sessionIndex: 1 });
     expect(again?.previousSessionId).toBeNull();
     expect(again?.sessionId).not.toBe(identified?.sessionId);
     expect(again?.sessionId).not.toBe(await tracker.getSessionId());
@@ -379,6 +381,49 @@ describe("sessions follow the tracker's own session timeouts", () => {
     expect(new Set(sessions.map((s) => s?.sessionId)).size).toBe(3);
     for (const session of sessions) expect(session).toMatchObject({ userId: NULL_UUID, previousSessionId: null, eventIndex: 1 });
     expect(findLeaks(events, 'session-only')).toEqual([]);
+  });
+
+  it('an anonymous session of a later session-only period is a first session too (index 1): nothing counts them across periods', async () => {
+    const { consent, tracker } = await start();
+    await consent.setLevel('session-only', 'banner');
+    trackRn(tracker, 'p1');
+    await consent.setLevel('full', 'settings');
+    await consent.setLevel('session-only', 'settings');
+    trackRn(tracker, 'p2');
+    const events = await collector.current.waitForEvents(2);
+    for (const action of ['p1', 'p2']) expect(entity(event(events, action), SESSION)).toMatchObject({ userId: NULL_UUID, previousSessionId: null, sessionIndex: 1 });
+  });
+
+  it('after a withdrawal and a new consent, a restart continues the new identity: its sessions chain to the last one sent, nothing to the old one', async () => {
+    const device = memoryStorage();
+    const namespace = rnTrackerOptions('http://unused').namespace;
+    const launch = async () => {
+      const config = rnTrackerOptions(collector.current.url, { namespace, asyncStorage: device as never, foregroundSessionTimeout: 1, backgroundSessionTimeout: 1 });
+      const consent = createConsentTracker({ adapter: reactNativeAdapter(config), storage: device });
+      await consent.ready;
+      return consent;
+    };
+    const first = await launch();
+    await first.setLevel('full', 'banner');
+    trackRn(first.tracker, 'old');
+    await collector.current.waitForEvents(1);
+    await first.setLevel('none', 'settings');
+    await first.setLevel('full', 'again');
+    trackRn(first.tracker, 'new-1');
+    afterTimeout(first.tracker, 'new-2');
+    await collector.current.waitForEvents(3);
+    await first.stop();
+    const second = await launch();
+    trackRn(second.tracker, 'restart');
+    const events = await collector.current.waitForEvents(4);
+    const [old, n1, n2, restart] = ['old', 'new-1', 'new-2', 'restart'].map((action) => entity(event(events, action), SESSION));
+    expect(restart?.userId).toBe(n1?.userId);
+    expect(restart?.userId).not.toBe(old?.userId);
+    for (const id of [old?.sessionId, old?.previousSessionId]) expect([restart?.sessionId, restart?.previousSessionId]).not.toContain(id);
+    expect(n2?.previousSessionId).toBe(n1?.sessionId);
+    expect(restart?.previousSessionId).toBe(n2?.sessionId);
+    expect(restart?.sessionIndex).toBe(Number(n2?.sessionIndex) + 1);
+    await second.stop();
   });
 
   it('at session-only, a chain of screen views lives within one anonymous session', async () => {

@@ -76,11 +76,12 @@ export interface Enforcement {
   /** The level in force now, as the enforcement points read it. */
   level(): ConsentLevel;
   /**
-   * The device user id (and its current session) sent instead of the tracker's own after a
-   * withdrawal and a new consent (see `stitch`), for adapters that store the session; `undefined`
-   * while the tracker's own is sent.
+   * The device user id (and its session) sent instead of the tracker's own after a withdrawal and
+   * a new consent (see `stitch`), for adapters that store the session; `undefined` while the
+   * tracker's own is sent. Given the tracker's own session id, the session is the one the next
+   * event in that session gets (started now if need be), so that what is stored is what is sent.
    */
-  replacementIdentity(): { readonly userId: string; readonly session: { readonly sessionId: string; readonly sessionIndex: number } | undefined } | undefined;
+  replacementIdentity(realSessionId?: string): { readonly userId: string; readonly session: { readonly sessionId: string; readonly sessionIndex: number } | undefined } | undefined;
   /**
    * Takes note of the level in force at once (a new anonymous session on entering
    * `session-only`, screen ids reset, a withdrawal remembered), without touching the queue. Call
@@ -206,11 +207,11 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     policy,
     ready: eventStore.ready,
     level: () => context.readLevel(),
-    replacementIdentity: () => {
+    replacementIdentity: (realSessionId) => {
       // A withdrawal seen by no event yet still counts.
       identity.observe(context.readLevel());
       const userId = identity.deviceUserId();
-      return userId === undefined ? undefined : { userId, session: identity.replacementSession() };
+      return userId === undefined ? undefined : { userId, session: identity.replacementSession(realSessionId) };
     },
     drop(reason, eventId, detail) {
       context.drop(reason, 'adapter', eventId, detail);

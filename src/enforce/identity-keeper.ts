@@ -12,7 +12,7 @@ import { SessionKeeper } from './session-keeper.js';
  * `full` sends a new device user id with sessions of its own, unless `stitch` is set.
  */
 export class IdentityKeeper {
-  private readonly anonymous = new SessionKeeper();
+  private readonly anonymous = new SessionKeeper(false);
   private replacement: { userId: string; sessions: SessionKeeper } | undefined;
   private last: ConsentLevel | undefined;
   /** The identity in use (its ids may have been sent) since the last withdrawal. */
@@ -65,7 +65,7 @@ export class IdentityKeeper {
 
   /** The identity in use is withdrawn: a later `full` gets a new one (unless stitched). */
   private withdraw(): void {
-    if (this.inUse && !this.stitch) this.replacement = { userId: uuidv4(), sessions: new SessionKeeper() };
+    if (this.inUse && !this.stitch) this.replacement = { userId: uuidv4(), sessions: new SessionKeeper(true) };
     this.inUse = false;
   }
 
@@ -85,8 +85,14 @@ export class IdentityKeeper {
     return this.replacement?.userId;
   }
 
-  /** The current session of the replacement identity, if one has started. */
-  replacementSession(): { sessionId: string; sessionIndex: number } | undefined {
-    return this.replacement?.sessions.currentSession();
+  /**
+   * The session of the replacement identity: given the tracker's own session id, the one the next
+   * event in it gets (started now if need be); else the current one, if one has started.
+   */
+  replacementSession(realSessionId?: string): { sessionId: string; sessionIndex: number } | undefined {
+    const sessions = this.replacement?.sessions;
+    if (realSessionId === undefined) return sessions?.currentSession();
+    const session = sessions?.sessionFor(realSessionId);
+    return session && { sessionId: session.sessionId, sessionIndex: session.sessionIndex };
   }
 }

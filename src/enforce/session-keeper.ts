@@ -4,19 +4,30 @@ import type { AnonymousSession } from '../sanitize.js';
 /** A kept session, with the session before it in the same chain. */
 export type KeptSession = AnonymousSession & { readonly previousSessionId: string | null };
 
+interface Current {
+  sessionId: string;
+  sessionIndex: number;
+  eventCount: number;
+  firstEventId: string | null;
+  firstEventTimestamp: string | null;
+  realSessionId: string | undefined;
+}
+
 /**
  * Keeps the sessions that replace the tracker's own: the anonymous session at `session-only`, and
  * the sessions of a new identity after a re-consent. A new session starts when `rotate()` is
  * called (on entering the level) and whenever the tracker's own session changes (timeout), so a
- * kept session never spans two real ones, nor the time before a level change.
+ * kept session never spans two real ones, nor the time before a level change. With `chained`
+ * (a new identity), sessions count up and point to the one before; without (anonymous), every
+ * session is a first one: index 1, nothing before it.
  */
 export class SessionKeeper {
-  private current:
-    | { sessionId: string; sessionIndex: number; eventCount: number; firstEventId: string | null; firstEventTimestamp: string | null; realSessionId: string | undefined }
-    | undefined;
+  private current: Current | undefined;
   private sessionCount = 0;
   /** The last session of this chain; `rotate()` ends the chain. */
   private previousSessionId: string | null = null;
+
+  constructor(private readonly chained: boolean) {}
 
   /** Ends the current session and its chain: the next event starts a new, unlinked one. */
   rotate(): void {
@@ -26,26 +37,33 @@ export class SessionKeeper {
 
   /** The session for the next event, advancing its event index. */
   next(eventId: string, timestampMs: number, realSessionId: string | undefined): KeptSession {
-    if (this.current && realSessionId !== undefined && this.current.realSessionId !== undefined && realSessionId !== this.current.realSessionId) {
-      this.previousSessionId = this.current.sessionId;
+    const current = this.sessionFor(realSessionId);
+    if (current.eventCount === 0) {
+      current.firstEventId = eventId;
+      // A timestamp out of Date's range (nanoseconds by mistake, say) is left out rather than thrown on.
+      current.firstEventTimestamp = Number.isFinite(timestampMs) && Math.abs(timestampMs) <= 8.64e15 ? new Date(timestampMs).toISOString() : null;
+    }
+    current.eventCount += 1;
+    const { sessionId, sessionIndex, eventCount, firstEventId, firstEventTimestamp } = current;
+    return { sessionId, sessionIndex, eventIndex: eventCount, firstEventId, firstEventTimestamp, previousSessionId: this.previousSessionId };
+  }
+
+  /**
+   * The session the next event with `realSessionId` gets, started now if there is none or the
+   * tracker's own session has changed: what is stored for a restart is the session events get.
+   */
+  sessionFor(realSessionId: string | undefined): Current {
+    const current = this.current;
+    if (current && realSessionId !== undefined && current.realSessionId !== undefined && realSessionId !== current.realSessionId) {
+      this.previousSessionId = this.chained ? current.sessionId : null;
       this.current = undefined;
     }
     if (!this.current) {
-      this.sessionCount += 1;
-      this.current = {
-        sessionId: uuidv4(),
-        sessionIndex: this.sessionCount,
-        eventCount: 0,
-        firstEventId: eventId,
-        // A timestamp out of Date's range (nanoseconds by mistake, say) is left out rather than thrown on.
-        firstEventTimestamp: Number.isFinite(timestampMs) && Math.abs(timestampMs) <= 8.64e15 ? new Date(timestampMs).toISOString() : null,
-        realSessionId,
-      };
+      this.sessionCount = this.chained ? this.sessionCount + 1 : 1;
+      this.current = { sessionId: uuidv4(), sessionIndex: this.sessionCount, eventCount: 0, firstEventId: null, firstEventTimestamp: null, realSessionId };
     }
     this.current.realSessionId ??= realSessionId;
-    this.current.eventCount += 1;
-    const { sessionId, sessionIndex, eventCount, firstEventId, firstEventTimestamp } = this.current;
-    return { sessionId, sessionIndex, eventIndex: eventCount, firstEventId, firstEventTimestamp, previousSessionId: this.previousSessionId };
+    return this.current;
   }
 
   /** The current session, if one has started. */

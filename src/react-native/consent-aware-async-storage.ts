@@ -65,16 +65,18 @@ export function createConsentAwareAsyncStorage(
 
   /** The session as it may be stored now: the new identity's ids in place of the tracker's own. */
   function storable(value: string): string {
-    const replacement = enforcement.replacementIdentity();
-    if (!replacement || value === '') return value;
+    if (value === '' || enforcement.replacementIdentity() === undefined) return value;
     try {
       const state = JSON.parse(value) as Record<string, unknown>;
+      // The session the next event gets: the one stored is the one a restart continues from.
+      const replacement = enforcement.replacementIdentity(typeof state.sessionId === 'string' ? state.sessionId : undefined);
+      if (!replacement) return value;
       // The tracker's own session id and index may have been sent before the withdrawal: never store them.
       return JSON.stringify({
         ...state,
         userId: replacement.userId,
         sessionId: replacement.session?.sessionId ?? uuidv4(),
-        sessionIndex: replacement.session?.sessionIndex ?? 0,
+        sessionIndex: replacement.session?.sessionIndex ?? 1,
       });
     } catch {
       return '';
