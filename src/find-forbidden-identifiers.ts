@@ -1,5 +1,6 @@
 import type { ConsentLevel } from '../machines/levels.js';
 import { DEFAULT_POLICY, type PolicyTable } from './policy.js';
+import { schemaMatches } from './schema-pattern.js';
 import type { EventPayload } from './sanitize.js';
 import {
   AD_ID_FIELDS,
@@ -47,6 +48,13 @@ export function findForbiddenIdentifiers(payload: EventPayload, level: ConsentLe
   if (!rules || !rules.send) return [{ field: 'event', value: payload.eid }];
   const found: ForbiddenIdentifier[] = [];
   const flag = (field: string, value: unknown) => found.push({ field, value });
+  /** The app's own identifiers the policy removes (or nulls) for this schema, still there. */
+  const flagEntityFields = (schema: string, data: Record<string, unknown>) => {
+    for (const { schema: pattern, field, action } of rules.entityFields) {
+      if (!(field in data) || !schemaMatches(pattern, schema)) continue;
+      if (action === 'remove' || data[field] !== NULL_UUID) flag(`${schema}.${field}`, data[field]);
+    }
+  };
   try {
     checkPayloadShape(payload);
     if (!rules.userIdentifiers) for (const field of USER_IDENTIFIER_FIELDS) if (field in payload) flag(field, payload[field]);
@@ -55,7 +63,8 @@ export function findForbiddenIdentifiers(payload: EventPayload, level: ConsentLe
     for (const key of ['co', 'cx'] as const) {
       if (!(key in payload)) continue;
       for (const { schema, data } of readContextsShared(payload, key).data) {
-        if (rules.removeEntities.some((prefix) => schema.startsWith(prefix))) flag(schema, data);
+        if (rules.removeEntities.some((pattern) => schemaMatches(pattern, schema))) flag(schema, data);
+        flagEntityFields(schema, data);
         if (schema.startsWith(CLIENT_SESSION_SCHEMA_PREFIX)) {
           if (rules.session === 'removed') flag('client_session', data.sessionId);
           else if (rules.session === 'anonymous') {
@@ -70,7 +79,11 @@ export function findForbiddenIdentifiers(payload: EventPayload, level: ConsentLe
         }
       }
     }
-    for (const key of ['ue_pr', 'ue_px'] as const) if (key in payload) readSelfDescribingEventShared(payload, key);
+    for (const key of ['ue_pr', 'ue_px'] as const) {
+      if (!(key in payload)) continue;
+      const { schema, data } = readSelfDescribingEventShared(payload, key).data;
+      flagEntityFields(schema, data);
+    }
   } catch (error) {
     if (!(error instanceof MalformedPayloadError)) throw error;
     flag('payload', error.message);

@@ -6,6 +6,7 @@ export {
   levelPolicy,
   toTrackerConfiguration,
   type DeviceStorageRule,
+  type EntityFieldRule,
   type LevelPolicy,
   type LevelPolicyOverride,
   type PolicyOptions,
@@ -22,6 +23,7 @@ export {
   type SanitizeOptions,
   type SanitizeResult,
 } from './sanitize.js';
+export { schemaMatches } from './schema-pattern.js';
 export { findForbiddenIdentifiers, type ForbiddenIdentifier } from './find-forbidden-identifiers.js';
 export { memoryStorage, type KeyValueStorage } from './storage.js';
 export { createEnforcement, type Enforcement, type EnforcementOptions } from './enforce/create-enforcement.js';

@@ -62,8 +62,17 @@ export interface LevelPolicy {
   readonly deviceStorage: DeviceStorageRule;
   /** Further top-level payload fields removed at this level (for example `ua`). Stricter only. */
   readonly removeFields: readonly string[];
-  /** Schema prefixes of context entities removed at this level (for example `iglu:com.acme/user/`). */
+  /**
+   * Schema patterns of context entities removed at this level (a prefix such as
+   * `iglu:com.acme/user/`, or with `*`: `iglu:com.acme/user/jsonschema/1-*-*`).
+   */
   readonly removeEntities: readonly string[];
+  /**
+   * Identifiers inside the app's own entities and self-describing events, by schema pattern:
+   * each field is removed, or replaced with the null UUID. A rule given for a level applies to
+   * every level below it too.
+   */
+  readonly entityFields: readonly EntityFieldRule[];
 }
 
 /**
@@ -77,6 +86,22 @@ export interface LevelPolicy {
  * ```
  */
 export type PolicyTable = Readonly<Record<ConsentLevel, LevelPolicy>>;
+
+/**
+ * What to do with one field of the app's own entities and self-describing events whose schema
+ * matches `schema` (a prefix, or a pattern with `*`).
+ *
+ * @example
+ * ```ts
+ * import type { EntityFieldRule } from 'consent-tracker';
+ * const rule: EntityFieldRule = { schema: 'iglu:com.acme/user/jsonschema/1-*-*', field: 'customerId', action: 'remove' };
+ * ```
+ */
+export interface EntityFieldRule {
+  readonly schema: string;
+  readonly field: string;
+  readonly action: 'remove' | 'null-uuid';
+}
 
 /**
  * The rules of a level that an integrator may override; every override must be stricter.
@@ -127,6 +152,7 @@ const ANONYMOUS_BASE = {
   chainViews: false,
   removeFields: [],
   removeEntities: [],
+  entityFields: [],
 } as const;
 
 const DEFAULT_TABLE: Record<ConsentLevel, LevelPolicy> = {
@@ -142,6 +168,7 @@ const DEFAULT_TABLE: Record<ConsentLevel, LevelPolicy> = {
     deviceStorage: 'keep',
     removeFields: [],
     removeEntities: [],
+    entityFields: [],
   },
   'session-only': { level: 'session-only', send: true, session: 'anonymous', deviceStorage: 'clear-on-entry', ...ANONYMOUS_BASE, chainViews: true },
   none: { level: 'none', send: true, session: 'removed', deviceStorage: 'never-store', ...ANONYMOUS_BASE },
@@ -168,9 +195,23 @@ const ALLOWED_VALUES: Record<string, readonly unknown[]> = {
 /** Fields the enforcement points need to do their job; removing them is refused. */
 const PROTECTED_FIELDS = new Set(['e', 'eid', 'tv', 'p', 'dtm', 'stm', 'co', 'cx', 'ue_pr', 'ue_px']);
 
+/** Checks entity field rules given in an override; they can only add what is removed. */
+function entityFieldRules(value: unknown, where: string): EntityFieldRule[] {
+  const valid = (rule: unknown): rule is EntityFieldRule => {
+    const { schema, field, action } = (rule ?? {}) as Record<string, unknown>;
+    return typeof schema === 'string' && schema.startsWith('iglu:') && typeof field === 'string' && field !== '' && (action === 'remove' || action === 'null-uuid');
+  };
+  if (!Array.isArray(value) || !value.every(valid)) {
+    throw new ConsentError('INVALID_OPTION', `${where} must be an array of { schema: 'iglu:…', field, action: 'remove' | 'null-uuid' }`);
+  }
+  return value.map(({ schema, field, action }) => ({ schema, field, action }));
+}
+
 function freezePolicy(policy: LevelPolicy): LevelPolicy {
   Object.freeze(policy.removeFields);
   Object.freeze(policy.removeEntities);
+  for (const rule of policy.entityFields) Object.freeze(rule);
+  Object.freeze(policy.entityFields);
   return Object.freeze(policy);
 }
 
@@ -181,6 +222,10 @@ function applyOverride(base: LevelPolicy, override: unknown): LevelPolicy {
   const next: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(override)) {
     const where = `overrides['${base.level}'].${key}`;
+    if (key === 'entityFields') {
+      next[key] = [...base.entityFields, ...entityFieldRules(value, where)];
+      continue;
+    }
     if (key === 'removeFields' || key === 'removeEntities') {
       if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v.length > 0)) {
         throw new ConsentError('INVALID_OPTION', `${where} must be an array of non-empty strings`);
@@ -242,7 +287,12 @@ export function definePolicy(options: PolicyOptions = {}): PolicyTable {
       base = { ...base, serverAnonymisation: false };
     }
     const override = overrides[level];
-    table[level] = freezePolicy(override === undefined ? { ...base } : applyOverride(base, override));
+    table[level] = override === undefined ? { ...base } : applyOverride(base, override);
+  }
+  // A rule for the app's own entities holds at every level below the one it was given for too.
+  for (const [i, level] of CONSENT_LEVELS.entries()) {
+    const above = CONSENT_LEVELS.slice(i + 1).flatMap((higher) => table[higher].entityFields);
+    table[level] = freezePolicy({ ...table[level], entityFields: [...table[level].entityFields, ...above] });
   }
   const frozen = Object.freeze(table);
   builtTables.add(frozen);

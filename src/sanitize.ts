@@ -1,5 +1,6 @@
 import { minLevel, compareLevels, type ConsentLevel } from '../machines/levels.js';
 import { DEFAULT_POLICY, type LevelPolicy, type PolicyTable } from './policy.js';
+import { schemaMatches } from './schema-pattern.js';
 import {
   AD_ID_FIELDS,
   CLIENT_SESSION_SCHEMA_PREFIX,
@@ -173,7 +174,7 @@ function sessionTreatment(rules: LevelPolicy, downgraded: boolean, options: Sani
 /** Applies the policy to one context entity: the same entity, a rewritten copy, or `undefined` to remove it. */
 function sanitizeEntity(entity: SelfDescribing, rules: LevelPolicy, treatment: SessionTreatment, resetViews: boolean): SelfDescribing | undefined {
   const { schema } = entity;
-  if (rules.removeEntities.some((prefix) => schema.startsWith(prefix))) return undefined;
+  if (rules.removeEntities.some((pattern) => schemaMatches(pattern, schema))) return undefined;
   if (resetViews && schema.startsWith(SCREEN_ENTITY_SCHEMA_PREFIX)) return undefined;
   if (schema.startsWith(CLIENT_SESSION_SCHEMA_PREFIX)) {
     switch (treatment.kind) {
@@ -221,7 +222,19 @@ function sanitizeEntity(entity: SelfDescribing, rules: LevelPolicy, treatment: S
     const data = withoutKeys(entity.data, AD_ID_FIELDS);
     return data ? { schema, data } : entity;
   }
-  return entity;
+  return withEntityFields(entity, rules);
+}
+
+/** The app's own entity (or event data) with the fields the policy names for its schema removed or nulled. */
+function withEntityFields(entity: SelfDescribing, rules: LevelPolicy): SelfDescribing {
+  const matching = rules.entityFields.filter((rule) => rule.field in entity.data && schemaMatches(rule.schema, entity.schema));
+  if (matching.length === 0) return entity;
+  const data = { ...entity.data };
+  for (const { field, action } of matching) {
+    if (action === 'remove') delete data[field];
+    else data[field] = NULL_UUID;
+  }
+  return { schema: entity.schema, data };
 }
 
 /**
@@ -292,9 +305,12 @@ export function sanitizeEvent(payload: EventPayload, level: ConsentLevel, option
     for (const field of ['ue_pr', 'ue_px'] as const) {
       if (!(field in payload)) continue;
       const envelope = readSelfDescribingEventShared(payload, field);
-      if (!resetViews || !envelope.data.schema.startsWith(SCREEN_VIEW_SCHEMA_PREFIX)) continue;
-      const data = withoutKeys(envelope.data.data, PREVIOUS_VIEW_FIELDS);
-      if (data) out[field] = writeJsonField({ schema: envelope.schema, data: { schema: envelope.data.schema, data } }, field === 'ue_px');
+      let event = withEntityFields(envelope.data, rules);
+      if (resetViews && event.schema.startsWith(SCREEN_VIEW_SCHEMA_PREFIX)) {
+        const data = withoutKeys(event.data, PREVIOUS_VIEW_FIELDS);
+        if (data) event = { schema: event.schema, data };
+      }
+      if (event !== envelope.data) out[field] = writeJsonField({ schema: envelope.schema, data: event }, field === 'ue_px');
     }
 
     return { kept: true, level: effective, payload: out };
