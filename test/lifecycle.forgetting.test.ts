@@ -1,7 +1,7 @@
 import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
 import { SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
+import { findLeaks, findRelinks, type CollectedEvent } from 'consent-tracker/testing';
 import { HARNESSES, reactNativeHarness as harness } from './helpers/adapter-harness.js';
 import { deferred } from './helpers/deferred.js';
 import { faultyStorage, onDecision } from './helpers/faulty-storage.js';
@@ -360,5 +360,38 @@ describe('setters the gate holds, then a withdrawal (react-native)', () => {
     await app.consent.setLevel('full', 'again');
     app.track('after-re-consent');
     expect(event(await collector.current.waitForEvents(1), 'after-re-consent').payload.uid).toBeUndefined();
+  });
+});
+
+describe.each(HARNESSES)('re-linking across a withdrawal, with the $name adapter', (adapterHarness) => {
+  /** full → none → full, with events (and, on React Native, screen views) in each period; the collector's events before and after. */
+  async function acrossAWithdrawal(options: { stitch?: boolean } = {}) {
+    const app = apps.launch(adapterHarness, { device: adapterHarness.device(), options });
+    const screen = (name: string) => adapterHarness.name === 'react-native' && rn(app).trackScreenViewEvent({ name });
+    await app.consent.ready;
+    await app.consent.setLevel('full', 'banner');
+    screen('home');
+    app.track('before-1');
+    app.track('before-2');
+    const before = await collector.current.waitForEvents(adapterHarness.name === 'react-native' ? 3 : 2);
+    await app.consent.setLevel('none', 'settings');
+    app.track('between');
+    await collector.current.waitForEvents(before.length + 1);
+    await app.consent.setLevel('full', 'again');
+    screen('next');
+    app.track('after-1');
+    app.track('after-2');
+    const all = await collector.current.waitForEvents(2 * before.length + 1);
+    return { before, after: all.slice(before.length + 1) };
+  }
+
+  it('nothing the collector received after the new consent links it to what it received before the withdrawal', async () => {
+    const { before, after } = await acrossAWithdrawal();
+    expect(findRelinks(before, after)).toEqual([]);
+  });
+
+  it('with stitch: true, the device user id links them, as asked', async () => {
+    const { before, after } = await acrossAWithdrawal({ stitch: true });
+    expect(findRelinks(before, after).map((r) => r.field)).toContain('client_session.userId');
   });
 });
