@@ -122,6 +122,7 @@ export interface SanitizeOptions {
  * - `forgotten`: it was still waiting in a tracker's own stored queue when the user withdrew.
  * - `rejected`: the collector refused it with a status the emitter does not retry (a 400, say).
  * - `stopped`: it was held, or tracked, when the consent tracker had stopped.
+ * - `too-large`: larger than the emitter's `maxPostBytes`, it was sent once outside the queue, and that send failed.
  *
  * @example
  * ```ts
@@ -129,7 +130,7 @@ export interface SanitizeOptions {
  * const reason: DropReason = 'malformed';
  * ```
  */
-export type DropReason = 'off' | 'malformed' | 'overflow' | 'forbidden-identifier' | 'unreadable-stored' | 'no-tracker' | 'forgotten' | 'rejected' | 'stopped';
+export type DropReason = 'off' | 'malformed' | 'overflow' | 'forbidden-identifier' | 'unreadable-stored' | 'no-tracker' | 'forgotten' | 'rejected' | 'stopped' | 'too-large';
 
 /**
  * The result of {@link sanitizeEvent}: a new payload to send, or a drop with its reason.

@@ -396,3 +396,25 @@ describe.each(HARNESSES)('events the collector refuses for good, with the $name 
     expect(collector.current.events().map((e) => e.payload.se_ac)).toEqual(['retried']);
   });
 });
+
+describe.each(HARNESSES)('an event larger than the emitter takes in one request, with the $name adapter', (harness) => {
+  const big = (app: App) => {
+    const padding = 'x'.repeat(2000);
+    if (harness === reactNativeHarness) (app.consent.tracker as ReactNativeTracker).trackStructuredEvent({ category: 'c', action: 'big', label: padding });
+    else harness.track(app.consent.tracker, `big-${padding}`);
+  };
+
+  it('is delivered when its one send succeeds, and counted as dropped (too-large) when it fails, never lost', async () => {
+    const app = apps.launch(harness, { device: harness.device(), maxPostBytes: 1000 });
+    await app.consent.ready;
+    big(app);
+    await collector.current.waitForEvents(1);
+    expect(app.consent.stats().dropped['too-large']).toBe(0);
+    collector.current.failWith(503);
+    big(app);
+    await expect.poll(() => app.consent.stats().dropped['too-large']).toBe(1);
+    collector.current.failWith(undefined);
+    await drained(app);
+    expect(collector.current.events()).toHaveLength(1);
+  });
+});

@@ -29,6 +29,8 @@ export interface ConsentEventStore extends EventStore {
    * by every downgrade since). `undefined` if it is not queued.
    */
   levelsOf(eventId: string): { capturedAt: ConsentLevel; allowed: ConsentLevel } | undefined;
+  /** Whether the event is queued, or was dropped from the queue while in flight: one it never held was sent outside it. */
+  holds(eventId: string): boolean;
   /** Resolves when every change so far has been written to storage. */
   persisted(): Promise<void>;
   /**
@@ -344,6 +346,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       if (lowerTo(level)) schedulePersist();
       await writesDone();
     },
+    holds: (eventId) => byId.has(eventId) || inLimbo.has(eventId),
     levelsOf: (eventId) => {
       const entry = byId.get(eventId);
       return entry && { capturedAt: entry.capturedAt, allowed: entry.level };

@@ -92,12 +92,20 @@ export function createConsentFetch(context: EnforcementContext, store: ConsentEv
     if (verdict.events.length === 0) return nothingToSend();
     context.counters.requests.sent += 1;
     if (verdict.anonymous) context.counters.requests.anonymous += 1;
+    // Events the emitter sent outside the queue (larger than its maxPostBytes) are sent once:
+    // if that fails, nothing retries them, so they are counted here.
+    const outsideQueue = verdict.events.filter((event) => typeof event.eid === 'string' && !store.holds(event.eid));
     const settle = (outcome: 'delivered' | 'failed', status?: number) => {
       for (const event of verdict.events) if (typeof event.eid === 'string') store.settle(event.eid, outcome, status);
+      if (outcome === 'delivered') return;
+      for (const { eid } of outsideQueue) context.drop('too-large', 'fetch', eid, `larger than the emitter's maxPostBytes, it was sent once outside the queue, and that failed${status ? ` (HTTP ${status})` : ''}`);
     };
     let response: Response;
     // Stopped while the body was read: this request is not sent.
-    if (isStopped()) throw new TypeError('consent-tracker: this tracker was stopped');
+    if (isStopped()) {
+      settle('failed');
+      throw new TypeError('consent-tracker: this tracker was stopped');
+    }
     try {
       response = await baseFetch()(rebuild(request, verdict, url, body));
     } catch (error) {

@@ -87,7 +87,7 @@ export function createEnforcementContext(options: {
   const counters: EnforcementContext['counters'] = {
     tracked: 0,
     resanitized: 0,
-    dropped: { off: 0, malformed: 0, overflow: 0, 'forbidden-identifier': 0, 'unreadable-stored': 0, 'no-tracker': 0, forgotten: 0, rejected: 0, stopped: 0 },
+    dropped: { off: 0, malformed: 0, overflow: 0, 'forbidden-identifier': 0, 'unreadable-stored': 0, 'no-tracker': 0, forgotten: 0, rejected: 0, stopped: 0, 'too-large': 0 },
     requests: { sent: 0, anonymous: 0, refused: 0 },
   };
   const captured = new Map<string, ConsentLevel>();

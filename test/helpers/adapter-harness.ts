@@ -27,6 +27,8 @@ export interface HeldOptions {
   readonly storage?: KeyValueStorage;
   /** For the React Native adapter only: tracker options over the test app's (a retriever, an AsyncStorage of its own). */
   readonly reactNative?: Partial<ReactNativeAdapterOptions>;
+  /** The emitter's largest request, for both adapters. */
+  readonly maxPostBytes?: number;
 }
 
 export interface Device {
@@ -45,7 +47,7 @@ export const reactNativeHarness: AdapterHarness = {
   name: 'react-native',
   held(endpoint, options = {}) {
     const device = options.device ?? this.device();
-    const base = reactNativeAdapter(rnTrackerOptions(endpoint, { namespace: device.namespace, asyncStorage: (options.storage ?? device.storage) as never, ...options.reactNative }));
+    const base = reactNativeAdapter(rnTrackerOptions(endpoint, { namespace: device.namespace, asyncStorage: (options.storage ?? device.storage) as never, ...(options.maxPostBytes && { maxPostBytes: options.maxPostBytes }), ...options.reactNative }));
     return holdApplies(base, options) as HeldAdapter<object>;
   },
   track: (tracker, label) => (tracker as ReactNativeTracker).trackStructuredEvent({ category: 'c', action: label }),

@@ -55,10 +55,11 @@ export function holdApplies<Tracker extends object>(base: ConsentAdapter<Tracker
 }
 
 /** The tracker-core adapter over the identified app, held as {@link holdApplies} says. */
-export function heldAdapter(endpoint: string, options: { holdApply?: boolean; holdForget?: boolean } = {}): HeldAdapter<CoreTracker> {
+export function heldAdapter(endpoint: string, options: { holdApply?: boolean; holdForget?: boolean; maxPostBytes?: number } = {}): HeldAdapter<CoreTracker> {
   return holdApplies(
     trackerCoreAdapter({
       endpoint,
+      ...(options.maxPostBytes && { maxPostBytes: options.maxPostBytes }),
       corePlugins: [sessionPlugin({ userId: 'device-user-1', sessionId: 'real-session-1', previousSessionId: 'real-session-0', eventIndex: 0 }), mobileContextPlugin()],
       configure: (core) => {
         core.setUserId('user-1');

@@ -27,16 +27,18 @@ export interface LaunchOptions {
   readonly options?: Partial<ConsentTrackerOptions<object>>;
   /** For the React Native adapter only: tracker options over the test app's (a retriever, say). */
   readonly reactNative?: Partial<ReactNativeAdapterOptions>;
+  /** The emitter's largest request, for both adapters. */
+  readonly maxPostBytes?: number;
 }
 
 /**
  * Launches the app on a device with the harness's adapter: a consent tracker whose storage (the
  * device's, or `options.storage` over it) and network go through a kill switch.
  */
-export function launch(harness: AdapterHarness, { endpoint, device, holdApply, holdForget, options = {}, reactNative }: LaunchOptions): App {
+export function launch(harness: AdapterHarness, { endpoint, device, holdApply, holdForget, options = {}, reactNative, maxPostBytes }: LaunchOptions): App {
   const process = killSwitch();
   const storage = process.storage(options.storage ?? device.storage);
-  const control = harness.held(endpoint, { device, storage, holdApply: holdApply ?? false, holdForget: holdForget ?? false, ...(reactNative && { reactNative }) });
+  const control = harness.held(endpoint, { device, storage, holdApply: holdApply ?? false, holdForget: holdForget ?? false, ...(reactNative && { reactNative }), ...(maxPostBytes && { maxPostBytes }) });
   const consent = createConsentTracker({ ...options, adapter: control.adapter, storage, fetch: process.fetch });
   return {
     consent,
