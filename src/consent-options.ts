@@ -101,6 +101,8 @@ export function resolveConsentOptions<Tracker extends object>(options: ConsentTr
     storageTimeoutMs: positiveInteger(options.storageTimeoutMs, 'storageTimeoutMs', 3000),
     storageRetryMs: positiveInteger(options.storageRetryMs, 'storageRetryMs', 1000),
     storage: options.storage ?? options.adapter.storage ?? memoryStorage(),
+    /** No storage was given: the decision and the queue live in memory for this run only. */
+    storageIsMemory: (options.storage ?? options.adapter.storage) === undefined,
     storageKey: options.storageKey ?? 'consent-tracker',
     holdUntilDecided: options.holdUntilDecided ?? false,
     /** Reports a problem; a throwing listener must not break consent handling. */

@@ -81,7 +81,14 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   const { adapter, storage, storageKey, storageTimeoutMs, report } = config;
   const chart: { actor?: Actor<typeof consentMachine> } = {};
   // Until the chart exists nothing can be tracked; the level reads as off.
-  const enforcement = createEnforcement({ ...config, level: () => chart.actor?.getSnapshot().context.enforced ?? 'off', storageKey: `${storageKey}.queue`, onError: report });
+  const enforcement = createEnforcement({
+    ...config,
+    // A queue in memory only is not stored: what is left of it at stop() is counted there.
+    storage: config.storageIsMemory ? undefined : storage,
+    level: () => chart.actor?.getSnapshot().context.enforced ?? 'off',
+    storageKey: `${storageKey}.queue`,
+    onError: report,
+  });
   const gate = new Gate(adapter, adapter.create(enforcement), config.bufferLimit, (detail) => enforcement.drop('stopped', undefined, detail));
   const rules = { policyVersion: config.policyVersion, maxAgeDays: config.maxAgeDays };
   const inOrder = (step: () => void) => gate.inOrder(step);

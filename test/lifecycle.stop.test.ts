@@ -1,4 +1,6 @@
+import { buildStructEvent } from '@snowplow/tracker-core';
 import { describe, expect, it } from 'vitest';
+import { createConsentTracker, trackerCoreAdapter } from 'consent-tracker';
 import { HARNESSES, reactNativeHarness, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
 import { deferred } from './helpers/deferred.js';
 import { faultyStorage } from './helpers/faulty-storage.js';
@@ -156,5 +158,34 @@ describe('stop() while a withdrawal’s clean-up waits on AsyncStorage, with the
     // The docs: stop() waits for a clean-up under way at most storageTimeoutMs.
     await expect.poll(() => stopped, { timeout: 1000 }).toBe(true);
     expect(app.consent.actor.getSnapshot().status).toBe('stopped');
+  });
+});
+
+describe.each(HARNESSES)('stop() with a queue that is not stored, with the $name adapter', (harness) => {
+  it('counts what is still queued (its stored copy could not be read) as dropped (stopped)', async () => {
+    const device = harness.device();
+    const faults = faultyStorage(device.storage);
+    faults.fail((call) => call.op === 'getItem' && call.key.endsWith('.queue'), new Error('storage is locked'));
+    const app = apps.launch(harness, { device, options: { storage: faults.storage } });
+    await app.consent.ready;
+    collector.current.failWith(503);
+    app.track('queued-1');
+    app.track('queued-2');
+    await expect.poll(() => app.consent.enforcement.eventStore.count()).toBe(2);
+    await app.consent.stop();
+    expect(app.consent.stats().dropped.stopped).toBe(2);
+  });
+});
+
+describe('stop() with no storage given (tracker-core keeps nothing on the device)', () => {
+  it('counts what is still queued in memory as dropped (stopped)', async () => {
+    const consent = createConsentTracker({ adapter: trackerCoreAdapter({ endpoint: collector.current.url }) });
+    await consent.ready;
+    collector.current.failWith(503);
+    consent.tracker.track(buildStructEvent({ category: 'c', action: 'queued' }));
+    await expect.poll(() => consent.enforcement.eventStore.count()).toBe(1);
+    await consent.stop();
+    expect(consent.stats().dropped.stopped).toBe(1);
+    expect(collector.current.events()).toEqual([]);
   });
 });

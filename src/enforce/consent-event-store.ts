@@ -355,6 +355,12 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       stopped = true;
       // Whatever is still unsettled will not be sent by this store: count it.
       for (const entry of [...inLimbo.values()]) settleEntry(entry, false);
+      // A queue that is not stored (no storage, or a stored one that could not be read) ends here.
+      if (storage && writable) return;
+      for (const entry of entries) {
+        if (!entry.removed) context.drop('stopped', 'eventStore', entry.payload.eid, 'still queued when the consent tracker stopped, in a queue that is not stored');
+      }
+      entries = [];
     },
     settle: (eventId, outcome, status) => {
       const entry = inLimbo.get(eventId);
