@@ -285,6 +285,8 @@ export function sanitizeEvent(payload: EventPayload, level: ConsentLevel, option
       if ('sid' in out) out.sid = session.sessionId;
       if ('vid' in out) out.vid = String(session.sessionIndex);
       if (treatment.kind === 'replace' && 'duid' in out) out.duid = treatment.identity.userId;
+      // The collector's network user id of the new identity (its old `sp` cookie is never sent again).
+      if (treatment.kind === 'replace' && rules.userIdentifiers && !rules.removeFields.includes('tnuid')) out.tnuid = treatment.identity.userId;
     }
 
     for (const field of ['co', 'cx'] as const) {

@@ -244,7 +244,9 @@ describe.each(HARNESSES)('the subject across a withdrawal, with the $name adapte
     const after = event(await collector.current.waitForEvents(2), 'after');
     expect(entity(after, SESSION)?.userId).not.toBe(entity(before, SESSION)?.userId);
     // The app sets them again after a new consent; until then none is sent.
-    for (const field of ['uid', 'ip', 'nuid', 'tnuid', 'duid']) expect(after.payload[field], field).toBeUndefined();
+    for (const field of ['uid', 'ip', 'nuid', 'duid']) expect(after.payload[field], field).toBeUndefined();
+    // The network user id is the new identity's own, not the one the app set before.
+    expect(after.payload.tnuid).toBe(entity(after, SESSION)?.userId);
   });
 });
 
@@ -364,16 +366,21 @@ describe('setters the gate holds, then a withdrawal (react-native)', () => {
 });
 
 describe.each(HARNESSES)('re-linking across a withdrawal, with the $name adapter', (adapterHarness) => {
-  /** full → none → full, with events (and, on React Native, screen views) in each period; the collector's events before and after. */
+  /**
+   * full → none → full, with events (and, on React Native, screen views) in each period, over a
+   * network that keeps cookies as a device's does; the collector's events before and after.
+   */
   async function acrossAWithdrawal(options: { stitch?: boolean } = {}) {
-    const app = apps.launch(adapterHarness, { device: adapterHarness.device(), options });
+    const app = apps.launch(adapterHarness, { device: adapterHarness.device(), options, cookies: true });
     const screen = (name: string) => adapterHarness.name === 'react-native' && rn(app).trackScreenViewEvent({ name });
     await app.consent.ready;
     await app.consent.setLevel('full', 'banner');
     screen('home');
     app.track('before-1');
+    // A request of its own, answered with the collector's sp cookie, which the next one sends back.
+    const first = await collector.current.waitForEvents(adapterHarness.name === 'react-native' ? 2 : 1);
     app.track('before-2');
-    const before = await collector.current.waitForEvents(adapterHarness.name === 'react-native' ? 3 : 2);
+    const before = await collector.current.waitForEvents(first.length + 1);
     await app.consent.setLevel('none', 'settings');
     app.track('between');
     await collector.current.waitForEvents(before.length + 1);
@@ -385,8 +392,13 @@ describe.each(HARNESSES)('re-linking across a withdrawal, with the $name adapter
     return { before, after: all.slice(before.length + 1) };
   }
 
-  it('nothing the collector received after the new consent links it to what it received before the withdrawal', async () => {
+  it('nothing the collector received after the new consent links it to what it received before the withdrawal, its sp cookie included', async () => {
     const { before, after } = await acrossAWithdrawal();
+    // Before the withdrawal the device sent back the collector's sp cookie, as devices do...
+    expect(before.some((e) => e.cookieSent)).toBe(true);
+    // ...after it, never again: the new identity has a network user id of its own.
+    expect(after.every((e) => !e.cookieSent)).toBe(true);
+    expect(new Set(after.map((e) => e.networkUserId)).size).toBe(1);
     expect(findRelinks(before, after)).toEqual([]);
   });
 

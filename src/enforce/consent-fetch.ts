@@ -38,7 +38,13 @@ interface Verdict {
 /** The fetch guard, and a way to wait for the requests it has in flight. */
 export type ConsentFetch = FetchFunction & { idle(): Promise<void> };
 
-export function createConsentFetch(context: EnforcementContext, store: ConsentEventStore, baseFetch: () => FetchFunction, isStopped: () => boolean): ConsentFetch {
+export function createConsentFetch(
+  context: EnforcementContext,
+  store: ConsentEventStore,
+  baseFetch: () => FetchFunction,
+  isStopped: () => boolean,
+  identityReplaced: () => boolean = () => false,
+): ConsentFetch {
   const { policy } = context;
   const inFlight = new Set<Promise<unknown>>();
 
@@ -82,7 +88,8 @@ export function createConsentFetch(context: EnforcementContext, store: ConsentEv
       method: request.method,
       headers,
       ...(body !== undefined && { body }),
-      credentials: verdict.anonymous ? 'omit' : request.credentials,
+      // After a withdrawal and a new consent, the collector's old `sp` cookie must never be sent again.
+      credentials: verdict.anonymous || identityReplaced() ? 'omit' : request.credentials,
       keepalive: request.keepalive,
       signal: request.signal,
     });

@@ -175,7 +175,7 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
   const eventStore = createConsentEventStore(context, { storage, storageKey, maxSize, storageTimeoutMs });
   const plugin = createConsentPlugin(context, identity);
   let stopped = false;
-  const customFetch = createConsentFetch(context, eventStore, () => options.fetch ?? globalThis.fetch, () => stopped);
+  const customFetch = createConsentFetch(context, eventStore, () => options.fetch ?? globalThis.fetch, () => stopped, () => identity.deviceUserId() !== undefined);
   identity.observe(context.readLevel());
 
   let stopping: Promise<void> | undefined;

@@ -84,7 +84,7 @@ function normaliseIp(address: string | undefined): string | undefined {
  * `POST /com.snowplowanalytics.snowplow/tp2` and `GET /i`, decodes every payload (base64 too),
  * answers CORS preflights (credentials and the `SP-Anonymous` header allowed), and follows the
  * collector's `SP-Anonymous` semantics: with the header, the network user id is the null UUID, no
- * IP is recorded, no cookie is set and an incoming `sp` cookie is expired; without it, the `sp`
+ * IP is recorded, no cookie is set and an incoming `sp` cookie is left as it is; without it, the `sp`
  * cookie is read or set as the network user id and the IP is recorded. Snowplow Micro's
  * `GET /micro/all`, `/micro/good`, `/micro/bad` and `/micro/reset` are served too. Bad requests
  * (invalid JSON, the wrong schema, a body over 1 MB) get a 400 and are recorded as bad.
@@ -151,10 +151,8 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     let collectorNetworkUserId: string;
     let setCookie: string | undefined;
     if (anonymous) {
+      // As the real collector does: no cookie set, and the one sent is not expired either.
       collectorNetworkUserId = NULL_UUID;
-      if (incomingCookie !== undefined) {
-        setCookie = `${COOKIE_NAME}=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; SameSite=None; Secure; HttpOnly`;
-      }
     } else {
       collectorNetworkUserId = incomingCookie || uuidv4();
       setCookie = `${COOKIE_NAME}=${collectorNetworkUserId}; Path=/; Max-Age=31536000; SameSite=None; Secure; HttpOnly`;

@@ -9,7 +9,7 @@ import type { FetchFunction, KeyValueStorage } from 'consent-tracker';
  * `killAtStorageCall(n)` kills it as its n-th storage call (counting from 0) starts, before that
  * call has any effect, so that a test can kill at every await point of a scenario in turn.
  */
-export function killSwitch() {
+export function killSwitch(network: FetchFunction = (input, init) => globalThis.fetch(input, init)) {
   let killed = false;
   let storageCalls = 0;
   let killAt = Number.POSITIVE_INFINITY;
@@ -36,6 +36,6 @@ export function killSwitch() {
         removeItem: (key) => cut(() => base.removeItem?.(key)),
       };
     },
-    fetch: ((input, init) => (killed ? never : globalThis.fetch(input, init))) as FetchFunction,
+    fetch: ((input, init) => (killed ? never : network(input, init))) as FetchFunction,
   };
 }
