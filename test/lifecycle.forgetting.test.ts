@@ -1,7 +1,7 @@
 import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
 import { SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { findLeaks, findRelinks, type CollectedEvent } from 'consent-tracker/testing';
+import { cookieJarFetch, findLeaks, findRelinks, type CollectedEvent } from 'consent-tracker/testing';
 import { HARNESSES, reactNativeHarness as harness } from './helpers/adapter-harness.js';
 import { deferred } from './helpers/deferred.js';
 import { faultyStorage, onDecision } from './helpers/faulty-storage.js';
@@ -405,5 +405,36 @@ describe.each(HARNESSES)('re-linking across a withdrawal, with the $name adapter
   it('with stitch: true, the device user id links them, as asked', async () => {
     const { before, after } = await acrossAWithdrawal({ stitch: true });
     expect(findRelinks(before, after).map((r) => r.field)).toContain('client_session.userId');
+  });
+});
+
+describe.each(HARNESSES)('the collector cookie across a restart after a withdrawal, with the $name adapter', (adapterHarness) => {
+  it('the next run at full does not send the cookie the collector set before the withdrawal', async () => {
+    const device = adapterHarness.device();
+    // The device's networking keeps its cookies across runs of the app.
+    const network = cookieJarFetch();
+    const first = apps.launch(adapterHarness, { device, network });
+    await first.consent.ready;
+    await first.consent.setLevel('full', 'banner');
+    first.track('before-1');
+    await collector.current.waitForEvents(1);
+    first.track('before-2');
+    const before = await collector.current.waitForEvents(2);
+    expect(before.some((e) => e.cookieSent)).toBe(true);
+    await first.consent.setLevel('none', 'settings');
+    await first.consent.setLevel('full', 'again');
+    await first.consent.stop();
+    collector.current.reset();
+    const second = apps.launch(adapterHarness, { device, network });
+    await second.consent.ready;
+    expect(second.consent.getLevel()).toBe('full');
+    second.track('next-run-1');
+    await collector.current.waitForEvents(1);
+    second.track('next-run-2');
+    const after = await collector.current.waitForEvents(2);
+    expect(after.every((e) => !e.cookieSent)).toBe(true);
+    // The collector's own network user id of before never comes back (the app sets its own ids again at each launch).
+    const beforeIds = new Set(before.map((e) => e.collectorNetworkUserId));
+    expect(after.filter((e) => beforeIds.has(e.collectorNetworkUserId))).toEqual([]);
   });
 });

@@ -175,7 +175,11 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
   const eventStore = createConsentEventStore(context, { storage, storageKey, maxSize, storageTimeoutMs });
   const plugin = createConsentPlugin(context, identity);
   let stopped = false;
-  const customFetch = createConsentFetch(context, eventStore, () => options.fetch ?? globalThis.fetch, () => stopped, () => identity.deviceUserId() !== undefined);
+  const customFetch = createConsentFetch(context, eventStore, () => options.fetch ?? globalThis.fetch, () => stopped, () => eventStore.withoutCredentials());
+  /** Once the identity in use has been withdrawn, the collector's old cookie must never be sent again, in this run or a later one. */
+  const noteWithdrawal = () => {
+    if (identity.deviceUserId() !== undefined) eventStore.withdrawCredentials();
+  };
   identity.observe(context.readLevel());
 
   let stopping: Promise<void> | undefined;
@@ -227,10 +231,12 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     },
     withdrawIdentity() {
       identity.forceWithdraw();
+      noteWithdrawal();
     },
     followLevel(decision) {
       identity.observe(context.readLevel());
       if (decision !== undefined) identity.decided(decision.level, decision.stored);
+      noteWithdrawal();
     },
     async levelChanged() {
       identity.observe(context.readLevel());

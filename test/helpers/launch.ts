@@ -1,6 +1,6 @@
 import { removeTracker } from '@snowplow/react-native-tracker';
 import { afterEach, expect } from 'vitest';
-import { createConsentTracker, selectOutcome, selectQuiescent, type ConsentTracker, type ConsentTrackerOptions } from 'consent-tracker';
+import { createConsentTracker, selectOutcome, selectQuiescent, type ConsentTracker, type ConsentTrackerOptions, type FetchFunction } from 'consent-tracker';
 import type { ReactNativeAdapterOptions } from 'consent-tracker/react-native';
 import { cookieJarFetch, type CollectedEvent } from 'consent-tracker/testing';
 import type { AdapterHarness, Device } from './adapter-harness.js';
@@ -31,14 +31,16 @@ export interface LaunchOptions {
   readonly maxPostBytes?: number;
   /** Whether the app's network keeps cookies, as a device's does (Node's fetch does not). */
   readonly cookies?: boolean;
+  /** The device's network, kept across launches (a `cookieJarFetch()` shared by restarts). */
+  readonly network?: FetchFunction;
 }
 
 /**
  * Launches the app on a device with the harness's adapter: a consent tracker whose storage (the
  * device's, or `options.storage` over it) and network go through a kill switch.
  */
-export function launch(harness: AdapterHarness, { endpoint, device, holdApply, holdForget, options = {}, reactNative, maxPostBytes, cookies }: LaunchOptions): App {
-  const process = killSwitch(cookies ? cookieJarFetch() : undefined);
+export function launch(harness: AdapterHarness, { endpoint, device, holdApply, holdForget, options = {}, reactNative, maxPostBytes, cookies, network }: LaunchOptions): App {
+  const process = killSwitch(network ?? (cookies ? cookieJarFetch() : undefined));
   const storage = process.storage(options.storage ?? device.storage);
   const control = harness.held(endpoint, { device, storage, holdApply: holdApply ?? false, holdForget: holdForget ?? false, ...(reactNative && { reactNative }), ...(maxPostBytes && { maxPostBytes }) });
   const consent = createConsentTracker({ ...options, adapter: control.adapter, storage, fetch: process.fetch });
