@@ -116,6 +116,14 @@ export function selectBooted(snapshot: ConsentSnapshot): boolean {
 }
 
 /**
+ * Whether the app holds events until a first decision and none has been made (an expired or
+ * unreadable decision is not a first one: its cap holds).
+ */
+function awaitsFirstDecision(snapshot: ConsentSnapshot): boolean {
+  return snapshot.context.holdUntilDecided && snapshot.matches({ decision: { undecided: 'noDecision' } });
+}
+
+/**
  * The most a call held now may be sent with when it is released: the enforced level, or
  * `undefined` while the stored decision is being read, or while the app holds events until a
  * first decision (their level is then {@link selectBootCap}'s, once known).
@@ -128,10 +136,7 @@ export function selectBooted(snapshot: ConsentSnapshot): boolean {
  * ```
  */
 export function selectHoldCap(snapshot: ConsentSnapshot): ConsentLevel | undefined {
-  if (snapshot.context.target === null) return undefined;
-  // Held until the first decision: released at the decided level. An expired or unreadable
-  // decision is not a first one: its cap holds.
-  if (snapshot.context.holdUntilDecided && snapshot.matches({ decision: { undecided: 'noDecision' } })) return undefined;
+  if (snapshot.context.target === null || awaitsFirstDecision(snapshot)) return undefined;
   return snapshot.context.enforced;
 }
 
@@ -150,7 +155,7 @@ export function selectHoldCap(snapshot: ConsentSnapshot): ConsentLevel | undefin
  */
 export function selectBootCap(snapshot: ConsentSnapshot): ConsentLevel | undefined {
   const { target, loaded, enforced, holdUntilDecided } = snapshot.context;
-  if (target === null || (holdUntilDecided && snapshot.matches({ decision: { undecided: 'noDecision' } }))) return undefined;
+  if (target === null || awaitsFirstDecision(snapshot)) return undefined;
   // Held until a decision on the app's request: released at the decided level, as asked.
   return loaded || holdUntilDecided ? target : minLevel(target, enforced);
 }

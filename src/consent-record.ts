@@ -1,7 +1,7 @@
 import { ConsentError } from './consent-error.js';
 import { isConsentLevel } from '../machines/levels.js';
 import { withTimeout } from './enforce/with-timeout.js';
-import type { KeyValueStorage } from './storage.js';
+import { removeStored, type KeyValueStorage } from './storage.js';
 import type { ConsentRecord, LoadOutput } from '../machines/consent.machine.js';
 
 export type { ConsentRecord } from '../machines/consent.machine.js';
@@ -102,7 +102,7 @@ export function createRecordWriter(storage: KeyValueStorage, key: string, timeou
       throw new ConsentError('STORAGE_FAILED', `could not ${what}: ${String(cause)}`, { cause });
     });
   };
-  const remove = () => (storage.removeItem ? storage.removeItem(key) : storage.setItem(key, ''));
+  const remove = () => removeStored(storage, key);
   return {
     write: (record) => run(() => (record ? storage.setItem(key, JSON.stringify(record)) : remove()), 'store the decision', true),
     // Not in turn: a write that hangs must not keep the stored grant from being removed. The

@@ -54,3 +54,11 @@ export function webStorage(storage: Pick<Storage, 'getItem' | 'setItem' | 'remov
     removeItem: async (key) => storage.removeItem(key),
   };
 }
+
+/**
+ * Removes `key`, or blanks it where the storage has no `removeItem` (the React Native tracker's
+ * own storage interface): readers treat `''` as absent.
+ */
+export function removeStored(storage: Pick<KeyValueStorage, 'setItem' | 'removeItem'>, key: string): Promise<void> | void {
+  return storage.removeItem ? storage.removeItem(key) : storage.setItem(key, '');
+}

@@ -2,7 +2,7 @@ import type { EventStore, EventStoreIterator, EventStorePayload, Payload } from 
 import { ConsentError } from '../consent-error.js';
 import { compareLevels, isConsentLevel, type ConsentLevel } from '../../machines/levels.js';
 import { sanitizeEvent, type DropReason } from '../sanitize.js';
-import type { KeyValueStorage } from '../storage.js';
+import { removeStored, type KeyValueStorage } from '../storage.js';
 import type { EnforcementContext } from './enforcement-context.js';
 import { withTimeout } from './with-timeout.js';
 
@@ -206,7 +206,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
           await write.catch(() => undefined);
           // What is stored may hold events at a level they may no longer carry, or dropped since:
           // it must not outlive the failure (a restart would send them). This run's queue goes on.
-          const remove = Promise.resolve().then(() => (storage.removeItem ? storage.removeItem(storageKey) : storage.setItem(storageKey, '')));
+          const remove = Promise.resolve().then(() => removeStored(storage, storageKey));
           await withTimeout(remove, storageTimeoutMs, 'storage.removeItem').catch(() => undefined);
           await remove.catch(() => undefined);
         }

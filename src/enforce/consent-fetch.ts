@@ -43,7 +43,8 @@ export function createConsentFetch(
   store: ConsentEventStore,
   baseFetch: () => FetchFunction,
   isStopped: () => boolean,
-  identityReplaced: () => boolean = () => false,
+  /** Whether requests go without credentials (an identity was withdrawn on this device). */
+  withoutCredentials: () => boolean,
 ): ConsentFetch {
   const { policy } = context;
   const inFlight = new Set<Promise<unknown>>();
@@ -89,7 +90,7 @@ export function createConsentFetch(
       headers,
       ...(body !== undefined && { body }),
       // After a withdrawal and a new consent, the collector's old `sp` cookie must never be sent again.
-      credentials: verdict.anonymous || identityReplaced() ? 'omit' : request.credentials,
+      credentials: verdict.anonymous || withoutCredentials() ? 'omit' : request.credentials,
       keepalive: request.keepalive,
       signal: request.signal,
     });

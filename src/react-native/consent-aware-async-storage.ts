@@ -2,6 +2,7 @@ import type { AsyncStorage } from '@snowplow/react-native-tracker';
 import { v4 as uuidv4 } from 'uuid';
 import type { Enforcement } from '../enforce/create-enforcement.js';
 import type { ConsentLevel } from '../../machines/levels.js';
+import { removeStored } from '../storage.js';
 
 /**
  * The tracker's `asyncStorage`, made consent-aware, plus what the adapter calls on a level change.
@@ -100,8 +101,7 @@ export function createConsentAwareAsyncStorage(
       const [session, queued] = await Promise.all([storage.getItem(sessionKey), storage.getItem(trackerQueueKey)]);
       // A read that took long: a newer change (a new grant storing its session) decides now.
       if (!stillWanted()) return false;
-      // The tracker's AsyncStorage interface has no removeItem; its readers treat '' as absent.
-      const remove = (key: string) => (typeof storage.removeItem === 'function' ? storage.removeItem(key) : storage.setItem(key, ''));
+      const remove = (key: string) => removeStored(storage, key);
       const found = Boolean(session);
       if (found) sessionFound();
       await remove(sessionKey);
