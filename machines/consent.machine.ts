@@ -13,7 +13,8 @@
  * - `cleanup`: the forgetting a withdrawal or a reset starts. No decision cancels it, and a
  *   change waits for it.
  * - `persistence`: the decision is written as soon as it is made; a failed write removes the
- *   stored decision and is retried.
+ *   stored decision and is retried. A write the actor holds back (a grant whose new identity
+ *   could not be stored first) leaves what is stored, which is lower, and is retried.
  * - `gate`: `holding` while the tracker does not exist or a change is applied, `open` otherwise.
  *
  * The enforced level drops at once to the lowest level decided since the last level in force,
@@ -281,7 +282,7 @@ const onReset = { target: '#consent.decision.undecided.noDecision', actions: ['a
  * @example
  * ```ts
  * import { createActor, fromPromise } from 'xstate';
- * import { consentMachine, type ApplyInput, type ConsentRecord, type ForgetInput } from 'consent-tracker';
+ * import { consentMachine, type ApplyInput, type ConsentProblem, type ConsentRecord, type ForgetInput } from 'consent-tracker';
  * const actor = createActor(
  *   consentMachine.provide({
  *     actors: {
@@ -289,7 +290,7 @@ const onReset = { target: '#consent.decision.undecided.noDecision', actions: ['a
  *       startTracker: fromPromise(async () => undefined),
  *       apply: fromPromise(async ({ input }: { input: ApplyInput }) => void input.level),
  *       forget: fromPromise(async ({ input }: { input: ForgetInput }) => void input.level),
- *       writeDecision: fromPromise(async () => undefined),
+ *       writeDecision: fromPromise(async (): Promise<ConsentProblem | undefined> => undefined),
  *       clearDecision: fromPromise(async () => undefined),
  *     },
  *   }),
@@ -310,7 +311,7 @@ export const consentMachine = setup({
     startTracker: fromPromise<undefined>(async () => undefined),
     apply: fromPromise<undefined, ApplyInput>(async () => undefined),
     forget: fromPromise<undefined, ForgetInput>(async () => undefined),
-    writeDecision: fromPromise<undefined, { record: ConsentRecord | null }>(async () => undefined),
+    writeDecision: fromPromise<ConsentProblem | undefined, { record: ConsentRecord | null }>(async () => undefined),
     clearDecision: fromPromise<undefined>(async () => undefined),
   },
   delays: {
@@ -332,6 +333,8 @@ export const consentMachine = setup({
     asksToForget: ({ event }) => event.type === 'DECIDED' && event.forget !== null,
     asksToStore: ({ event }) => event.type === 'DECIDED' && event.store,
     forgetAgain: ({ context }) => context.forgetAgain !== null,
+    /** The decision's write was held back, with the problem as its output. */
+    writeHeldBack: ({ event }) => event.type === `xstate.done.actor.${CHART_ACTORS.write}` && (event as { output?: unknown }).output !== undefined,
     cleanupIdle: stateIn('#consent.cleanup.idle'),
     holdsUntilDecided: ({ context }) => context.holdUntilDecided,
     /** The tracker is in force (or failed closed at the lower level), and no decision is awaited before sending. */
@@ -577,7 +580,11 @@ export const consentMachine = setup({
             id: CHART_ACTORS.write,
             src: 'writeDecision',
             input: ({ context }) => ({ record: context.record }),
-            onDone: 'saved',
+            onDone: [
+              // Held back (a grant whose identity could not be stored first): what is stored is lower, so it stays.
+              { guard: 'writeHeldBack', target: 'retrying', actions: { type: 'fail', params: ({ event }) => event.output as ConsentProblem } },
+              { target: 'saved' },
+            ],
             onError: { target: 'clearing', actions: { type: 'fail', params: ({ event }) => problemOf(event.error, 'STORAGE_FAILED') } },
           },
           // The newer decision is written after the one under way (writes land in order).

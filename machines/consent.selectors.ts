@@ -161,6 +161,23 @@ export function selectBootCap(snapshot: ConsentSnapshot): ConsentLevel | undefin
 }
 
 /**
+ * The decision the identity follows: the level decided (or the undecided one while there is no
+ * decision), and whether it is a decision read from storage, made in an earlier run. `undefined`
+ * while booting.
+ *
+ * @example
+ * ```ts
+ * import { createActor } from 'xstate';
+ * import { consentMachine, selectDecision } from 'consent-tracker';
+ * selectDecision(createActor(consentMachine, { input: {} }).getSnapshot()); // undefined
+ * ```
+ */
+export function selectDecision(snapshot: ConsentSnapshot): { readonly level: ConsentLevel; readonly stored: boolean } | undefined {
+  const { target, loaded, record } = snapshot.context;
+  return target === null ? undefined : { level: target, stored: loaded && record !== null };
+}
+
+/**
  * Where the consent tracker is in its lifecycle.
  *
  * @example

@@ -1,5 +1,5 @@
 import { fromPromise } from 'xstate';
-import type { ApplyInput, ConsentRecord, ForgetInput, LoadOutput } from '../machines/consent.machine.js';
+import type { ApplyInput, ConsentProblem, ConsentRecord, ForgetInput, LoadOutput } from '../machines/consent.machine.js';
 import type { ConsentAdapter } from './consent-adapter.js';
 import { ConsentError } from './consent-error.js';
 import { createRecordWriter, readConsentRecord, type RecordRules } from './consent-record.js';
@@ -48,7 +48,21 @@ export function createChartActors({ adapter, enforcement, inOrder, storage, deci
       await adapter.forget(input.level, { withdrawal: input.withdrawal, signal, inOrder });
       return undefined;
     }),
-    writeDecision: fromPromise<undefined, { record: ConsentRecord | null }>(async ({ input }) => void (await writer.write(input.record))),
+    writeDecision: fromPromise<ConsentProblem | undefined, { record: ConsentRecord | null }>(async ({ input, signal }) => {
+      // A grant is stored only with the identity it was given: a restart must not find one without the other.
+      const identityStored = input.record && enforcement.policy[input.record.level].session === 'as-is' ? enforcement.identityPersisted() : undefined;
+      if (identityStored) {
+        const problem = await identityStored.then(
+          () => undefined,
+          (error: unknown): ConsentProblem => ({ code: 'STORAGE_FAILED', message: `the grant is not stored until its new identity is: ${error instanceof Error ? error.message : String(error)}` }),
+        );
+        if (problem) return problem;
+      }
+      // A newer decision's write, asked for meanwhile, has started in its place: this one must not land after it.
+      if (signal.aborted) return undefined;
+      await writer.write(input.record);
+      return undefined;
+    }),
     clearDecision: fromPromise<undefined>(async () => void (await writer.clear())),
   };
 }

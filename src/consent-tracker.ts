@@ -1,6 +1,6 @@
 import { createActor, waitFor, type Actor } from 'xstate';
 import { consentMachine, decisionProblem } from '../machines/consent.machine.js';
-import { selectBootCap, selectBooted, selectHoldCap, selectHolding, selectQuiescent, selectStarted, selectStatus, type ConsentStatus } from '../machines/consent.selectors.js';
+import { selectBootCap, selectBooted, selectDecision, selectHoldCap, selectHolding, selectQuiescent, selectStarted, selectStatus, type ConsentStatus } from '../machines/consent.selectors.js';
 import type { ConsentLevel } from '../machines/levels.js';
 import { createChartActors } from './chart-actors.js';
 import { ConsentError } from './consent-error.js';
@@ -96,8 +96,8 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   const actor = createActor(consentMachine.provide({ actors }), { input: config, ...(config.inspect && { inspect: config.inspect }), ...(config.clock && { clock: config.clock }) });
   chart.actor = actor;
   actor.subscribe((snapshot) => {
-    const { target, enforced, loaded } = snapshot.context;
-    enforcement.followLevel(target === null ? undefined : { level: target, stored: loaded });
+    const { target, enforced } = snapshot.context;
+    enforcement.followLevel(selectDecision(snapshot));
     gate.follow({ holding: selectHolding(snapshot), started: selectStarted(snapshot), cap: selectHoldCap(snapshot), bootCap: selectBootCap(snapshot), target, enforced });
   });
   reportProblems(actor, report);

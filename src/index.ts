@@ -54,6 +54,7 @@ export {
 } from '../machines/consent.machine.js';
 export {
   selectBootCap,
+  selectDecision,
   selectBooted,
   selectHoldCap,
   selectHolding,

@@ -284,7 +284,8 @@ export function sanitizeEvent(payload: EventPayload, level: ConsentLevel, option
       const session = treatment.kind === 'rewrite' ? treatment.session : treatment.identity;
       if ('sid' in out) out.sid = session.sessionId;
       if ('vid' in out) out.vid = String(session.sessionIndex);
-      if (treatment.kind === 'replace' && 'duid' in out) out.duid = treatment.identity.userId;
+      // Device and network ids the app set at launch are the withdrawn identity's too.
+      if (treatment.kind === 'replace') for (const field of ['duid', 'nuid'] as const) if (field in out) out[field] = treatment.identity.userId;
       // The collector's network user id of the new identity (its old `sp` cookie is never sent again).
       if (treatment.kind === 'replace' && rules.userIdentifiers && !rules.removeFields.includes('tnuid')) out.tnuid = treatment.identity.userId;
     }

@@ -216,4 +216,17 @@ describe('failures', () => {
     expect(chart.calls.writeDecision).toHaveLength(2);
     expect(chart.last('writeDecision').input).toMatchObject({ record: { level: 'none' } });
   });
+
+  it('a write held back (a grant whose identity is not stored yet) removes nothing and is retried after storageRetryMs', async () => {
+    const chart = await inForceAt('none', { storageRetryMs: 500 });
+    chart.actor.send(set('full'));
+    chart.last('writeDecision').resolve({ code: 'STORAGE_FAILED', message: 'the identity is not stored' });
+    await chart.settle();
+    expect(chart.context().error).toEqual({ code: 'STORAGE_FAILED', message: 'the identity is not stored' });
+    expect(chart.calls.clearDecision ?? []).toHaveLength(0);
+    expect(chart.actor.getSnapshot().matches({ persistence: 'retrying' })).toBe(true);
+    chart.clock.increment(500);
+    expect(chart.calls.writeDecision).toHaveLength(2);
+    expect(chart.last('writeDecision').input).toMatchObject({ record: { level: 'full' } });
+  });
 });

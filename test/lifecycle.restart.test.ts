@@ -1,10 +1,10 @@
 import { SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { ConsentError, selectBooted, selectQuiescent, type ConsentLevel } from 'consent-tracker';
-import { findLeaks } from 'consent-tracker/testing';
+import { ConsentError, selectBooted, selectQuiescent, type ConsentLevel, type ConsentTrackerOptions } from 'consent-tracker';
+import { cookieJarFetch, findLeaks, findRelinks, type CollectedEvent } from 'consent-tracker/testing';
 import { HARNESSES, reactNativeHarness, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
 import { faultyStorage, onDecision } from './helpers/faulty-storage.js';
-import { DECISION, drained, entity, event, SESSION, storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
+import { DECISION, IDENTITY, drained, settled, entity, event, SESSION, storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
 import { useCollector } from './helpers/use-collector.js';
 
 /**
@@ -378,5 +378,136 @@ describe('the identity across restarts, with the react-native adapter', () => {
     expect(second.consent.getStatus()).toMatchObject({ phase: 'active', level: 'full' });
     second.track('after-restart');
     expect(entity(event(await collector.current.waitForEvents(2), 'after-restart'), SESSION)?.userId).toBe(newId);
+  });
+});
+
+describe.each(HARNESSES)('the new identity across restarts, with the $name adapter', (harness) => {
+  /** full → none → full on one launch, over a network that keeps cookies; the events before the withdrawal and after the new consent. */
+  async function reConsent(device: Device, network = cookieJarFetch(), options: Partial<ConsentTrackerOptions<object>> = {}) {
+    const first = apps.launch(harness, { device, network, options });
+    await first.consent.ready;
+    await first.consent.setLevel('full', 'banner');
+    first.track('before-1');
+    await collector.current.waitForEvents(1);
+    first.track('before-2');
+    const before = await collector.current.waitForEvents(2);
+    await first.consent.setLevel('none', 'settings');
+    await first.consent.setLevel('full', 'again');
+    first.track('after-1');
+    const after = event(await collector.current.waitForEvents(3), 'after-1');
+    await drained(first);
+    await first.consent.stop();
+    collector.current.reset();
+    return { before, after, network };
+  }
+
+  /**
+   * Relinks through anything but the app's own user id (`uid`): the test app sets it at every
+   * launch, as an app does for a signed-in user; that is the app's choice, not the device's identity.
+   */
+  const relinks = (before: readonly CollectedEvent[], after: readonly CollectedEvent[]) => findRelinks(before, after).filter((relink) => relink.field !== 'uid');
+
+  /** What ties an event to a device: its network user id and the session entity's user id (and `duid`, when sent, is the same). */
+  const identityOf = (e: CollectedEvent) => ({ networkUserId: e.networkUserId, userId: entity(e, SESSION)?.userId, duid: e.payload.duid ?? entity(e, SESSION)?.userId });
+
+  it('the next launch at full goes on with the identity given at the new consent: same ids, no cookie, nothing of before the withdrawal', async () => {
+    const device = harness.device();
+    const { before, after, network } = await reConsent(device);
+    const second = apps.launch(harness, { device, network });
+    await second.consent.ready;
+    expect(second.consent.getLevel()).toBe('full');
+    second.track('next-run-1');
+    await collector.current.waitForEvents(1);
+    second.track('next-run-2');
+    const nextRun = await collector.current.waitForEvents(2);
+    for (const e of nextRun) expect(identityOf(e)).toEqual(identityOf(after));
+    expect(nextRun.every((e) => !e.cookieSent)).toBe(true);
+    expect(relinks(before, nextRun)).toEqual([]);
+  });
+
+  it('the next launch withdraws again and consents again: a third identity, linked to neither', async () => {
+    const device = harness.device();
+    const { before, after, network } = await reConsent(device);
+    const second = apps.launch(harness, { device, network });
+    await second.consent.ready;
+    await second.consent.setLevel('session-only', 'settings');
+    await second.consent.setLevel('full', 'again');
+    second.track('third');
+    const third = await collector.current.waitForEvents(1);
+    expect(relinks([...before, after], third)).toEqual([]);
+  });
+
+  it('an identity that cannot be stored: reported, the new consent is not stored without it, and is once storage heals', async () => {
+    const device = harness.device();
+    const faults = faultyStorage(device.storage);
+    faults.fail((call) => call.op === 'setItem' && call.key === IDENTITY);
+    const errors: string[] = [];
+    const { before, after, network } = await reConsent(device, cookieJarFetch(), { storage: faults.storage, onError: (error) => errors.push(error.code), storageRetryMs: 60_000 });
+    expect(errors).toContain('STORAGE_FAILED');
+    // A stored grant without its identity would bring back, at the next launch, what the withdrawal took away.
+    expect(storedLevel(device)).not.toBe('full');
+    expect(device.storage.entries.has(IDENTITY)).toBe(false);
+    faults.heal();
+    const retried = apps.launch(harness, { device, network, options: { storage: faults.storage } });
+    await retried.consent.ready;
+    await retried.consent.setLevel('full', 'banner');
+    await settled(retried);
+    expect(storedLevel(device)).toBe('full');
+    expect(device.storage.entries.has(IDENTITY)).toBe(true);
+    retried.track('next-run');
+    expect(relinks([...before, after], await collector.current.waitForEvents(1))).toEqual([]);
+  });
+
+  it('an identity write that fails, then storage heals: retry() stores the grant with its identity', async () => {
+    const device = harness.device();
+    const faults = faultyStorage(device.storage);
+    const app = apps.launch(harness, { device, options: { storage: faults.storage, onError: () => undefined, storageRetryMs: 60_000 } });
+    await app.consent.ready;
+    await app.consent.setLevel('full', 'banner');
+    faults.fail((call) => call.op === 'setItem' && call.key === IDENTITY);
+    await app.consent.setLevel('none', 'settings');
+    await app.consent.setLevel('full', 'again');
+    await settled(app);
+    expect(storedLevel(device)).not.toBe('full');
+    faults.heal();
+    await app.consent.retry();
+    await settled(app);
+    expect(storedLevel(device)).toBe('full');
+    expect(JSON.parse(device.storage.entries.get(IDENTITY) ?? '{}')).toMatchObject({ userId: app.consent.enforcement.replacementIdentity()?.userId });
+  });
+
+  it('a stored identity that cannot be read: reported, and a new one is used rather than anything stored before', async () => {
+    const device = harness.device();
+    const { before, after, network } = await reConsent(device);
+    device.storage.entries.set(IDENTITY, '{"version":1,"userId":');
+    const errors: ConsentError[] = [];
+    const second = apps.launch(harness, { device, network, options: { onError: (error) => errors.push(error) } });
+    await second.consent.ready;
+    expect(errors.map((error) => error.code)).toContain('STORED_DATA_UNREADABLE');
+    second.track('next-run');
+    const nextRun = await collector.current.waitForEvents(1);
+    expect(relinks([...before, after], nextRun)).toEqual([]);
+    expect(nextRun.every((e) => !e.cookieSent)).toBe(true);
+  });
+
+  it('a withdrawal stored with no identity beside it (from an earlier version, or a lost write): a later full sends a new identity', async () => {
+    const device = harness.device();
+    const network = cookieJarFetch();
+    const first = apps.launch(harness, { device, network });
+    await first.consent.ready;
+    await first.consent.setLevel('full', 'banner');
+    first.track('before');
+    const before = await collector.current.waitForEvents(1);
+    await drained(first);
+    await first.consent.stop();
+    // The device as an earlier run left it: the withdrawal stored, and nothing of a new identity.
+    device.storage.entries.set(DECISION, storedDecision('none'));
+    device.storage.entries.delete(IDENTITY);
+    collector.current.reset();
+    const second = apps.launch(harness, { device, network });
+    await second.consent.ready;
+    await second.consent.setLevel('full', 'again');
+    second.track('after');
+    expect(relinks(before, await collector.current.waitForEvents(1))).toEqual([]);
   });
 });

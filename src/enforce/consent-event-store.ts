@@ -31,13 +31,6 @@ export interface ConsentEventStore extends EventStore {
   levelsOf(eventId: string): { capturedAt: ConsentLevel; allowed: ConsentLevel } | undefined;
   /** Whether the event is queued, or was dropped from the queue while in flight: one it never held was sent outside it. */
   holds(eventId: string): boolean;
-  /**
-   * Whether requests go without credentials: an identity was withdrawn on this device, in this
-   * run or an earlier one (stored with the queue), so the collector's old cookie is never sent again.
-   */
-  withoutCredentials(): boolean;
-  /** Takes note that an identity was withdrawn (stored with the queue). */
-  withdrawCredentials(): void;
   /** Resolves when every change so far has been written to storage. */
   persisted(): Promise<void>;
   /**
@@ -72,8 +65,6 @@ interface Entry {
 interface StoredQueue {
   version: 1;
   events: Array<{ payload: Payload; svrAnon: boolean; level: ConsentLevel; capturedAt?: ConsentLevel }>;
-  /** An identity was withdrawn on this device: requests go without credentials from then on. */
-  withoutCredentials?: true;
 }
 
 export interface ConsentEventStoreOptions {
@@ -177,14 +168,11 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     const queue: StoredQueue = {
       version: 1,
       events: entries.filter((e) => !e.removed).map(({ payload, svrAnon, level, capturedAt }) => ({ payload, svrAnon, level, capturedAt })),
-      ...(withoutCredentials && { withoutCredentials: true as const }),
     };
     return JSON.stringify(queue);
   }
 
   let stopped = false;
-  /** An identity was withdrawn on this device (in this run or an earlier one). */
-  let withoutCredentials = false;
   /** False when the stored queue could not be read: it is then left as it is, not overwritten. */
   let writable = true;
 
@@ -245,7 +233,6 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       context.error(new ConsentError('STORED_DATA_UNREADABLE', `the stored event queue under '${storageKey}' is unreadable; it was discarded`));
       return [];
     }
-    if (queue.withoutCredentials === true) withoutCredentials = true;
     const restored: Entry[] = [];
     for (const item of queue.events as unknown[]) {
       const { payload, svrAnon, level, capturedAt } = (item ?? {}) as Partial<Entry>;
@@ -360,13 +347,6 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       await writesDone();
     },
     holds: (eventId) => byId.has(eventId) || inLimbo.has(eventId),
-    withoutCredentials: () => withoutCredentials,
-    withdrawCredentials: () => {
-      if (withoutCredentials) return;
-      withoutCredentials = true;
-      if (loaded) schedulePersist();
-      else void ready.then(schedulePersist);
-    },
     levelsOf: (eventId) => {
       const entry = byId.get(eventId);
       return entry && { capturedAt: entry.capturedAt, allowed: entry.level };

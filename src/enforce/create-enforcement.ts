@@ -4,6 +4,7 @@ import { minLevel, type ConsentLevel } from '../../machines/levels.js';
 import { resolvePolicy, type PolicyOptions, type PolicyTable } from '../policy.js';
 import type { KeyValueStorage } from '../storage.js';
 import { IdentityKeeper } from './identity-keeper.js';
+import { createIdentityStore } from './identity-store.js';
 import { withTimeout } from './with-timeout.js';
 import { createConsentEventStore, type ConsentEventStore } from './consent-event-store.js';
 import { createConsentFetch, type FetchFunction } from './consent-fetch.js';
@@ -29,6 +30,11 @@ export interface EnforcementOptions {
   readonly storage?: KeyValueStorage;
   /** The storage key of the queue. Default `'consent-tracker.queue'`; use one per tracker namespace. */
   readonly storageKey?: string;
+  /**
+   * The storage key of the identity sent after a withdrawal and a new consent. Default: the
+   * queue's key with its `.queue` ending (if any) replaced by `.identity`.
+   */
+  readonly identityKey?: string;
   /** The policy table, or options to build it; the default table if absent. */
   readonly policy?: PolicyOptions | PolicyTable;
   /** The most events the queue holds; past it the oldest is dropped and counted. Default 1000. */
@@ -104,6 +110,12 @@ export interface Enforcement {
    */
   withdrawIdentity(): void;
   /**
+   * `undefined` when the identity sent after a withdrawal is stored (or there is none); otherwise
+   * a promise that resolves once it is, or rejects with `STORAGE_FAILED` if it cannot be. Store a
+   * grant only after it, so that a restart never finds a grant without the identity it was given.
+   */
+  identityPersisted(): Promise<void> | undefined;
+  /**
    * Makes `call` (which tracks synchronously) with events sent with at most `level`: a held event
    * released after a change keeps the level it may carry. Not a level change.
    */
@@ -171,16 +183,23 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
   /** The cap of the call being replayed by `trackAtMost`, if any. */
   let ceiling: ConsentLevel | undefined;
   const context = createEnforcementContext({ policy, level: options.level, ceiling: () => ceiling, onDrop: options.onDrop, onError: options.onError });
-  const identity = new IdentityKeeper(policy, options.stitch === true);
+  const identityKey = options.identityKey ?? `${storageKey.replace(/\.queue$/, '')}.identity`;
+  const identityStore = createIdentityStore(storage, identityKey, storageTimeoutMs, context.error);
+  const identity = new IdentityKeeper(policy, options.stitch === true, identityStore.save);
+  let identityKnown = false;
+  const identityRestored = identityStore.loaded.then((found) => {
+    identity.restore(found);
+    identityKnown = true;
+  });
   const eventStore = createConsentEventStore(context, { storage, storageKey, maxSize, storageTimeoutMs });
   const plugin = createConsentPlugin(context, identity);
   let stopped = false;
-  const customFetch = createConsentFetch(context, eventStore, () => options.fetch ?? globalThis.fetch, () => stopped, () => eventStore.withoutCredentials());
-  /** Once the identity in use has been withdrawn, the collector's old cookie must never be sent again, in this run or a later one. */
-  const noteWithdrawal = () => {
-    if (identity.deviceUserId() !== undefined) eventStore.withdrawCredentials();
-  };
+  // Once an identity has been withdrawn, the collector's old cookie is never sent again (in this
+  // run or a later one); until the stored identity is read, that is not known, so none is sent.
+  const withoutCredentials = () => !identityKnown || identity.deviceUserId() !== undefined;
+  const customFetch = createConsentFetch(context, eventStore, () => options.fetch ?? globalThis.fetch, () => stopped, withoutCredentials);
   identity.observe(context.readLevel());
+  const ready = Promise.all([eventStore.ready, identityRestored]).then(() => undefined);
 
   let stopping: Promise<void> | undefined;
   /** Sends nothing new; lets requests in flight settle and their removals be stored; then writes nothing more. */
@@ -209,7 +228,7 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     eventStore,
     customFetch,
     policy,
-    ready: eventStore.ready,
+    ready,
     level: () => context.readLevel(),
     replacementIdentity: (realSessionId) => {
       // A withdrawal seen by no event yet still counts.
@@ -231,12 +250,11 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     },
     withdrawIdentity() {
       identity.forceWithdraw();
-      noteWithdrawal();
     },
+    identityPersisted: () => identityStore.persisted(),
     followLevel(decision) {
       identity.observe(context.readLevel());
       if (decision !== undefined) identity.decided(decision.level, decision.stored);
-      noteWithdrawal();
     },
     async levelChanged() {
       identity.observe(context.readLevel());

@@ -2,6 +2,7 @@ import { v4 as uuidv4 } from 'uuid';
 import { compareLevels, type ConsentLevel } from '../../machines/levels.js';
 import type { PolicyTable } from '../policy.js';
 import type { AnonymousSession, ReplacementIdentity } from '../sanitize.js';
+import type { LoadedIdentity, StoredIdentity } from './identity-store.js';
 import { SessionKeeper } from './session-keeper.js';
 
 /**
@@ -9,7 +10,11 @@ import { SessionKeeper } from './session-keeper.js';
  * `session-only` (new on entering the level), whether screen ids from before a change must be
  * reset (a downgrade, or a grant of user identifiers), and the identity sent after a re-consent. Once the tracker's own identity has been
  * withdrawn (a level that sends the session as is was left for one that does not), a later
- * `full` sends a new device user id with sessions of its own, unless `stitch` is set.
+ * `full` sends a new device user id with sessions of its own, unless `stitch` is set. That new
+ * identity is handed to `save` whenever it changes, and restored at the next start; a start that
+ * finds no stored identity but a stored decision below the level that sends sessions as they are
+ * withdraws the tracker's own, as does one that cannot read it (docs/design.md, "The identity
+ * across restarts").
  */
 export class IdentityKeeper {
   private readonly anonymous = new SessionKeeper(false);
@@ -18,13 +23,27 @@ export class IdentityKeeper {
   /** The identity in use (its ids may have been sent) since the last withdrawal. */
   private inUse = false;
   private followsDecisions = false;
+  /** Whether a stored identity has been looked for, and found. */
+  private storedIdentity: 'pending' | 'none' | 'found' = 'pending';
+  /** A decision read from storage does not send the session as is. */
+  private storedWithdrawal = false;
   /** A downgrade happened and no screen view has been tracked since. */
   viewsStale = false;
 
   constructor(
     private readonly policy: PolicyTable,
     private readonly stitch: boolean,
+    private readonly save: (identity: StoredIdentity) => void = () => undefined,
   ) {}
+
+  /** Takes what the start found in storage: the identity to continue, none, or one that cannot be read. */
+  restore(found: LoadedIdentity): void {
+    this.storedIdentity = found === 'none' ? 'none' : 'found';
+    if (this.replacement) return; // A withdrawal in this run came first: its identity is newer.
+    if (found === 'unreadable') this.forceWithdraw();
+    else if (found !== 'none') this.replaceWith(found, false);
+    this.failClosed();
+  }
 
   /** Takes note of the level in force; call with every level read. */
   observe(level: ConsentLevel): void {
@@ -53,8 +72,15 @@ export class IdentityKeeper {
     if (this.policy[level].session === 'as-is') {
       if (stored) this.inUse = true;
     } else {
+      if (stored) this.storedWithdrawal = true;
       this.withdraw();
+      this.failClosed();
     }
+  }
+
+  /** A stored withdrawal with no stored identity: the identity it withdrew is not known, so none is trusted. */
+  private failClosed(): void {
+    if (this.storedIdentity === 'none' && this.storedWithdrawal && !this.replacement) this.forceWithdraw();
   }
 
   /** Withdraws the identity whether or not it was seen in use (it was found where it should not be). */
@@ -65,8 +91,16 @@ export class IdentityKeeper {
 
   /** The identity in use is withdrawn: a later `full` gets a new one (unless stitched). */
   private withdraw(): void {
-    if (this.inUse && !this.stitch) this.replacement = { userId: uuidv4(), sessions: new SessionKeeper(true) };
+    if (this.inUse && !this.stitch) this.replaceWith({ userId: uuidv4(), sessionCount: 0, lastSessionId: null }, true);
     this.inUse = false;
+  }
+
+  private replaceWith(identity: StoredIdentity, isNew: boolean): void {
+    const { userId } = identity;
+    const sessions = new SessionKeeper(true, (sessionCount, lastSessionId) => this.save({ userId, sessionCount, lastSessionId }));
+    sessions.resume(identity.sessionCount, identity.lastSessionId);
+    this.replacement = { userId, sessions };
+    if (isNew) this.save(identity);
   }
 
   /** The anonymous session for the next event at `session-only`. */

@@ -27,7 +27,18 @@ export class SessionKeeper {
   /** The last session of this chain; `rotate()` ends the chain. */
   private previousSessionId: string | null = null;
 
-  constructor(private readonly chained: boolean) {}
+  /** `onStart` is told of every new session (with the count so far and its id), to store the chain. */
+  constructor(
+    private readonly chained: boolean,
+    private readonly onStart: (sessionCount: number, sessionId: string) => void = () => undefined,
+  ) {}
+
+  /** Continues a chain stored by an earlier run: its next session follows `lastSessionId`. */
+  resume(sessionCount: number, lastSessionId: string | null): void {
+    this.sessionCount = sessionCount;
+    this.previousSessionId = lastSessionId;
+    this.current = undefined;
+  }
 
   /** Ends the current session and its chain: the next event starts a new, unlinked one. */
   rotate(): void {
@@ -61,6 +72,7 @@ export class SessionKeeper {
     if (!this.current) {
       this.sessionCount = this.chained ? this.sessionCount + 1 : 1;
       this.current = { sessionId: uuidv4(), sessionIndex: this.sessionCount, eventCount: 0, firstEventId: null, firstEventTimestamp: null, realSessionId };
+      this.onStart(this.sessionCount, this.current.sessionId);
     }
     this.current.realSessionId ??= realSessionId;
     return this.current;

@@ -105,6 +105,9 @@ export async function settled(app: App): Promise<void> {
 /** The storage key of the decision. */
 export const DECISION = 'consent-tracker.decision';
 
+/** The storage key of the identity sent after a withdrawal and a new consent. */
+export const IDENTITY = 'consent-tracker.identity';
+
 /** A stored decision, as the consent tracker writes it. */
 export const storedDecision = (level: string, decidedAt = Date.now() - 1000) => JSON.stringify({ level, decidedAt, policyVersion: '1', source: 'earlier' });
 

@@ -1,0 +1,135 @@
+import { ConsentError } from '../consent-error.js';
+import { removeStored, type KeyValueStorage } from '../storage.js';
+import { withTimeout } from './with-timeout.js';
+
+/**
+ * The identity a device sends at `full` after a withdrawal and a new consent, as stored so that
+ * a restart keeps it: its device user id (also its network user id), how many sessions it has
+ * had and the last one's id, so that the next run's first session continues the chain.
+ */
+export interface StoredIdentity {
+  readonly userId: string;
+  readonly sessionCount: number;
+  readonly lastSessionId: string | null;
+}
+
+/** What a start found: an identity, none, or something that could not be read (reported). */
+export type LoadedIdentity = StoredIdentity | 'none' | 'unreadable';
+
+/** The stored identity of one consent tracker: read once at start, written whenever it changes. */
+export interface IdentityStore {
+  readonly loaded: Promise<LoadedIdentity>;
+  /** Stores `identity`, after the writes under way; the latest one always lands last. */
+  save(identity: StoredIdentity): void;
+  /**
+   * `undefined` when the latest identity is stored (or there is none to store); otherwise a
+   * promise that resolves once it is, or rejects with `STORAGE_FAILED` if it cannot be.
+   */
+  persisted(): Promise<void> | undefined;
+}
+
+function parseIdentity(raw: unknown): LoadedIdentity {
+  if (raw === null || raw === undefined || raw === '') return 'none';
+  try {
+    const value = typeof raw === 'string' ? (JSON.parse(raw) as Partial<StoredIdentity> & { version?: unknown }) : undefined;
+    const { userId, sessionCount, lastSessionId } = value ?? {};
+    const valid =
+      value?.version === 1 &&
+      typeof userId === 'string' &&
+      userId !== '' &&
+      Number.isSafeInteger(sessionCount) &&
+      (sessionCount as number) >= 0 &&
+      (lastSessionId === null || typeof lastSessionId === 'string');
+    return valid ? { userId, sessionCount: sessionCount as number, lastSessionId: lastSessionId as string | null } : 'unreadable';
+  } catch {
+    return 'unreadable';
+  }
+}
+
+/**
+ * Keeps the identity under `key`. A stored identity that cannot be read, or a read that fails,
+ * is reported and loads as `unreadable` (the caller then withdraws whatever identity was in use).
+ * After a failed read nothing is written until a read succeeds, so what is stored is never
+ * overwritten unseen; until then `persisted()` rejects.
+ */
+export function createIdentityStore(storage: KeyValueStorage | undefined, key: string, timeoutMs: number, report: (error: ConsentError) => void): IdentityStore {
+  let writable = storage !== undefined;
+  let latest: StoredIdentity | undefined;
+  let dirty = false;
+  let writing: Promise<void> = Promise.resolve();
+  let failure: ConsentError | undefined;
+  /** Nothing is waiting to be read or written, and the last write landed. */
+  let upToDate = storage === undefined;
+
+  const loaded: Promise<LoadedIdentity> = storage
+    ? (async () => {
+        try {
+          const found = parseIdentity(await withTimeout(storage.getItem(key), timeoutMs, 'storage.getItem'));
+          if (found === 'unreadable') report(new ConsentError('STORED_DATA_UNREADABLE', `the stored identity under '${key}' is unreadable; a new one replaces it`));
+          upToDate = !dirty;
+          return found;
+        } catch (cause) {
+          writable = false;
+          report(new ConsentError('STORAGE_FAILED', `could not read the stored identity; it is left as it is and a new one is used in this run: ${String(cause)}`, { cause }));
+          return 'unreadable';
+        }
+      })()
+    : Promise.resolve('none');
+
+  async function writeLatest(): Promise<void> {
+    await loaded;
+    while (dirty && writable && storage) {
+      dirty = false;
+      const value = JSON.stringify({ version: 1, ...latest });
+      const write = Promise.resolve().then(() => storage.setItem(key, value));
+      try {
+        await withTimeout(write, timeoutMs, 'storage.setItem');
+        failure = undefined;
+      } catch (cause) {
+        failure = new ConsentError('STORAGE_FAILED', `could not store the identity: ${String(cause)}`, { cause });
+        report(failure);
+        // One write at a time: a slow one must not land over the next.
+        await write.catch(() => undefined);
+        // What is stored may be an identity withdrawn since: it must not come back at the next start.
+        const remove = Promise.resolve().then(() => removeStored(storage, key));
+        await withTimeout(remove, timeoutMs, 'storage.removeItem').catch(() => undefined);
+        await remove.catch(() => undefined);
+      }
+    }
+    upToDate = !dirty && writable && failure === undefined;
+  }
+
+  function save(identity: StoredIdentity): void {
+    latest = identity;
+    upToDate = false;
+    if (!writable) return;
+    const idle = !dirty;
+    dirty = true;
+    if (idle) writing = writing.then(writeLatest);
+  }
+
+  return {
+    loaded,
+    save,
+    persisted: () => (upToDate ? undefined : whenPersisted()),
+  };
+
+  async function whenPersisted(): Promise<void> {
+      await loaded;
+      // After a failed read, storage is tried again before anything is stored over what it holds.
+      if (storage && !writable) {
+        await withTimeout(storage.getItem(key), timeoutMs, 'storage.getItem').then(
+          () => {
+            writable = true;
+            failure = undefined;
+          },
+          (cause: unknown) => (failure = new ConsentError('STORAGE_FAILED', `the stored identity still cannot be read: ${String(cause)}`, { cause })),
+        );
+        if (writable && latest) save(latest);
+      }
+      // The last write failed: storage may have healed since, so the latest identity is written again.
+      if (failure && writable && latest && !dirty) save(latest);
+      await writing;
+      if (failure) throw failure;
+  }
+}
