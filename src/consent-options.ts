@@ -1,3 +1,4 @@
+import type { Clock } from './enforce/clock.js';
 import type { InspectionEvent } from 'xstate';
 import type { ConsentLevel } from '../machines/levels.js';
 import type { ConsentAdapter } from './consent-adapter.js';
@@ -55,8 +56,8 @@ export interface ConsentTrackerOptions<Tracker extends object> {
   readonly fetch?: FetchFunction;
   /** XState's inspector, to watch the chart (`@statelyai/inspect`). */
   readonly inspect?: (event: InspectionEvent) => void;
-  /** The clock of the chart's timeouts (XState's `SimulatedClock` in tests). Default: real timers. */
-  readonly clock?: { setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown; clearTimeout(id: unknown): void };
+  /** The clock of the chart's timeouts and the queue's lease renewals (XState's `SimulatedClock` in tests). Default: real timers. */
+  readonly clock?: Clock;
   /**
    * After a withdrawal and a new consent, send the tracker's own device user id and sessions
    * again. Default `false`: `full` after a withdrawal is a new identity, unlinked to the old one.

@@ -24,6 +24,7 @@ export {
   type SanitizeResult,
 } from './sanitize.js';
 export { schemaMatches } from './schema-pattern.js';
+export type { Clock } from './enforce/clock.js';
 export { findForbiddenIdentifiers, type ForbiddenIdentifier } from './find-forbidden-identifiers.js';
 export { memoryStorage, type KeyValueStorage } from './storage.js';
 export { createEnforcement, type Enforcement, type EnforcementOptions } from './enforce/create-enforcement.js';

@@ -1,5 +1,5 @@
 import { buildSelfDescribingEvent, newEmitter, newInMemoryEventStore, trackerCore } from '@snowplow/tracker-core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { NULL_UUID, createEnforcement, memoryStorage, type ConsentError, type ConsentLevel, type DroppedEvent } from 'consent-tracker';
 import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { MOBILE_SCHEMA, SESSION_SCHEMA, createTestTracker, mobileContextPlugin, sessionPlugin } from './helpers/tracker.js';
@@ -198,6 +198,7 @@ describe('a restart with a persisted queue', () => {
     expect(storage.entries.get('consent-tracker.queue')).toContain('user-1');
     await before.setLevel('none');
     expect(storage.entries.get('consent-tracker.queue')).not.toContain('user-1');
+    await before.enforcement.stop();
 
     collectorRef.current.failWith(undefined);
     const after = createTestTracker(collectorRef.current.url, { initial: 'none', storage });
@@ -217,10 +218,14 @@ describe('a restart with a persisted queue', () => {
     before.trackStruct('q1');
     await before.flush();
     await before.enforcement.eventStore.persisted();
+    // The app dies: its hold on the stored queue lapses unrenewed, and the next start takes it over.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 31_000);
 
     collectorRef.current.failWith(undefined);
     const after = createTestTracker(collectorRef.current.url, { initial: 'none', storage });
     await after.enforcement.levelChanged();
+    vi.useRealTimers();
     expect(storage.entries.get('consent-tracker.queue')).not.toContain('user-1');
     after.trackStruct('after-restart');
     await after.drain();

@@ -54,6 +54,7 @@ describe('races and slow storage (found in review)', () => {
     const storage: KeyValueStorage = {
       getItem: async (key) => entries.get(key) ?? null,
       setItem: (key, value) => {
+        if (key !== 'consent-tracker.queue') return void entries.set(key, value);
         const wait = slowNext ? slow.promise : Promise.resolve();
         slowNext = false;
         return wait.then(() => void entries.set(key, value));

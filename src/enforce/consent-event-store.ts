@@ -4,6 +4,8 @@ import { compareLevels, isConsentLevel, type ConsentLevel } from '../../machines
 import { sanitizeEvent, type DropReason } from '../sanitize.js';
 import { removeStored, type KeyValueStorage } from '../storage.js';
 import type { EnforcementContext } from './enforcement-context.js';
+import { createQueueSlots } from './queue-slots.js';
+import type { Clock } from './clock.js';
 import { withTimeout } from './with-timeout.js';
 
 /**
@@ -40,8 +42,11 @@ export interface ConsentEventStore extends EventStore {
    * removes (it does not retry that status) is counted as dropped (`rejected`) and reported.
    */
   settle(eventId: string, outcome: 'counted' | 'delivered' | 'failed', status?: number): void;
-  /** Stops writing to storage: what is stored stays as last persisted, for the next start. */
-  stop(): void;
+  /**
+   * Stops writing to storage: what is stored stays as last persisted, for the next start, and
+   * this instance's queue slot is released. Resolves once it is (at most the storage timeout).
+   */
+  stop(): Promise<void>;
 }
 
 interface Entry {
@@ -72,10 +77,17 @@ export interface ConsentEventStoreOptions {
   storageKey: string;
   maxSize: number;
   storageTimeoutMs: number;
+  /** How long this instance's hold on its queue slot lasts unless renewed (a third of it apart). */
+  leaseMs: number;
+  /** The timers of the renewals. */
+  clock: Clock;
 }
 
 export function createConsentEventStore(context: EnforcementContext, options: ConsentEventStoreOptions): ConsentEventStore {
-  const { storage, storageKey, maxSize, storageTimeoutMs } = options;
+  const { storage, storageKey, maxSize, storageTimeoutMs, leaseMs, clock } = options;
+  const slots = storage && createQueueSlots({ storage, storageKey, timeoutMs: storageTimeoutMs, leaseMs, now: () => Date.now() });
+  /** The key this instance's queue is written under; `undefined` while it has none. */
+  let slotKey: string | undefined;
   const { policy } = context;
   let entries: Entry[] = [];
   const byId = new Map<string, Entry>();
@@ -176,31 +188,51 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   /** False when the stored queue could not be read: it is then left as it is, not overwritten. */
   let writable = true;
 
+  /** Whether the last write failed (what it would have stored is not on the device). */
+  let lastWriteFailed = false;
+
   function schedulePersist() {
     if (!storage || stopped || !writable) return;
     dirty = true;
     if (writerRunning) return;
     writerRunning = true;
-    writing = ready.then(async () => {
-      while (dirty && !stopped) {
+    writing = ownQueueRead.then(async () => {
+      while (dirty && !stopped && writable) {
         dirty = false;
+        const key = await slotToWrite();
+        if (key === undefined) break;
         // One write at a time, each awaited to its end even past the timeout: a slow write must
         // never land after a newer one (it could restore events already sent, or identifiers).
-        const write = Promise.resolve().then(() => storage.setItem(storageKey, serialize()));
+        const write = Promise.resolve().then(() => storage.setItem(key, serialize()));
         try {
           await withTimeout(write, storageTimeoutMs, 'storage.setItem');
+          lastWriteFailed = false;
         } catch (cause) {
+          lastWriteFailed = true;
           context.error(new ConsentError('STORAGE_FAILED', `could not persist the event queue: ${String(cause)}`, { cause }));
           await write.catch(() => undefined);
           // What is stored may hold events at a level they may no longer carry, or dropped since:
           // it must not outlive the failure (a restart would send them). This run's queue goes on.
-          const remove = Promise.resolve().then(() => removeStored(storage, storageKey));
+          const remove = Promise.resolve().then(() => removeStored(storage, key));
           await withTimeout(remove, storageTimeoutMs, 'storage.removeItem').catch(() => undefined);
           await remove.catch(() => undefined);
         }
       }
       writerRunning = false;
     });
+  }
+
+  /**
+   * The slot to write to: this instance's, or, if another instance has taken it over (this one
+   * was thought gone), a new one. Without one, the queue lives in memory from then on.
+   */
+  async function slotToWrite(): Promise<string | undefined> {
+    if (slots && slotKey !== undefined && !(await slots.owns(slotKey).catch(() => false))) slotKey = await slots.claim();
+    if (slotKey === undefined) {
+      writable = false;
+      context.error(new ConsentError('STORAGE_FAILED', `every queue slot under '${storageKey}' is in use or cannot be written; this queue lives in memory`));
+    }
+    return slotKey;
   }
 
   /** Waits for the writes so far, but no longer than the storage timeout: a dead storage is reported, not waited for. */
@@ -219,7 +251,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     }
   }
 
-  function readStored(raw: unknown): Entry[] {
+  function readStored(raw: unknown, key: string): Entry[] {
     if (raw === null || raw === undefined || raw === '') return [];
     let parsed: unknown;
     try {
@@ -230,7 +262,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     const queue = parsed as Partial<StoredQueue> | undefined;
     if (typeof queue !== 'object' || queue === null || queue.version !== 1 || !Array.isArray(queue.events)) {
       context.drop('unreadable-stored', 'eventStore', undefined, 'the stored event queue is unreadable; it was discarded');
-      context.error(new ConsentError('STORED_DATA_UNREADABLE', `the stored event queue under '${storageKey}' is unreadable; it was discarded`));
+      context.error(new ConsentError('STORED_DATA_UNREADABLE', `the stored event queue under '${key}' is unreadable; it was discarded`));
       return [];
     }
     const restored: Entry[] = [];
@@ -247,28 +279,81 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     return restored;
   }
 
-  const ready: Promise<void> = storage
+  /** Adds queued events read from storage, behind those already queued, each once. */
+  function merge(restored: Entry[]) {
+    const fresh = restored.filter((entry) => {
+      const id = idOf(entry.payload);
+      return id === undefined || !byId.has(id);
+    });
+    for (const entry of fresh) {
+      const id = idOf(entry.payload);
+      if (id !== undefined) byId.set(id, entry);
+    }
+    entries = [...fresh, ...entries];
+    enforceCap();
+  }
+
+  /**
+   * Takes over the queues of instances gone without releasing their slots (killed), or stopped:
+   * their events join this queue, and once it is stored their slots are removed.
+   */
+  async function adopt(): Promise<void> {
+    if (!slots || slotKey === undefined || stopped) return;
+    const keys = await slots.claimFree(slotKey);
+    if (keys.length === 0) return;
+    for (const key of keys) merge(readStored(await withTimeout(storage?.getItem(key), storageTimeoutMs, 'storage.getItem').catch(() => null), key));
+    // Each sent with at most the level in force now.
+    lowerTo(lastLevel);
+    schedulePersist();
+    await writing;
+    for (const key of keys) await (lastWriteFailed || !writable ? slots.release(key) : slots.discard(key)).catch(() => undefined);
+  }
+
+  let renewal: unknown;
+  /** Renews this instance's lease a third of it apart, and adopts what gone instances left. */
+  function renewLater() {
+    if (!slots || stopped) return;
+    renewal = clock.setTimeout(() => {
+      void (async () => {
+        if (stopped || slotKey === undefined) return;
+        await slots.renew(slotKey).catch(() => undefined);
+        await adopt().catch(() => undefined);
+        renewLater();
+      })();
+    }, leaseMs / 3);
+    // A pending renewal must not keep a process alive.
+    (renewal as { unref?: () => void } | undefined)?.unref?.();
+  }
+
+  /** Resolves once this instance has its slot and has read the queue stored there. */
+  const ownQueueRead: Promise<void> = storage && slots
     ? (async () => {
-        let raw: unknown;
-        try {
-          raw = await withTimeout(storage.getItem(storageKey), storageTimeoutMs, 'storage.getItem');
-        } catch (cause) {
-          // What is stored is unknown, not absent: leave it for the next start rather than overwrite it.
+        slotKey = await slots.claim();
+        let raw: unknown = null;
+        if (slotKey === undefined) {
           writable = false;
-          context.error(new ConsentError('STORAGE_FAILED', `could not read the stored event queue; it is left as it is and this queue lives in memory: ${String(cause)}`, { cause }));
-          raw = null;
+          context.error(new ConsentError('STORAGE_FAILED', `every queue slot under '${storageKey}' is in use or cannot be read; this queue lives in memory`));
+        } else {
+          try {
+            raw = await withTimeout(storage.getItem(slotKey), storageTimeoutMs, 'storage.getItem');
+          } catch (cause) {
+            // What is stored is unknown, not absent: leave it for the next start rather than overwrite it.
+            writable = false;
+            await slots.release(slotKey).catch(() => undefined);
+            context.error(new ConsentError('STORAGE_FAILED', `could not read the stored event queue; it is left as it is and this queue lives in memory: ${String(cause)}`, { cause }));
+          }
         }
-        const restored = readStored(raw);
-        for (const entry of restored) {
-          const id = idOf(entry.payload);
-          if (id !== undefined && !byId.has(id)) byId.set(id, entry);
-        }
-        entries = [...restored, ...entries];
+        merge(readStored(raw, slotKey ?? storageKey));
         loaded = true;
-        enforceCap();
         followLevel();
       })()
     : Promise.resolve();
+
+  const ready: Promise<void> = ownQueueRead.then(async () => {
+    if (!writable) return;
+    renewLater();
+    await adopt().catch(() => undefined);
+  });
 
   const store: ConsentEventStore = {
     ready,
@@ -294,7 +379,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       if (eventId !== undefined) byId.set(eventId, entry);
       enforceCap();
       if (loaded) schedulePersist();
-      else void ready.then(schedulePersist);
+      else void ownQueueRead.then(schedulePersist);
       return entries.length;
     },
     removeHead: async (count: number) => {
@@ -351,12 +436,18 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       const entry = byId.get(eventId);
       return entry && { capturedAt: entry.capturedAt, allowed: entry.level };
     },
-    stop: () => {
+    stop: async () => {
       stopped = true;
+      clock.clearTimeout(renewal);
       // Whatever is still unsettled will not be sent by this store: count it.
       for (const entry of [...inLimbo.values()]) settleEntry(entry, false);
+      if (storage && writable && slots && slotKey !== undefined) {
+        // Given up once the last write has ended, so the next instance takes it with what it holds.
+        const key = slotKey;
+        await withTimeout(writing.then(() => slots.release(key)), storageTimeoutMs, 'releasing the queue slot').catch(() => undefined);
+        return;
+      }
       // A queue that is not stored (no storage, or a stored one that could not be read) ends here.
-      if (storage && writable) return;
       for (const entry of entries) {
         if (!entry.removed) context.drop('stopped', 'eventStore', entry.payload.eid, 'still queued when the consent tracker stopped, in a queue that is not stored');
       }

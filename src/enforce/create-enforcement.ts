@@ -6,11 +6,15 @@ import type { KeyValueStorage } from '../storage.js';
 import { IdentityKeeper } from './identity-keeper.js';
 import { createIdentityStore } from './identity-store.js';
 import { withTimeout } from './with-timeout.js';
+import { REAL_CLOCK, type Clock } from './clock.js';
 import { createConsentEventStore, type ConsentEventStore } from './consent-event-store.js';
 import { createConsentFetch, type FetchFunction } from './consent-fetch.js';
 import { createConsentPlugin } from './consent-plugin.js';
 import { createEnforcementContext, type DroppedEvent, type EnforcementStats } from './enforcement-context.js';
 import type { DropReason } from '../sanitize.js';
+
+/** How long an instance's hold on its queue slot lasts unless renewed: a killed instance's queue is adopted after it. */
+const QUEUE_LEASE_MS = 30_000;
 
 /**
  * Options of {@link createEnforcement}.
@@ -28,8 +32,14 @@ export interface EnforcementOptions {
   readonly level: () => ConsentLevel;
   /** Where the event queue is persisted (AsyncStorage, a `localStorage` wrapper); in memory only if absent. */
   readonly storage?: KeyValueStorage;
-  /** The storage key of the queue. Default `'consent-tracker.queue'`; use one per tracker namespace. */
+  /**
+   * The storage key of the queue. Default `'consent-tracker.queue'`; use one per tracker
+   * namespace. Instances running at once on one storage (two tabs, two processes) each write
+   * their own queue under it (`.2` to `.8` after the first).
+   */
   readonly storageKey?: string;
+  /** The timers of the queue's lease renewals (XState's `SimulatedClock` in tests). Default: real timers. */
+  readonly clock?: Clock;
   /**
    * The storage key of the identity sent after a withdrawal and a new consent. Default: the
    * queue's key with its `.queue` ending (if any) replaced by `.identity`.
@@ -191,7 +201,7 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     identity.restore(found);
     identityKnown = true;
   });
-  const eventStore = createConsentEventStore(context, { storage, storageKey, maxSize, storageTimeoutMs });
+  const eventStore = createConsentEventStore(context, { storage, storageKey, maxSize, storageTimeoutMs, leaseMs: QUEUE_LEASE_MS, clock: options.clock ?? REAL_CLOCK });
   const plugin = createConsentPlugin(context, identity);
   let stopped = false;
   // Once an identity has been withdrawn, the collector's old cookie is never sent again (in this
@@ -219,7 +229,7 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     } catch {
       // A request or a write that does not end in time: stop anyway.
     } finally {
-      eventStore.stop();
+      await eventStore.stop();
     }
   }
 

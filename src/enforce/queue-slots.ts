@@ -1,0 +1,106 @@
+import { v4 as uuidv4 } from 'uuid';
+import { removeStored, type KeyValueStorage } from '../storage.js';
+import { withTimeout } from './with-timeout.js';
+
+/** How many queues one storage key can hold: one per consent tracker running on it at once. */
+export const QUEUE_SLOTS = 8;
+
+/** A slot's lease: which instance writes its queue, and until when it counts as running. */
+interface Lease {
+  readonly owner: string;
+  readonly until: number;
+}
+
+export interface QueueSlotsOptions {
+  readonly storage: KeyValueStorage;
+  /** The first slot's key; the others add `.2` to `.8`. Each lease is under `<slot key>.lease`. */
+  readonly storageKey: string;
+  readonly timeoutMs: number;
+  /** How long a lease lasts without being renewed. */
+  readonly leaseMs: number;
+  readonly now: () => number;
+}
+
+/**
+ * The queue slots of one storage key, as one instance sees them. Each running instance writes
+ * its queue under a slot it leases and renews; a slot whose lease has lapsed (its instance was
+ * killed) or was released (its instance stopped) is free: the next instance to start, or a
+ * running one, takes it and adopts its events. See docs/design.md, "Queues of instances that
+ * share a storage".
+ */
+export interface QueueSlots {
+  /** This instance's id, as its leases record it. */
+  readonly owner: string;
+  /** Leases the first free slot; `undefined` when none is (all in use, or storage fails). */
+  claim(): Promise<string | undefined>;
+  /** Whether `key` is still this instance's: re-leased if its lease lapsed and nobody took it. */
+  owns(key: string): Promise<boolean>;
+  /** Renews this instance's lease on `key`. */
+  renew(key: string): Promise<void>;
+  /** Gives `key` up: the next instance takes it at once. */
+  release(key: string): Promise<void>;
+  /** Leases every free slot but `except`, for adoption: their keys. */
+  claimFree(except: string): Promise<string[]>;
+  /** Removes an adopted slot's queue, then its lease. */
+  discard(key: string): Promise<void>;
+}
+
+export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now }: QueueSlotsOptions): QueueSlots {
+  const owner = uuidv4();
+  const slotKeys = Array.from({ length: QUEUE_SLOTS }, (_, i) => (i === 0 ? storageKey : `${storageKey}.${i + 1}`));
+  const leaseKey = (key: string) => `${key}.lease`;
+  const call = <T>(work: () => Promise<T> | T, what: string) => withTimeout(Promise.resolve().then(work), timeoutMs, what);
+
+  async function leaseOf(key: string): Promise<Lease | undefined> {
+    const raw = await call(() => storage.getItem(leaseKey(key)), 'storage.getItem');
+    try {
+      const lease = typeof raw === 'string' && raw !== '' ? (JSON.parse(raw) as Partial<Lease>) : undefined;
+      return typeof lease?.owner === 'string' && typeof lease.until === 'number' ? (lease as Lease) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Free: no lease, or one that lapsed, or one too far ahead to be true (the clock was set back). */
+  const isFree = (lease: Lease | undefined, at: number) => lease === undefined || lease.until < at || lease.until > at + 2 * leaseMs;
+  const writeLease = (key: string) => call(() => storage.setItem(leaseKey(key), JSON.stringify({ owner, until: now() + leaseMs })), 'storage.setItem');
+
+  /** Writes this instance's lease and reads it back: another instance writing at the same time wins or loses here. */
+  async function take(key: string): Promise<boolean> {
+    try {
+      const lease = await leaseOf(key);
+      if (lease?.owner !== owner && !isFree(lease, now())) return false;
+      await writeLease(key);
+      return (await leaseOf(key))?.owner === owner;
+    } catch {
+      return false;
+    }
+  }
+
+  return {
+    owner,
+    async claim() {
+      for (const key of slotKeys) if (await take(key)) return key;
+      return undefined;
+    },
+    async owns(key) {
+      const lease = await leaseOf(key).catch(() => undefined);
+      return lease?.owner === owner || take(key);
+    },
+    renew: (key) => writeLease(key),
+    release: async (key) => void (await call(() => removeStored(storage, leaseKey(key)), 'storage.removeItem')),
+    async claimFree(except) {
+      const taken: string[] = [];
+      for (const key of slotKeys) {
+        if (key === except) continue;
+        const stored = await call(() => storage.getItem(key), 'storage.getItem').catch(() => undefined);
+        if (stored !== null && stored !== undefined && stored !== '' && (await take(key))) taken.push(key);
+      }
+      return taken;
+    },
+    async discard(key) {
+      await call(() => removeStored(storage, key), 'storage.removeItem');
+      await call(() => removeStored(storage, leaseKey(key)), 'storage.removeItem');
+    },
+  };
+}

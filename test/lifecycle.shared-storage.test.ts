@@ -1,0 +1,124 @@
+import { SimulatedClock } from 'xstate';
+import { describe, expect, it, vi } from 'vitest';
+import { findLeaks } from 'consent-tracker/testing';
+import { HARNESSES, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
+import { drained, useApps, type App } from './helpers/launch.js';
+import { useCollector } from './helpers/use-collector.js';
+
+/**
+ * Consent trackers running at once on one storage (two windows, two processes, two namespaces
+ * on one AsyncStorage): each keeps a queue of its own, nothing is lost or sent twice, and the
+ * queue of one that was killed is taken over by another once its hold on it lapses.
+ */
+
+const collector = useCollector();
+const apps = useApps(() => collector.current.url);
+
+/** The queue keys: the first slot's, and the others'. */
+const QUEUE = 'consent-tracker.queue';
+
+/** How long a killed instance's hold on its queue lasts (the library's lease), and a renewal's spacing. */
+const LEASE_MS = 30_000;
+
+/** A second app on the same storage: another namespace, as a second tracker or a second window has. */
+const sameStorage = (device: Device, name: string): Device => ({ namespace: `${device.namespace}-${name}`, storage: device.storage });
+
+/** The labels of what reached the collector, each as many times as it arrived. */
+const arrived = () => collector.current.events().map((e) => e.payload.se_ac ?? '');
+
+/** Every stored queue on the device, as text. */
+const storedQueues = (device: Device) => [...device.storage.entries].filter(([key]) => key.startsWith(QUEUE) && !key.endsWith('.lease')).map(([, value]) => value);
+
+async function launchAt(harness: AdapterHarness, device: Device, level: 'none' | 'full', clock?: SimulatedClock): Promise<App> {
+  const app = apps.launch(harness, { device, options: clock ? { clock } : {} });
+  await app.consent.ready;
+  await app.consent.setLevel(level, 'banner');
+  return app;
+}
+
+describe.each(HARNESSES)('two consent trackers on one storage, with the $name adapter', (harness) => {
+  it('each stores its own queue: with the collector down, every event of both is on the device, and each arrives once', async () => {
+    const device = harness.device();
+    const left = await launchAt(harness, device, 'full');
+    const right = await launchAt(harness, sameStorage(device, 'right'), 'full');
+    collector.current.failWith(503);
+    for (const i of [1, 2, 3]) {
+      left.track(`left-${i}`);
+      right.track(`right-${i}`);
+    }
+    await Promise.all([left, right].map((app) => app.control.adapter.flush()));
+    await Promise.all([left, right].map((app) => app.consent.enforcement.eventStore.persisted()));
+    const stored = storedQueues(device).join('\n');
+    for (const label of ['left-1', 'left-2', 'left-3', 'right-1', 'right-2', 'right-3']) expect(stored).toContain(label);
+
+    collector.current.failWith(undefined);
+    await Promise.all([drained(left), drained(right)]);
+    expect(arrived().sort()).toEqual(['left-1', 'left-2', 'left-3', 'right-1', 'right-2', 'right-3']);
+  });
+
+  it('a stopped one gives its queue up: the next start takes it over at once, and sends it once', async () => {
+    const device = harness.device();
+    const other = await launchAt(harness, sameStorage(device, 'other'), 'none');
+    const first = await launchAt(harness, device, 'full');
+    collector.current.failWith(503);
+    first.track('queued-by-first');
+    await first.control.adapter.flush();
+    await first.consent.stop();
+    collector.current.failWith(undefined);
+
+    const next = await launchAt(harness, device, 'full');
+    next.track('next');
+    await Promise.all([drained(next), drained(other)]);
+    expect(arrived().sort()).toEqual(['next', 'queued-by-first']);
+  });
+
+  it('a killed one: its queue is taken over once its hold lapses, sent at no more than the level of the one that adopts it, and once', async () => {
+    const clock = new SimulatedClock();
+    const device = harness.device();
+    const survivor = await launchAt(harness, sameStorage(device, 'survivor'), 'none', clock);
+    const killed = await launchAt(harness, device, 'full');
+    collector.current.failWith(503);
+    killed.track('left-behind');
+    await killed.control.adapter.flush();
+    await killed.consent.enforcement.eventStore.persisted();
+    // Its request has been answered (refused): nothing of it is in flight when it dies.
+    await expect.poll(() => collector.current.requests().length).toBe(1);
+    killed.kill();
+    collector.current.failWith(undefined);
+    survivor.track('survivor');
+    await drained(survivor);
+    // Still held by the killed one: not taken over yet.
+    expect(arrived()).toEqual(['survivor']);
+
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + LEASE_MS + 1);
+      clock.increment(LEASE_MS / 3);
+      await expect.poll(async () => (await survivor.consent.enforcement.eventStore.getAllPayloads()).some((p) => p.se_ac === 'left-behind')).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+    await drained(survivor);
+    expect(arrived().sort()).toEqual(['left-behind', 'survivor']);
+    expect(findLeaks(collector.current.events(), 'none')).toEqual([]);
+    // The slot it took over is gone from the device.
+    await expect.poll(() => storedQueues(device).join('\n')).not.toContain('left-behind');
+  });
+});
+
+describe.each(HARNESSES)('more consent trackers on one storage than it has queue slots, with the $name adapter', (harness) => {
+  it('the ninth keeps its queue in memory: reported, and what is left of it at stop() is counted as dropped', async () => {
+    const device = harness.device();
+    const running = await Promise.all(Array.from({ length: 8 }, (_, i) => launchAt(harness, sameStorage(device, `n${i}`), 'none')));
+    const errors: string[] = [];
+    const ninth = apps.launch(harness, { device: sameStorage(device, 'ninth'), options: { onError: (error) => errors.push(error.message) } });
+    await ninth.consent.ready;
+    expect(errors.some((message) => message.includes('every queue slot'))).toBe(true);
+    collector.current.failWith(503);
+    ninth.track('in-memory');
+    await ninth.control.adapter.flush();
+    await ninth.consent.stop();
+    expect(ninth.consent.stats().dropped.stopped).toBe(1);
+    expect(running).toHaveLength(8);
+  });
+});
