@@ -1,7 +1,7 @@
 import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
 import { SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { cookieJarFetch, findLeaks, findRelinks, type CollectedEvent } from 'consent-tracker/testing';
+import { cookieJarFetch, findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { HARNESSES, reactNativeHarness as harness } from './helpers/adapter-harness.js';
 import { deferred } from './helpers/deferred.js';
 import { faultyStorage, onDecision } from './helpers/faulty-storage.js';
@@ -399,12 +399,13 @@ describe.each(HARNESSES)('re-linking across a withdrawal, with the $name adapter
     // ...after it, never again: the new identity has a network user id of its own.
     expect(after.every((e) => !e.cookieSent)).toBe(true);
     expect(new Set(after.map((e) => e.networkUserId)).size).toBe(1);
-    expect(findRelinks(before, after)).toEqual([]);
+    expect(findLeaks([...before, ...after], 'full', { relinks: { before, after } })).toEqual([]);
   });
 
   it('with stitch: true, the device user id links them, as asked', async () => {
     const { before, after } = await acrossAWithdrawal({ stitch: true });
-    expect(findRelinks(before, after).map((r) => r.field)).toContain('client_session.userId');
+    const relinks = findLeaks([...before, ...after], 'full', { relinks: { before, after } }).filter((leak) => leak.kind === 'relink');
+    expect(relinks.map((leak) => leak.field)).toContain('client_session.userId');
   });
 });
 

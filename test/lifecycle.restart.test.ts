@@ -1,7 +1,7 @@
 import { SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { ConsentError, selectBooted, selectQuiescent, type ConsentLevel, type ConsentTrackerOptions } from 'consent-tracker';
-import { cookieJarFetch, findLeaks, findRelinks, type CollectedEvent } from 'consent-tracker/testing';
+import { cookieJarFetch, findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { HARNESSES, reactNativeHarness, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
 import { faultyStorage, onDecision } from './helpers/faulty-storage.js';
 import { DECISION, IDENTITY, drained, settled, entity, event, SESSION, storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
@@ -405,7 +405,8 @@ describe.each(HARNESSES)('the new identity across restarts, with the $name adapt
    * Relinks through anything but the app's own user id (`uid`): the test app sets it at every
    * launch, as an app does for a signed-in user; that is the app's choice, not the device's identity.
    */
-  const relinks = (before: readonly CollectedEvent[], after: readonly CollectedEvent[]) => findRelinks(before, after).filter((relink) => relink.field !== 'uid');
+  const relinks = (before: readonly CollectedEvent[], after: readonly CollectedEvent[]) =>
+    findLeaks([...before, ...after], 'full', { relinks: { before, after } }).filter((leak) => leak.field !== 'uid');
 
   /** What ties an event to a device: its network user id and the session entity's user id (and `duid`, when sent, is the same). */
   const identityOf = (e: CollectedEvent) => ({ networkUserId: e.networkUserId, userId: entity(e, SESSION)?.userId, duid: e.payload.duid ?? entity(e, SESSION)?.userId });

@@ -33,6 +33,12 @@ export interface ConsentEventStore extends EventStore {
   levelsOf(eventId: string): { capturedAt: ConsentLevel; allowed: ConsentLevel } | undefined;
   /** Whether the event is queued, or was dropped from the queue while in flight: one it never held was sent outside it. */
   holds(eventId: string): boolean;
+  /**
+   * Whether the queue dropped the event (a downgrade, `off`, overflow): a request that carries it
+   * again (the emitter retrying a failed one) must not send it. One still in flight when dropped
+   * is counted now, as not delivered, if nothing has settled it yet.
+   */
+  droppedBefore(eventId: string): boolean;
   /** Resolves when every change so far has been written to storage. */
   persisted(): Promise<void>;
   /**
@@ -100,9 +106,16 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   /** Entries dropped while in flight, by event id, until the fetch guard or `removeHead` settles them. */
   const inLimbo = new Map<string, Entry>();
 
+  /** Ids of events the queue dropped (the latest 10,000): never to be sent by a retried request. */
+  const droppedIds = new Set<string>();
+
   function dropEntry(entry: Entry, reason: DropReason, detail: string) {
     remove(entry);
     const id = idOf(entry.payload);
+    if (id !== undefined) {
+      if (droppedIds.size >= 10_000) droppedIds.delete(droppedIds.values().next().value as string);
+      droppedIds.add(id);
+    }
     if (id !== undefined && handedOut.includes(entry)) {
       entry.limbo = { reason, detail };
       inLimbo.set(id, entry);
@@ -386,8 +399,8 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       const victims = handedOut.splice(0, count);
       let rejected = 0;
       for (const entry of victims) {
-        // Removed after the collector refused it: the emitter gave up on it.
-        if (entry.refusedWith !== undefined && !entry.limbo) {
+        // Removed after the collector refused it: the emitter gave up on it (unless the queue had dropped it, and counted it, first).
+        if (entry.refusedWith !== undefined && !entry.limbo && !entry.removed) {
           context.drop('rejected', 'eventStore', entry.payload.eid, `the collector refused it with HTTP ${entry.refusedWith}, which the emitter does not retry`);
           rejected += 1;
         }
@@ -432,6 +445,13 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       await writesDone();
     },
     holds: (eventId) => byId.has(eventId) || inLimbo.has(eventId),
+    droppedBefore(eventId) {
+      if (!droppedIds.has(eventId)) return false;
+      const entry = inLimbo.get(eventId);
+      // The emitter retries only after a failure: the request that carried it did not deliver it.
+      if (entry) settleEntry(entry, false);
+      return true;
+    },
     levelsOf: (eventId) => {
       const entry = byId.get(eventId);
       return entry && { capturedAt: entry.capturedAt, allowed: entry.level };

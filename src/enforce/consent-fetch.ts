@@ -54,6 +54,8 @@ export function createConsentFetch(
     let anonymous = false;
     for (const event of events) {
       const eventId = typeof event.eid === 'string' ? event.eid : undefined;
+      // Dropped from the queue (and counted) while its request was in flight: a retry of that request does not bring it back.
+      if (eventId !== undefined && store.droppedBefore(eventId)) continue;
       // The body may hold the payload as it was before a downgrade: judge it by its capture level,
       // at no more than what the queue now allows. An event nobody recorded counts as none.
       const queued = eventId === undefined ? undefined : store.levelsOf(eventId);
