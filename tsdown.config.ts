@@ -1,7 +1,14 @@
 import { defineConfig } from 'tsdown';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', testing: 'src/testing/index.ts', 'react-native': 'src/react-native/index.ts' },
+  entry: {
+    index: 'src/index.ts',
+    testing: 'src/testing/index.ts',
+    'react-native': 'src/react-native/index.ts',
+    react: 'src/react/index.ts',
+    visualize: 'src/visualize/index.ts',
+    cli: 'src/cli/bin.ts',
+  },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
@@ -9,5 +16,6 @@ export default defineConfig({
   platform: 'neutral',
   fixedExtension: false,
   // The testing entry runs on Node; the core entry uses no Node built-in.
-  deps: { neverBundle: [/^node:/] },
+  // The React entry imports the core by the package's own name, so an app has one copy of it.
+  deps: { neverBundle: [/^node:/, /^consent-tracker(\/visualize)?$/] },
 });

@@ -7,12 +7,14 @@ const shim = (path: string) => fileURLToPath(new URL(`./test/shims/${path}`, imp
 export default defineConfig({
   test: {
     environment: 'node',
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.{ts,tsx}'],
     // Tests import the package by its own name, as users do.
     alias: [
       { find: /^consent-tracker$/, replacement: src('index.ts') },
       { find: /^consent-tracker\/testing$/, replacement: src('testing/index.ts') },
       { find: /^consent-tracker\/react-native$/, replacement: src('react-native/index.ts') },
+      { find: /^consent-tracker\/react$/, replacement: src('react/index.ts') },
+      { find: /^consent-tracker\/visualize$/, replacement: src('visualize/index.ts') },
       // The React Native tracker runs under Node with shims for its native parts.
       { find: /^react-native$/, replacement: shim('react-native.ts') },
       { find: /^react-native-get-random-values$/, replacement: shim('get-random-values.ts') },

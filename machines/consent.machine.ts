@@ -392,6 +392,8 @@ export const consentMachine = setup({
     putInForce: assign(({ context }) => ({ inForce: context.target, enforced: context.target ?? context.enforced })),
     fail: assign((_, params: ConsentProblem) => ({ error: params })),
     converge: assign({ converged: true }),
+    /** A retry starts afresh: the problem it retries is no longer the last word (a new failure reports its own). */
+    clearError: assign({ error: null }),
     startForgetting: assign(({ event }) => ({
       forgetting: event.type === 'DECIDED' && event.forget !== null ? { level: event.forget, withdrawal: event.withdrawal } : { level: 'off' as const, withdrawal: true },
       forgetAgain: null,
@@ -487,7 +489,7 @@ export const consentMachine = setup({
           initial: 'noDecision',
           states: {
             noDecision: {},
-            unreadable: { on: { 'CONSENT.RETRY': '#consent.decision.booting' } },
+            unreadable: { on: { 'CONSENT.RETRY': { target: '#consent.decision.booting', actions: 'clearError' } } },
             expired: {},
           },
           on: { 'CONSENT.SET': onSet },
@@ -541,7 +543,7 @@ export const consentMachine = setup({
         },
         inForce: { entry: 'converge', on: { DECIDED: { guard: 'leavesInForce', target: 'applying' } } },
         /** The lower level stays enforced until a retry or a new decision. */
-        failed: { entry: 'converge', on: { DECIDED: 'applying', 'CONSENT.RETRY': 'applying' } },
+        failed: { entry: 'converge', on: { DECIDED: 'applying', 'CONSENT.RETRY': { target: 'applying', actions: 'clearError' } } },
       },
     },
     cleanup: {
@@ -600,7 +602,7 @@ export const consentMachine = setup({
           },
           on: { DECIDED: { guard: 'asksToStore', target: 'writing' } },
         },
-        retrying: { after: { storageRetry: 'writing' }, on: { 'CONSENT.RETRY': 'writing', DECIDED: { guard: 'asksToStore', target: 'writing' } } },
+        retrying: { after: { storageRetry: 'writing' }, on: { 'CONSENT.RETRY': { target: 'writing', actions: 'clearError' }, DECIDED: { guard: 'asksToStore', target: 'writing' } } },
       },
     },
     gate: {

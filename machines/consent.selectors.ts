@@ -1,5 +1,5 @@
 import type { SnapshotFrom } from 'xstate';
-import type { consentMachine } from './consent.machine.js';
+import type { ConsentProblem, consentMachine } from './consent.machine.js';
 import { minLevel, type ConsentLevel } from './levels.js';
 
 type ConsentSnapshot = SnapshotFrom<typeof consentMachine>;
@@ -211,4 +211,40 @@ export interface ConsentStatus {
 export function selectStatus(snapshot: ConsentSnapshot): ConsentStatus {
   const { enforced, target, record, error } = snapshot.context;
   return { phase: selectPhase(snapshot), level: enforced, target, record, error };
+}
+
+/**
+ * What an interface shows of the consent lifecycle: the level in force, the phase, whether the
+ * user has decided, whether a change or a clean-up is under way, and the last problem.
+ *
+ * @example
+ * ```ts
+ * import type { ConsentView } from 'consent-tracker';
+ * const label = (view: ConsentView) => (view.isApplying ? 'Saving your choice…' : view.level);
+ * ```
+ */
+export interface ConsentView {
+  readonly level: ConsentLevel;
+  readonly phase: ConsentPhase;
+  /** The user's decision is known (made in this run, or stored). */
+  readonly decided: boolean;
+  /** A change or a clean-up is under way. */
+  readonly isApplying: boolean;
+  readonly error: ConsentProblem | null;
+}
+
+/**
+ * The view of a chart snapshot: what `useConsentTracker()` returns, without its functions.
+ *
+ * @example
+ * ```ts
+ * import { createActor } from 'xstate';
+ * import { consentMachine, selectConsentView } from 'consent-tracker';
+ * selectConsentView(createActor(consentMachine, { input: {} }).getSnapshot()).phase; // 'booting'
+ * ```
+ */
+export function selectConsentView(snapshot: ConsentSnapshot): ConsentView {
+  const phase = selectPhase(snapshot);
+  const { enforced, record, error } = snapshot.context;
+  return { level: enforced, phase, decided: record !== null, isApplying: phase === 'applying' || phase === 'forgetting', error };
 }

@@ -15,6 +15,7 @@ import { isConsentLevel, type ConsentLevel } from '../machines/levels.js';
  * - `APPLY_FAILED`, `APPLY_TIMEOUT`: a consent change failed or took too long; the lower level stays enforced.
  * - `STOPPED`: the consent tracker was stopped before the call could take effect.
  * - `EVENTS_REJECTED`: the collector refused events with a status the emitter does not retry; they are counted as dropped (`rejected`).
+ * - `NO_TRACKER`: a React hook found no consent tracker: it is used outside `<ConsentTrackerProvider>`, or asked to act while rendering on the server.
  *
  * @example
  * ```ts
@@ -33,7 +34,8 @@ export type ConsentErrorCode =
   | 'APPLY_TIMEOUT'
   | 'STORAGE_REFUSED'
   | 'STOPPED'
-  | 'EVENTS_REJECTED';
+  | 'EVENTS_REJECTED'
+  | 'NO_TRACKER';
 
 /**
  * The one error type consent-tracker throws or reports. Bad input never changes state: when a

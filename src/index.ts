@@ -56,6 +56,8 @@ export {
 export {
   selectBootCap,
   selectDecision,
+  selectConsentView,
+  type ConsentView,
   selectBooted,
   selectHoldCap,
   selectHolding,

@@ -1,0 +1,74 @@
+import type { AnyStateMachine, StateValue } from 'xstate';
+import { commonAncestor, readChart, type ChartState, type ChartTransition } from './read-chart.js';
+
+/**
+ * Options of {@link toMermaid} and `toDot`.
+ *
+ * @example
+ * ```ts
+ * import type { ChartOptions } from 'consent-tracker/visualize';
+ * const options: ChartOptions = { direction: 'TB' };
+ * ```
+ */
+export interface ChartOptions {
+  /** A snapshot (of an actor running the machine): the states it is in are marked. */
+  readonly highlight?: { readonly value: StateValue };
+  /** Left to right (default) or top to bottom. */
+  readonly direction?: 'LR' | 'TB';
+}
+
+/** Where a transition is declared: in the innermost state that holds both ends (Mermaid draws it there). */
+function blockOf(transition: ChartTransition): ChartState {
+  const ancestor = commonAncestor(transition.from, transition.to);
+  return ancestor === transition.from || ancestor === transition.to ? (ancestor.parent ?? ancestor) : ancestor;
+}
+
+/**
+ * Draws a machine as a Mermaid `stateDiagram-v2` (GitHub renders it): its states, nested and
+ * parallel (regions separated by `--`), each with its description, invoked actors and the
+ * configuration its `meta` carries; every transition labelled with its event and guard by name,
+ * delayed (`after applyTimeout`) and eventless (`always`) ones included. Works with any XState v5
+ * machine.
+ *
+ * @example
+ * ```ts
+ * import { consentMachine } from 'consent-tracker';
+ * import { toMermaid } from 'consent-tracker/visualize';
+ * const chart = toMermaid(consentMachine); // 'stateDiagram-v2\n…'
+ * ```
+ */
+export function toMermaid(machine: AnyStateMachine, options: ChartOptions = {}): string {
+  const { root, transitions } = readChart(machine, options.highlight);
+  const byBlock = new Map<ChartState, ChartTransition[]>();
+  for (const transition of transitions) byBlock.set(blockOf(transition), [...(byBlock.get(blockOf(transition)) ?? []), transition]);
+  const lines = ['stateDiagram-v2', `  direction ${options.direction ?? 'LR'}`, '  classDef active fill:#ffe08a,stroke:#b58900,stroke-width:2px'];
+
+  const write = (state: ChartState, indent: string) => {
+    if (state.type !== 'parallel' && state.initial) lines.push(`${indent}[*] --> ${state.initial.id}`);
+    state.children.forEach((child, index) => {
+      if (state.type === 'parallel' && index > 0) lines.push(`${indent}--`);
+      lines.push(`${indent}state "${child.key}" as ${child.id}`);
+      for (const detail of child.details) lines.push(`${indent}${child.id} : ${detail}`);
+      if (child.type === 'final') lines.push(`${indent}${child.id} --> [*]`);
+      if (child.children.length > 0) {
+        lines.push(`${indent}state ${child.id} {`);
+        write(child, `${indent}  `);
+        lines.push(`${indent}}`);
+      }
+    });
+    for (const { from, to, label } of byBlock.get(state) ?? []) lines.push(`${indent}${from.id} --> ${to.id} : ${label}`);
+  };
+
+  // The root is drawn as a state of its own, so that a parallel root has a box for its regions.
+  lines.push(`  state "${root.key}" as ${root.id}`, `  state ${root.id} {`);
+  write(root, '    ');
+  lines.push('  }');
+  const active: string[] = [];
+  const collect = (state: ChartState) => {
+    if (state.active) active.push(state.id);
+    state.children.forEach(collect);
+  };
+  collect(root);
+  if (active.length > 0) lines.push(`  class ${active.join(',')} active`);
+  return `${lines.join('\n')}\n`;
+}
