@@ -31,7 +31,12 @@ export function createChartActors({ adapter, enforcement, inOrder, storage, deci
     report(new ConsentError('APPLY_FAILED', `the tracker could not be created: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }));
   });
   return {
-    loadDecision: fromPromise<LoadOutput>(() => readConsentRecord(storage, decisionKey, rules, storageTimeoutMs)),
+    loadDecision: fromPromise<LoadOutput>(async () => {
+      const output = await readConsentRecord(storage, decisionKey, rules, storageTimeoutMs);
+      // The identity follows what storage held, even if a decision made while booting wins over it.
+      enforcement.storedDecision(output.record?.level ?? (output.problem?.code === 'STORED_DECISION_EXPIRED' ? (output.expiredLevel ?? null) : output.problem ? 'unreadable' : null));
+      return output;
+    }),
     startTracker: fromPromise<undefined>(async () => {
       await Promise.all([enforcement.ready, created]);
       return undefined;

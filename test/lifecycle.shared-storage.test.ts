@@ -1,8 +1,8 @@
 import { SimulatedClock } from 'xstate';
 import { describe, expect, it, vi } from 'vitest';
-import { findLeaks } from 'consent-tracker/testing';
+import { cookieJarFetch, findLeaks } from 'consent-tracker/testing';
 import { HARNESSES, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
-import { drained, useApps, type App } from './helpers/launch.js';
+import { drained, IDENTITY, useApps, type App } from './helpers/launch.js';
 import { useCollector } from './helpers/use-collector.js';
 
 /**
@@ -120,5 +120,42 @@ describe.each(HARNESSES)('more consent trackers on one storage than it has queue
     await ninth.consent.stop();
     expect(ninth.consent.stats().dropped.stopped).toBe(1);
     expect(running).toHaveLength(8);
+  });
+});
+
+describe.each(HARNESSES)('the identity on a storage two consent trackers share, with the $name adapter', (harness) => {
+  const userIdOf = (raw: string | undefined) => (raw ? (JSON.parse(raw) as { userId: string }).userId : undefined);
+
+  it("one instance's sessions do not store back an identity the other has withdrawn", async () => {
+    const device = harness.device();
+    const network = cookieJarFetch();
+    const a = apps.launch(harness, { device, network });
+    await a.consent.ready;
+    await a.consent.setLevel('full', 'banner');
+    await a.consent.setLevel('none', 'settings');
+    await a.consent.setLevel('full', 'again');
+    a.track('a-first');
+    await collector.current.waitForEvents(1);
+    await drained(a);
+    const first = userIdOf(device.storage.entries.get(IDENTITY));
+    const b = apps.launch(harness, { device: sameStorage(device, 'b'), network });
+    await b.consent.ready;
+    // The user withdraws in A: a new identity is stored beside the withdrawal.
+    await a.consent.setLevel('none', 'withdraw');
+    await expect.poll(() => userIdOf(device.storage.entries.get(IDENTITY))).not.toBe(first);
+    // B, still at full with the first identity, starts a session of it: that is not stored over the new one.
+    b.track('b-first');
+    await collector.current.waitForEvents(2);
+    await drained(b);
+    await Promise.all([a.consent.stop(), b.consent.stop()]);
+    expect(userIdOf(device.storage.entries.get(IDENTITY))).not.toBe(first);
+    const before = collector.current.events().filter((e) => e.payload.se_ac === 'a-first');
+    collector.current.reset();
+    const next = apps.launch(harness, { device, network });
+    await next.consent.ready;
+    await next.consent.setLevel('full', 'again');
+    next.track('after');
+    const relinks = findLeaks([...before, ...(await collector.current.waitForEvents(1))], 'full', { relinks: { before, after: (e) => e.payload.se_ac === 'after' } });
+    expect(relinks.filter((leak) => leak.field !== 'uid')).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import type { EventStore, EventStoreIterator, EventStorePayload, Payload } from '@snowplow/tracker-core';
 import { ConsentError } from '../consent-error.js';
-import { compareLevels, isConsentLevel, type ConsentLevel } from '../../machines/levels.js';
+import { compareLevels, isConsentLevel, minLevel, type ConsentLevel } from '../../machines/levels.js';
 import { sanitizeEvent, type DropReason } from '../sanitize.js';
 import { removeStored, type KeyValueStorage } from '../storage.js';
 import type { EnforcementContext } from './enforcement-context.js';
@@ -100,6 +100,11 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   /** Entries the emitter's latest iterator handed out: `removeHead(n)` removes these, by identity. */
   let handedOut: Entry[] = [];
   let lastLevel = context.readLevel();
+  /**
+   * The lowest level followed since the stored queue was read: what a queue adopted from another
+   * instance is lowered to, as this instance's own stored queue was when it was read.
+   */
+  let lowestSinceStart: ConsentLevel = 'full';
   let loaded = !storage;
 
   const idOf = (payload: Payload) => (typeof payload.eid === 'string' ? payload.eid : undefined);
@@ -157,9 +162,9 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   }
 
   /** Lowers every entry above `level` to it. Synchronous, so nothing is read in between. */
-  function lowerTo(level: ConsentLevel): boolean {
+  function lowerTo(level: ConsentLevel, which: readonly Entry[] = entries): boolean {
     let changed = false;
-    for (const entry of entries) {
+    for (const entry of which) {
       if (entry.removed || compareLevels(entry.level, level) <= 0) continue;
       changed = true;
       const result = sanitizeEvent(entry.payload, level, { policy, capturedAt: entry.level });
@@ -179,6 +184,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   /** Notices a downgrade that nobody announced, before anything is read from the queue. */
   function followLevel() {
     const level = context.readLevel();
+    if (loaded) lowestSinceStart = minLevel(lowestSinceStart, level);
     const lowered = compareLevels(level, lastLevel) < 0 && lowerTo(level);
     lastLevel = level;
     if (lowered) schedulePersist();
@@ -314,9 +320,12 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     if (!slots || slotKey === undefined || stopped) return;
     const keys = await slots.claimFree(slotKey);
     if (keys.length === 0) return;
-    for (const key of keys) merge(readStored(await withTimeout(storage?.getItem(key), storageTimeoutMs, 'storage.getItem').catch(() => null), key));
-    // Each sent with at most the level in force now.
-    lowerTo(lastLevel);
+    const adopted: Entry[] = [];
+    for (const key of keys) adopted.push(...readStored(await withTimeout(storage?.getItem(key), storageTimeoutMs, 'storage.getItem').catch(() => null), key));
+    // Its instance may have withdrawn after it last stored this queue: each event is lowered to the
+    // lowest level this instance has followed, as its own stored queue was when it started.
+    lowerTo(minLevel(lastLevel, lowestSinceStart), adopted);
+    merge(adopted.filter((entry) => !entry.removed));
     schedulePersist();
     await writing;
     for (const key of keys) await (lastWriteFailed || !writable ? slots.release(key) : slots.discard(key)).catch(() => undefined);
@@ -441,6 +450,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       await ready;
       const level = context.readLevel();
       lastLevel = level;
+      if (loaded) lowestSinceStart = minLevel(lowestSinceStart, level);
       if (lowerTo(level)) schedulePersist();
       await writesDone();
     },

@@ -126,6 +126,12 @@ export interface Enforcement {
    */
   identityPersisted(): Promise<void> | undefined;
   /**
+   * Takes note of the decision storage held at start (its level, `unreadable`, or `null` for
+   * none), even when a decision made while booting wins over it: a withdrawal stored there
+   * withdraws the identity that may have been sent before it.
+   */
+  storedDecision(level: ConsentLevel | 'unreadable' | null): void;
+  /**
    * Makes `call` (which tracks synchronously) with events sent with at most `level`: a held event
    * released after a change keeps the level it may carry. Not a level change.
    */
@@ -262,6 +268,7 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
       identity.forceWithdraw();
     },
     identityPersisted: () => identityStore.persisted(),
+    storedDecision: (level) => identity.storedDecision(level),
     followLevel(decision) {
       identity.observe(context.readLevel());
       if (decision !== undefined) identity.decided(decision.level, decision.stored);

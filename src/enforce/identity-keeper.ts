@@ -11,21 +11,21 @@ import { SessionKeeper } from './session-keeper.js';
  * reset (a downgrade, or a grant of user identifiers), and the identity sent after a re-consent. Once the tracker's own identity has been
  * withdrawn (a level that sends the session as is was left for one that does not), a later
  * `full` sends a new device user id with sessions of its own, unless `stitch` is set. That new
- * identity is handed to `save` whenever it changes, and restored at the next start; a start that
- * finds no stored identity but a stored decision below the level that sends sessions as they are
- * withdraws the tracker's own, as does one that cannot read it (docs/design.md, "The identity
- * across restarts").
+ * identity is handed to `save` when it is made, when it is first used and when it starts a
+ * session, and restored at the next start. A start whose stored decision is a withdrawal (or
+ * cannot be read) withdraws whatever identity may have been sent before it: the tracker's own if
+ * none is stored, the stored one if it was used (docs/design.md, "The identity across restarts").
  */
 export class IdentityKeeper {
   private readonly anonymous = new SessionKeeper(false);
-  private replacement: { userId: string; sessions: SessionKeeper } | undefined;
+  private replacement: { userId: string; sessions: SessionKeeper; used: boolean; restored: boolean } | undefined;
   private last: ConsentLevel | undefined;
   /** The identity in use (its ids may have been sent) since the last withdrawal. */
   private inUse = false;
   private followsDecisions = false;
   /** Whether a stored identity has been looked for, and found. */
   private storedIdentity: 'pending' | 'none' | 'found' = 'pending';
-  /** A decision read from storage does not send the session as is. */
+  /** The decision storage held at start does not send the session as is, or could not be read. */
   private storedWithdrawal = false;
   /** A downgrade happened and no screen view has been tracked since. */
   viewsStale = false;
@@ -33,15 +33,26 @@ export class IdentityKeeper {
   constructor(
     private readonly policy: PolicyTable,
     private readonly stitch: boolean,
-    private readonly save: (identity: StoredIdentity) => void = () => undefined,
+    /** Stores the identity; `update` when it is the same identity as before (another instance may have replaced it). */
+    private readonly save: (identity: StoredIdentity, update: boolean) => void = () => undefined,
   ) {}
+
+  /**
+   * Takes note of the decision storage held at start (its level, `unreadable`, or `null` for
+   * none), even if a decision made while booting wins over it: a withdrawal there means the
+   * identity sent before it must not come back.
+   */
+  storedDecision(level: ConsentLevel | 'unreadable' | null): void {
+    if (level === 'unreadable' || (level !== null && this.policy[level].session !== 'as-is')) this.storedWithdrawal = true;
+    this.failClosed();
+  }
 
   /** Takes what the start found in storage: the identity to continue, none, or one that cannot be read. */
   restore(found: LoadedIdentity): void {
     this.storedIdentity = found === 'none' ? 'none' : 'found';
     if (this.replacement) return; // A withdrawal in this run came first: its identity is newer.
     if (found === 'unreadable') this.forceWithdraw();
-    else if (found !== 'none') this.replaceWith(found, false);
+    else if (found !== 'none') this.replaceWith(found, 'restored');
     this.failClosed();
   }
 
@@ -49,7 +60,7 @@ export class IdentityKeeper {
   observe(level: ConsentLevel): void {
     const last = this.last;
     this.last = level;
-    if (this.policy[level].session === 'as-is') this.inUse = true;
+    if (this.policy[level].session === 'as-is') this.use();
     else if (!this.followsDecisions) this.withdraw();
     if (last === undefined || last === level) return;
     const rules = this.policy[level];
@@ -70,17 +81,34 @@ export class IdentityKeeper {
   decided(level: ConsentLevel, stored: boolean): void {
     this.followsDecisions = true;
     if (this.policy[level].session === 'as-is') {
-      if (stored) this.inUse = true;
+      if (stored) this.use();
     } else {
-      if (stored) this.storedWithdrawal = true;
       this.withdraw();
-      this.failClosed();
     }
   }
 
-  /** A stored withdrawal with no stored identity: the identity it withdrew is not known, so none is trusted. */
+  /** The identity in force may be sent from now on: a used new identity is stored as such, before any grant is. */
+  private use(): void {
+    this.inUse = true;
+    const replacement = this.replacement;
+    if (!replacement || replacement.used) return;
+    replacement.used = true;
+    this.save({ userId: replacement.userId, ...replacement.sessions.chain(), used: true }, true);
+  }
+
+  /**
+   * A withdrawal stored at start withdrew whatever identity was sent before it: the tracker's own
+   * when no identity is stored, the stored one when it had been used. Only one not used since it
+   * was made (at that withdrawal) is kept.
+   */
   private failClosed(): void {
-    if (this.storedIdentity === 'none' && this.storedWithdrawal && !this.replacement) this.forceWithdraw();
+    if (!this.storedWithdrawal || this.storedIdentity === 'pending') return;
+    const replacement = this.replacement;
+    if (!replacement || (replacement.restored && replacement.used)) {
+      this.forceWithdraw();
+      // Once: the new identity is this run's, not the one the stored withdrawal withdrew.
+      this.storedWithdrawal = false;
+    }
   }
 
   /** Withdraws the identity whether or not it was seen in use (it was found where it should not be). */
@@ -91,16 +119,17 @@ export class IdentityKeeper {
 
   /** The identity in use is withdrawn: a later `full` gets a new one (unless stitched). */
   private withdraw(): void {
-    if (this.inUse && !this.stitch) this.replaceWith({ userId: uuidv4(), sessionCount: 0, lastSessionId: null }, true);
+    if (this.inUse && !this.stitch) this.replaceWith({ userId: uuidv4(), sessionCount: 0, lastSessionId: null, used: false }, 'new');
     this.inUse = false;
   }
 
-  private replaceWith(identity: StoredIdentity, isNew: boolean): void {
+  private replaceWith(identity: StoredIdentity, origin: 'new' | 'restored'): void {
     const { userId } = identity;
-    const sessions = new SessionKeeper(true, (sessionCount, lastSessionId) => this.save({ userId, sessionCount, lastSessionId }));
+    // A session starts only with an event sent at full: the identity is used by then.
+    const sessions = new SessionKeeper(true, (sessionCount, lastSessionId) => this.save({ userId, sessionCount, lastSessionId, used: true }, true));
     sessions.resume(identity.sessionCount, identity.lastSessionId);
-    this.replacement = { userId, sessions };
-    if (isNew) this.save(identity);
+    this.replacement = { userId, sessions, used: identity.used, restored: origin === 'restored' };
+    if (origin === 'new') this.save(identity, false);
   }
 
   /** The anonymous session for the next event at `session-only`. */

@@ -11,6 +11,8 @@ export interface StoredIdentity {
   readonly userId: string;
   readonly sessionCount: number;
   readonly lastSessionId: string | null;
+  /** Whether it may have been sent (it was in force at `full`); one made at a withdrawal and never used is not. */
+  readonly used: boolean;
 }
 
 /** What a start found: an identity, none, or something that could not be read (reported). */
@@ -19,8 +21,12 @@ export type LoadedIdentity = StoredIdentity | 'none' | 'unreadable';
 /** The stored identity of one consent tracker: read once at start, written whenever it changes. */
 export interface IdentityStore {
   readonly loaded: Promise<LoadedIdentity>;
-  /** Stores `identity`, after the writes under way; the latest one always lands last. */
-  save(identity: StoredIdentity): void;
+  /**
+   * Stores `identity`, after the writes under way; the latest one always lands last. An `update`
+   * (the same identity, used or in a new session) is written only where the stored one is still
+   * it: another instance on the storage may have withdrawn it since.
+   */
+  save(identity: StoredIdentity, update: boolean): void;
   /**
    * `undefined` when the latest identity is stored (or there is none to store); otherwise a
    * promise that resolves once it is, or rejects with `STORAGE_FAILED` if it cannot be.
@@ -32,15 +38,17 @@ function parseIdentity(raw: unknown): LoadedIdentity {
   if (raw === null || raw === undefined || raw === '') return 'none';
   try {
     const value = typeof raw === 'string' ? (JSON.parse(raw) as Partial<StoredIdentity> & { version?: unknown }) : undefined;
-    const { userId, sessionCount, lastSessionId } = value ?? {};
+    const { userId, sessionCount, lastSessionId, used } = value ?? {};
     const valid =
       value?.version === 1 &&
       typeof userId === 'string' &&
       userId !== '' &&
       Number.isSafeInteger(sessionCount) &&
       (sessionCount as number) >= 0 &&
-      (lastSessionId === null || typeof lastSessionId === 'string');
-    return valid ? { userId, sessionCount: sessionCount as number, lastSessionId: lastSessionId as string | null } : 'unreadable';
+      (lastSessionId === null || typeof lastSessionId === 'string') &&
+      (used === undefined || typeof used === 'boolean');
+    // Without the flag, it counts as used: what cannot be told counts as sent.
+    return valid ? { userId, sessionCount: sessionCount as number, lastSessionId: lastSessionId as string | null, used: used !== false } : 'unreadable';
   } catch {
     return 'unreadable';
   }
@@ -55,6 +63,8 @@ function parseIdentity(raw: unknown): LoadedIdentity {
 export function createIdentityStore(storage: KeyValueStorage | undefined, key: string, timeoutMs: number, report: (error: ConsentError) => void): IdentityStore {
   let writable = storage !== undefined;
   let latest: StoredIdentity | undefined;
+  /** Whether the latest is an update of the identity stored, written only over that identity. */
+  let latestIsUpdate = false;
   let dirty = false;
   let writing: Promise<void> = Promise.resolve();
   let failure: ConsentError | undefined;
@@ -81,6 +91,7 @@ export function createIdentityStore(storage: KeyValueStorage | undefined, key: s
     while (dirty && writable && storage) {
       dirty = false;
       const value = JSON.stringify({ version: 1, ...latest });
+      if (latestIsUpdate && latest && !(await storedIs(latest.userId))) continue;
       const write = Promise.resolve().then(() => storage.setItem(key, value));
       try {
         await withTimeout(write, timeoutMs, 'storage.setItem');
@@ -99,7 +110,17 @@ export function createIdentityStore(storage: KeyValueStorage | undefined, key: s
     upToDate = !dirty && writable && failure === undefined;
   }
 
-  function save(identity: StoredIdentity): void {
+  /** Whether the identity stored is `userId` (or none is): an update may be written over it. */
+  async function storedIs(userId: string): Promise<boolean> {
+    if (!storage) return false;
+    const stored = parseIdentity(await withTimeout(storage.getItem(key), timeoutMs, 'storage.getItem').catch(() => undefined));
+    return stored === 'none' || (stored !== 'unreadable' && stored.userId === userId);
+  }
+
+  function save(identity: StoredIdentity, update: boolean): void {
+    // An update of an identity whose own first write has not started yet is part of that write.
+    const partOfPendingNew = dirty && latest !== undefined && !latestIsUpdate && latest.userId === identity.userId;
+    latestIsUpdate = update && !partOfPendingNew;
     latest = identity;
     upToDate = false;
     if (!writable) return;
@@ -125,10 +146,10 @@ export function createIdentityStore(storage: KeyValueStorage | undefined, key: s
           },
           (cause: unknown) => (failure = new ConsentError('STORAGE_FAILED', `the stored identity still cannot be read: ${String(cause)}`, { cause })),
         );
-        if (writable && latest) save(latest);
+        if (writable && latest) save(latest, latestIsUpdate);
       }
       // The last write failed: storage may have healed since, so the latest identity is written again.
-      if (failure && writable && latest && !dirty) save(latest);
+      if (failure && writable && latest && !dirty) save(latest, latestIsUpdate);
       await writing;
       if (failure) throw failure;
   }

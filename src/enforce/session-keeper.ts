@@ -78,6 +78,11 @@ export class SessionKeeper {
     return this.current;
   }
 
+  /** How many sessions the chain has had, and the last one's id: what a restart continues from. */
+  chain(): { sessionCount: number; lastSessionId: string | null } {
+    return { sessionCount: this.sessionCount, lastSessionId: this.current?.sessionId ?? this.previousSessionId };
+  }
+
   /** The current session, if one has started. */
   currentSession(): { sessionId: string; sessionIndex: number } | undefined {
     return this.current && { sessionId: this.current.sessionId, sessionIndex: this.current.sessionIndex };

@@ -1,0 +1,182 @@
+import { SimulatedClock } from 'xstate';
+import { describe, expect, it, vi } from 'vitest';
+import { selectQuiescent } from 'consent-tracker';
+import { cookieJarFetch, findLeaks, type CollectedEvent } from 'consent-tracker/testing';
+import { HARNESSES, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
+import { faultyStorage } from './helpers/faulty-storage.js';
+import { DECISION, IDENTITY, drained, event, storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
+import { useCollector } from './helpers/use-collector.js';
+
+/**
+ * The identity given after a withdrawal, where a run ends between a withdrawal and the storing
+ * of the identity that replaces the withdrawn one: at the next start, whatever may have been sent
+ * before the stored withdrawal never comes back, however the next decision comes (after start,
+ * while booting, after the stored decision expired); and queues adopted from a killed instance.
+ */
+
+const collector = useCollector();
+const apps = useApps(() => collector.current.url);
+
+/** Re-links of the events after a new consent to those before (but the app's own user id, which the test app sets at every launch). */
+const relinks = (before: readonly CollectedEvent[], after: readonly CollectedEvent[]) =>
+  findLeaks([...before, ...after], 'full', { relinks: { before, after } }).filter((leak) => leak.kind === 'relink' && leak.field !== 'uid');
+
+/** Kills the app at its `step`-th storage call from now on, or once it has nothing left to store. */
+async function killDuring(app: App, step: number, work: () => Promise<unknown>) {
+  app.process.killAtStorageCall(app.process.storageCalls() + step);
+  void work().catch(() => undefined);
+  await expect.poll(() => app.process.killed() || selectQuiescent(app.consent.actor.getSnapshot())).toBe(true);
+  app.kill();
+}
+
+/** A launch at full that sends `label`, on a device and network kept across launches. */
+async function sendAtFull(harness: AdapterHarness, device: Device, network: ReturnType<typeof cookieJarFetch>, label: string) {
+  const app = apps.launch(harness, { device, network });
+  await app.consent.ready;
+  await app.consent.setLevel('full', 'banner');
+  app.track(label);
+  await expect.poll(() => collector.current.events().some((e) => e.payload.se_ac === label)).toBe(true);
+  await drained(app);
+  return app;
+}
+
+describe.each(HARNESSES)('a withdrawal stored without the identity that replaces the withdrawn one, with the $name adapter', (harness) => {
+  it('a second withdrawal whose new identity never lands: the next consent does not bring back the identity it withdrew', async () => {
+    const device = harness.device();
+    const network = cookieJarFetch();
+    const faults = faultyStorage(device.storage);
+    const first = apps.launch(harness, { device, network, options: { storage: faults.storage } });
+    await first.consent.ready;
+    await first.consent.setLevel('full', 'banner');
+    await first.consent.setLevel('none', 'settings');
+    await first.consent.setLevel('full', 'again');
+    first.track('first-identity');
+    await collector.current.waitForEvents(1);
+    await drained(first);
+    await first.consent.stop();
+    const stored = device.storage.entries.get(IDENTITY);
+
+    const slow = faults.stall((call) => call.op === 'setItem' && call.key === IDENTITY);
+    const second = apps.launch(harness, { device, network, options: { storage: faults.storage, onError: () => undefined } });
+    await second.consent.ready;
+    second.track('same-identity');
+    await collector.current.waitForEvents(2);
+    await second.consent.setLevel('none', 'withdraw');
+    await expect.poll(() => storedLevel(device)).toBe('none');
+    second.kill();
+    slow.release();
+    faults.heal();
+    expect(device.storage.entries.get(IDENTITY)).toBe(stored);
+    const before = collector.current.events().slice();
+    collector.current.reset();
+
+    const third = apps.launch(harness, { device, network });
+    await third.consent.ready;
+    await third.consent.setLevel('full', 'again');
+    third.track('after');
+    expect(relinks(before, await collector.current.waitForEvents(1))).toEqual([]);
+  });
+
+  it('killed at every storage step of a withdrawal, then a grant made while booting: nothing of before comes back', async () => {
+    for (let step = 0; step < 8; step += 1) {
+      const device = harness.device();
+      const network = cookieJarFetch();
+      collector.current.reset();
+      const first = await sendAtFull(harness, device, network, 'before');
+      await killDuring(first, step, () => first.consent.setLevel('none', 'withdraw'));
+      if (storedLevel(device) !== 'none') continue;
+      const before = collector.current.events().slice();
+      collector.current.reset();
+      const next = apps.launch(harness, { device, network });
+      // An app that syncs its consent platform at launch decides before the stored decision is read.
+      const grant = next.consent.setLevel('full', 'synced-at-launch');
+      await next.consent.ready;
+      await grant;
+      next.track('after');
+      expect(relinks(before, await collector.current.waitForEvents(1)), `killed at step ${step}`).toEqual([]);
+      await next.consent.stop();
+    }
+  });
+
+  it('killed at every storage step of a withdrawal, then a new policy version: the consent asked again is a new identity', async () => {
+    for (let step = 0; step < 8; step += 1) {
+      const device = harness.device();
+      const network = cookieJarFetch();
+      collector.current.reset();
+      const first = await sendAtFull(harness, device, network, 'before');
+      await killDuring(first, step, () => first.consent.setLevel('none', 'withdraw'));
+      if (storedLevel(device) !== 'none') continue;
+      const before = collector.current.events().slice();
+      collector.current.reset();
+      const next = apps.launch(harness, { device, network, options: { policyVersion: '2', onError: () => undefined } });
+      await next.consent.ready;
+      expect(next.consent.getStatus().phase).toBe('undecided');
+      await next.consent.setLevel('full', 'banner-v2');
+      next.track('after');
+      expect(relinks(before, await collector.current.waitForEvents(1)), `killed at step ${step}`).toEqual([]);
+      await next.consent.stop();
+    }
+  });
+
+  it('a withdrawal stored with no identity beside it, and a grant made while booting: a new identity', async () => {
+    const device = harness.device();
+    const network = cookieJarFetch();
+    const first = await sendAtFull(harness, device, network, 'before');
+    await first.consent.stop();
+    device.storage.entries.set(DECISION, storedDecision('none'));
+    device.storage.entries.delete(IDENTITY);
+    const before = collector.current.events().slice();
+    collector.current.reset();
+    const next = apps.launch(harness, { device, network });
+    const grant = next.consent.setLevel('full', 'synced-at-launch');
+    await next.consent.ready;
+    await grant;
+    next.track('after');
+    expect(relinks(before, await collector.current.waitForEvents(1))).toEqual([]);
+  });
+});
+
+describe.each(HARNESSES)('a queue adopted from a killed instance, with the $name adapter', (harness) => {
+  it('events it queued at full before a withdrawal it did not live to write into its queue are sent anonymised, after a new consent', async () => {
+    const device = harness.device();
+    const faults = faultyStorage(device.storage);
+    const first = apps.launch(harness, { device, options: { storage: faults.storage, onError: () => undefined } });
+    await first.consent.ready;
+    await first.consent.setLevel('full', 'banner');
+    collector.current.failWith(503);
+    first.track('queued-at-full');
+    await first.control.adapter.flush();
+    await first.consent.enforcement.eventStore.persisted();
+    await expect.poll(() => collector.current.requests().length).toBeGreaterThan(0);
+    // The queue's storage is busy as the user withdraws; the app dies before the rewrite lands.
+    faults.stall((call) => call.op === 'setItem' && call.key.includes('.queue') && !call.key.endsWith('.lease'));
+    await first.consent.setLevel('none', 'withdraw');
+    await expect.poll(() => storedLevel(device)).toBe('none');
+    first.kill();
+    faults.heal();
+    collector.current.failWith(undefined);
+    collector.current.reset();
+
+    const clock = new SimulatedClock();
+    const next = apps.launch(harness, { device, options: { clock } });
+    await next.consent.ready;
+    await next.consent.setLevel('full', 'again');
+    next.track('after');
+    await collector.current.waitForEvents(1);
+    // Its hold on its queue lapses; the next renewal takes the queue over.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 30_001);
+      clock.increment(10_000);
+      await expect
+        .poll(async () => {
+          await next.control.adapter.flush();
+          return collector.current.events().some((e) => e.payload.se_ac === 'queued-at-full');
+        })
+        .toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(findLeaks([event(collector.current.events(), 'queued-at-full')], 'none')).toEqual([]);
+  });
+});
