@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { REACT_18 } from './test/react-18/react-18-paths.js';
 
 const src = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta.url));
 const shim = (path: string) => fileURLToPath(new URL(`./test/shims/${path}`, import.meta.url));
@@ -7,7 +8,6 @@ const shim = (path: string) => fileURLToPath(new URL(`./test/shims/${path}`, imp
 export default defineConfig({
   test: {
     environment: 'node',
-    include: ['test/**/*.test.{ts,tsx}'],
     // Tests import the package by its own name, as users do.
     alias: [
       { find: /^consent-tracker$/, replacement: src('index.ts') },
@@ -24,5 +24,19 @@ export default defineConfig({
     server: { deps: { inline: ['@snowplow/react-native-tracker'] } },
     testTimeout: 20_000,
     reporters: ['default', './test/helpers/summary-reporter.ts'],
+    projects: [
+      { extends: true, test: { name: 'main', include: ['test/**/*.test.{ts,tsx}'], exclude: ['test/react-18/**', '**/node_modules/**'] } },
+      {
+        extends: true,
+        test: {
+          name: 'react-18',
+          include: ['test/react-18/**/*.test.tsx'],
+          // The same server-rendering and hydration checks, with React 18 in place of React 19.
+          alias: Object.entries(REACT_18).map(([name, path]) => ({ find: new RegExp(`^${name}$`), replacement: path ?? name })),
+          setupFiles: ['test/react-18/use-react-18.ts'],
+          server: { deps: { inline: ['@snowplow/react-native-tracker', '@xstate/react'] } },
+        },
+      },
+    ],
   },
 });

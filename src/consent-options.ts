@@ -1,5 +1,5 @@
 import type { Clock } from './enforce/clock.js';
-import type { InspectionEvent } from 'xstate';
+import type { InspectionEvent, Observer } from 'xstate';
 import type { ConsentLevel } from '../machines/levels.js';
 import type { ConsentAdapter } from './consent-adapter.js';
 import { ConsentError, assertConsentLevel, describe, positiveInteger } from './consent-error.js';
@@ -54,8 +54,11 @@ export interface ConsentTrackerOptions<Tracker extends object> {
   readonly policy?: PolicyOptions | PolicyTable;
   /** The fetch the network guard sends through. Default: the global `fetch`, read at each request. */
   readonly fetch?: FetchFunction;
-  /** XState's inspector, to watch the chart (`@statelyai/inspect`). */
-  readonly inspect?: (event: InspectionEvent) => void;
+  /**
+   * Watches the chart, as `createActor` takes it: a function or an observer object (what
+   * `@statelyai/inspect` gives), or `logTransitions()` from `consent-tracker/visualize`.
+   */
+  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   /** The clock of the chart's timeouts and the queue's lease renewals (XState's `SimulatedClock` in tests). Default: real timers. */
   readonly clock?: Clock;
   /**

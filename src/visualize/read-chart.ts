@@ -82,7 +82,8 @@ function detailsOf(node: StateNodeLike): string[] {
   const details: string[] = [];
   const description = node.description ?? (typeof meta.description === 'string' ? meta.description : undefined);
   if (description) details.push(description);
-  for (const { id, src } of node.invoke) details.push(`invoke ${typeof src === 'string' ? src : id}`);
+  // An actor given inline has a generated source name: its id says more.
+  for (const { id, src } of node.invoke) details.push(`invoke ${typeof src === 'string' && !src.startsWith('xstate.invoke.') ? src : id}`);
   if (meta.configuration !== undefined) details.push(...flatten(meta.configuration));
   return details.map((line) => line.replace(/[:"{}]/g, ' ').trim());
 }

@@ -1,0 +1,9 @@
+import { describe } from 'vitest';
+import { serverRenderingChecks } from '../helpers/server-rendering.js';
+import { useCollector } from '../helpers/use-collector.js';
+
+const collector = useCollector();
+
+describe('server rendering on React 18 (react-dom/server, no DOM)', () => {
+  serverRenderingChecks(() => collector.current.url);
+});
