@@ -42,10 +42,10 @@ function tsdocExamples(file: string): Array<{ name: string; code: string }> {
   return examples;
 }
 
-/** The ```ts blocks of a Markdown file, with where they are. */
-function markdownExamples(file: string): Array<{ name: string; code: string }> {
+/** The ```ts and ```tsx blocks of a Markdown file, with where they are. */
+function markdownExamples(file: string): Array<{ name: string; code: string; tsx?: boolean }> {
   const text = readFileSync(join(ROOT, file), 'utf8');
-  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((block) => ({ name: `${file}:${text.slice(0, block.index).split('\n').length}`, code: block[1] ?? '' }));
+  return [...text.matchAll(/```(tsx?)\n([\s\S]*?)```/g)].map((block) => ({ name: `${file}:${text.slice(0, block.index).split('\n').length}`, code: block[2] ?? '', tsx: block[1] === 'tsx' }));
 }
 
 /** The documentation pages: every Markdown file under docs/. */
@@ -64,7 +64,7 @@ function compilerOptions(): ts.CompilerOptions {
 const readme = markdownExamples('README.md');
 const pages = docPages();
 const docs = pages.flatMap(markdownExamples);
-const examples = [...sourceFiles('src').flatMap(tsdocExamples), ...sourceFiles('machines').flatMap(tsdocExamples), ...readme, ...docs];
+const examples: Array<{ name: string; code: string; tsx?: boolean }> = [...sourceFiles('src').flatMap(tsdocExamples), ...sourceFiles('machines').flatMap(tsdocExamples), ...readme, ...docs];
 
 describe('documentation examples', () => {
   it('are found (a TSDoc example on the public API, the README quick starts, the docs pages)', () => {
@@ -80,7 +80,7 @@ describe('documentation examples', () => {
     virtual.set(join(ROOT, 'doc-examples/prelude.d.ts'), PRELUDE);
     const names = new Map<string, string>();
     examples.forEach((example, i) => {
-      const path = join(ROOT, `doc-examples/example-${i}.ts`);
+      const path = join(ROOT, `doc-examples/example-${i}.${example.tsx ? 'tsx' : 'ts'}`);
       // A module each, so that examples do not collide; top-level await is allowed in modules.
       virtual.set(path, `${example.code}\nexport {};\n`);
       names.set(path, example.name);

@@ -1,9 +1,10 @@
-import { act, version, type ReactNode } from 'react';
+import { act, version, type ComponentType, type ReactNode } from 'react';
 import { hydrateRoot } from 'react-dom/client';
 import { renderToString } from 'react-dom/server';
 import { expect, it, vi } from 'vitest';
 import { createConsentTracker, memoryStorage, trackerCoreAdapter, type ConsentTracker } from 'consent-tracker';
 import { ConsentGate, ConsentTrackerProvider, useConsentTracker } from 'consent-tracker/react';
+import { REACT_MODES } from './react-modes.js';
 
 /**
  * Server rendering and hydration checks, shared by the React 19 suite and the React 18 one
@@ -17,14 +18,18 @@ function Status({ seen }: { seen: string[] }) {
   return <p id="status">{`${phase} ${level}`}</p>;
 }
 
-function page(provider: { create: () => ConsentTracker<object> } | { tracker: ConsentTracker<object> }, seen: string[]): ReactNode {
+type Wrapper = ComponentType<{ children?: ReactNode }>;
+
+function page(Wrapper: Wrapper, provider: { create: () => ConsentTracker<object> } | { tracker: ConsentTracker<object> }, seen: string[]): ReactNode {
   return (
-    <ConsentTrackerProvider {...provider}>
-      <Status seen={seen} />
-      <ConsentGate atLeast="full" fallback={<p>accept to watch</p>}>
-        <p>the video</p>
-      </ConsentGate>
-    </ConsentTrackerProvider>
+    <Wrapper>
+      <ConsentTrackerProvider {...provider}>
+        <Status seen={seen} />
+        <ConsentGate atLeast="full" fallback={<p>accept to watch</p>}>
+          <p>the video</p>
+        </ConsentGate>
+      </ConsentTrackerProvider>
+    </Wrapper>
   );
 }
 
@@ -45,11 +50,15 @@ function countingFactory(endpoint: string) {
 
 /** Rendering on the server: `booting`, the gate's fallback, and nothing created, read or stored. */
 export function serverRenderingChecks(endpoint: () => string) {
-  it(`renders booting and the gate's fallback, with no window and no tracker made (React ${version})`, () => {
+  for (const { mode, Wrapper } of REACT_MODES) serverRendering(endpoint, mode, Wrapper);
+}
+
+function serverRendering(endpoint: () => string, mode: string, Wrapper: Wrapper) {
+  it(`renders booting and the gate's fallback, with no window and no tracker made (React ${version}, ${mode})`, () => {
     expect(typeof window).toBe('undefined');
     const { made, create } = countingFactory(endpoint());
     const seen: string[] = [];
-    const html = renderToString(page({ create }, seen));
+    const html = renderToString(page(Wrapper, { create }, seen));
     expect(html).toContain('booting');
     expect(html).toContain('accept to watch');
     expect(html).not.toContain('the video');
@@ -81,21 +90,25 @@ async function hydrate(html: string, app: (seen: string[]) => ReactNode, live: s
 
 /** Hydrating what the server rendered: no warning, `booting` in the first client render, then the live state. */
 export function hydrationChecks(endpoint: () => string) {
-  it(`a consent tracker created before hydration, already past booting: the first client render is still booting, and no warning (React ${version})`, async () => {
+  for (const { mode, Wrapper } of REACT_MODES) hydration(endpoint, mode, Wrapper);
+}
+
+function hydration(endpoint: () => string, mode: string, Wrapper: Wrapper) {
+  it(`a consent tracker created before hydration, already past booting: the first client render is still booting, and no warning (React ${version}, ${mode})`, async () => {
     const consent = createConsentTracker({ adapter: trackerCoreAdapter({ endpoint: endpoint() }), storage: memoryStorage() });
     await consent.ready;
-    const html = renderToString(page({ tracker: consent }, []));
-    const { seen, complaints } = await hydrate(html, (s) => page({ tracker: consent }, s), 'undecided none');
+    const html = renderToString(page(Wrapper, { tracker: consent }, []));
+    const { seen, complaints } = await hydrate(html, (s) => page(Wrapper, { tracker: consent }, s), 'undecided none');
     expect(seen[0]).toBe('booting');
     expect(complaints).toEqual([]);
     await consent.stop();
   });
 
-  it(`hydrates without a warning: the first client render is booting, then the live state (React ${version})`, async () => {
+  it(`hydrates without a warning: the first client render is booting, then the live state (React ${version}, ${mode})`, async () => {
     // As testing libraries do: React then expects act() around updates.
     (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
     const { made, create } = countingFactory(endpoint());
-    const html = renderToString(page({ create }, []));
+    const html = renderToString(page(Wrapper, { create }, []));
     const container = document.createElement('div');
     container.innerHTML = html;
     document.body.append(container);
@@ -104,7 +117,7 @@ export function hydrationChecks(endpoint: () => string) {
     const seen: string[] = [];
     try {
       await act(async () => {
-        hydrateRoot(container, page({ create }, seen), { onRecoverableError: (error) => recoverable.push(error) });
+        hydrateRoot(container, page(Wrapper, { create }, seen), { onRecoverableError: (error) => recoverable.push(error) });
       });
       expect(seen[0]).toBe('booting');
       await vi.waitFor(() => expect(container.querySelector('#status')?.textContent).toBe('undecided none'));

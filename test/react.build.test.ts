@@ -1,0 +1,23 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The built React entry, as frameworks with React Server Components read it: it must start with
+ * the 'use client' directive, or the App Router treats the hooks as server code and fails.
+ */
+
+const DIST = join(import.meta.dirname, '..', 'dist');
+
+describe('the built consent-tracker/react entry', () => {
+  it("starts with 'use client' in its ESM and CommonJS builds, and imports the core by the package's name", () => {
+    // npm test builds first; a run of this file alone builds here.
+    if (!existsSync(join(DIST, 'react.js'))) execFileSync('npx', ['tsdown'], { cwd: join(DIST, '..'), stdio: 'ignore' });
+    for (const file of ['react.js', 'react.cjs']) {
+      const code = readFileSync(join(DIST, file), 'utf8');
+      expect(code.trimStart().startsWith('"use client";') || code.trimStart().startsWith("'use client';"), file).toBe(true);
+      expect(code).toMatch(/from "consent-tracker"|require\("consent-tracker"\)/);
+    }
+  }, 60_000);
+});
