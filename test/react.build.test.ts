@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * The built React entry, as frameworks with React Server Components read it: it must start with
- * the 'use client' directive, or the App Router treats the hooks as server code and fails.
+ * the 'use client' directive, or the App Router treats the hooks as server code and fails. And the
+ * built command, as `npx consent-tracker` runs it.
  */
 
 const DIST = join(import.meta.dirname, '..', 'dist');
@@ -20,4 +21,13 @@ describe('the built consent-tracker/react entry', () => {
       expect(code).toMatch(/from "consent-tracker"|require\("consent-tracker"\)/);
     }
   }, 60_000);
+});
+
+describe('the built consent-tracker command', () => {
+  it('runs as `consent-tracker chart` from the package bin', () => {
+    if (!existsSync(join(DIST, 'cli.js'))) execFileSync('npx', ['tsdown'], { cwd: join(DIST, '..'), stdio: 'ignore' });
+    expect(readFileSync(join(DIST, 'cli.js'), 'utf8').startsWith('#!/usr/bin/env node')).toBe(true);
+    const dot = execFileSync(process.execPath, [join(DIST, 'cli.js'), 'chart', '--format', 'dot'], { encoding: 'utf8' });
+    expect(dot).toMatch(/^digraph "consent" \{/);
+  });
 });
