@@ -13,6 +13,12 @@ export interface KeyValueStorage {
   getItem(key: string): Promise<string | null | undefined> | string | null | undefined;
   setItem(key: string, value: string): Promise<void> | void;
   removeItem?(key: string): Promise<void> | void;
+  /**
+   * Runs `critical` while no other holder of the lock `name` runs, across every instance that
+   * shares the storage (tabs, processes). Optional: with it, consent trackers sharing the
+   * storage take their queue slots one at a time; `webStorage` uses the browser's Web Locks.
+   */
+  lock?<T>(name: string, critical: () => Promise<T>): Promise<T>;
 }
 
 /**
@@ -48,10 +54,13 @@ export function memoryStorage(initial: Record<string, string> = {}): KeyValueSto
  * ```
  */
 export function webStorage(storage: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>): KeyValueStorage {
+  // Tabs share the storage: the browser's Web Locks make their queue slots exclusive.
+  const locks = (globalThis as { navigator?: { locks?: { request<T>(name: string, critical: () => Promise<T>): Promise<T> } } }).navigator?.locks;
   return {
     getItem: async (key) => storage.getItem(key),
     setItem: async (key, value) => storage.setItem(key, value),
     removeItem: async (key) => storage.removeItem(key),
+    ...(locks && { lock: <T>(name: string, critical: () => Promise<T>) => locks.request(name, critical) }),
   };
 }
 

@@ -1,5 +1,6 @@
 import { SimulatedClock } from 'xstate';
 import { describe, expect, it, vi } from 'vitest';
+import type { KeyValueStorage } from 'consent-tracker';
 import { cookieJarFetch, findLeaks } from 'consent-tracker/testing';
 import { HARNESSES, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
 import { drained, IDENTITY, useApps, type App } from './helpers/launch.js';
@@ -157,5 +158,41 @@ describe.each(HARNESSES)('the identity on a storage two consent trackers share, 
     next.track('after');
     const relinks = findLeaks([...before, ...(await collector.current.waitForEvents(1))], 'full', { relinks: { before, after: (e) => e.payload.se_ac === 'after' } });
     expect(relinks.filter((leak) => leak.field !== 'uid')).toEqual([]);
+  });
+});
+
+/** One lock for every process on a device, as Web Locks are for the tabs of a browser. */
+function deviceLock(): NonNullable<KeyValueStorage['lock']> {
+  const tails = new Map<string, Promise<unknown>>();
+  return (name, critical) => {
+    const run = (tails.get(name) ?? Promise.resolve()).then(critical);
+    tails.set(name, run.catch(() => undefined));
+    return run;
+  };
+}
+
+/** The device's storage as a second process sees it: its writes land `ms` later. */
+const slowerWrites = (base: Device['storage'], ms: number, lock?: KeyValueStorage['lock']): KeyValueStorage => ({
+  getItem: (key) => base.getItem(key),
+  setItem: (key, value) => new Promise<void>((resolve) => setTimeout(() => resolve(base.setItem(key, value)), ms)),
+  removeItem: (key) => base.removeItem?.(key),
+  ...(lock && { lock }),
+});
+
+describe.each(HARNESSES)('two consent trackers starting at once, one on a slower view of the storage, with a lock, with the $name adapter', (harness) => {
+  it("a stopped instance's queue is taken over by one of them, and sent once", async () => {
+    const lock = deviceLock();
+    const device = harness.device();
+    const first = await launchAt(harness, device, 'full');
+    collector.current.failWith(503);
+    for (const label of ['q1', 'q2', 'q3']) first.track(label);
+    await expect.poll(() => first.consent.enforcement.eventStore.count()).toBe(3);
+    await first.consent.stop();
+    collector.current.failWith(undefined);
+    const fast = apps.launch(harness, { device, options: { storage: { ...device.storage, getItem: device.storage.getItem, setItem: device.storage.setItem, removeItem: device.storage.removeItem, lock } } });
+    const slow = apps.launch(harness, { device: sameStorage(device, 'slow'), options: { storage: slowerWrites(device.storage, 20, lock) } });
+    await Promise.all([fast.consent.ready, slow.consent.ready]);
+    await Promise.all([drained(fast), drained(slow)]);
+    expect(arrived().sort()).toEqual(['q1', 'q2', 'q3']);
   });
 });

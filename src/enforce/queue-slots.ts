@@ -65,39 +65,51 @@ export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now 
   const isFree = (lease: Lease | undefined, at: number) => lease === undefined || lease.until < at || lease.until > at + 2 * leaseMs;
   const writeLease = (key: string) => call(() => storage.setItem(leaseKey(key), JSON.stringify({ owner, until: now() + leaseMs })), 'storage.setItem');
 
-  /** Writes this instance's lease and reads it back: another instance writing at the same time wins or loses here. */
+  /**
+   * Writes this instance's lease and reads it back: another instance writing at the same time
+   * wins or loses here. Without the storage's lock, the read back waits twice as long as the
+   * write took, so that a write of another instance started as this one was (on the same
+   * storage, as slow) lands before it.
+   */
   async function take(key: string): Promise<boolean> {
     try {
       const lease = await leaseOf(key);
       if (lease?.owner !== owner && !isFree(lease, now())) return false;
+      const started = Date.now();
       await writeLease(key);
+      if (!storage.lock) await new Promise((resolve) => setTimeout(resolve, 2 * (Date.now() - started)));
       return (await leaseOf(key))?.owner === owner;
     } catch {
       return false;
     }
   }
 
+  /** Runs `critical` alone among the instances on the storage, when the storage has a lock (Web Locks in a browser). */
+  const exclusively = <T>(critical: () => Promise<T>): Promise<T> => (storage.lock ? storage.lock(`${storageKey}.slots`, critical) : critical());
+
   return {
     owner,
-    async claim() {
-      for (const key of slotKeys) if (await take(key)) return key;
-      return undefined;
-    },
+    claim: () =>
+      exclusively(async () => {
+        for (const key of slotKeys) if (await take(key)) return key;
+        return undefined;
+      }),
     async owns(key) {
       const lease = await leaseOf(key).catch(() => undefined);
       return lease?.owner === owner || take(key);
     },
     renew: (key) => writeLease(key),
     release: async (key) => void (await call(() => removeStored(storage, leaseKey(key)), 'storage.removeItem')),
-    async claimFree(except) {
-      const taken: string[] = [];
-      for (const key of slotKeys) {
-        if (key === except) continue;
-        const stored = await call(() => storage.getItem(key), 'storage.getItem').catch(() => undefined);
-        if (stored !== null && stored !== undefined && stored !== '' && (await take(key))) taken.push(key);
-      }
-      return taken;
-    },
+    claimFree: (except) =>
+      exclusively(async () => {
+        const taken: string[] = [];
+        for (const key of slotKeys) {
+          if (key === except) continue;
+          const stored = await call(() => storage.getItem(key), 'storage.getItem').catch(() => undefined);
+          if (stored !== null && stored !== undefined && stored !== '' && (await take(key))) taken.push(key);
+        }
+        return taken;
+      }),
     async discard(key) {
       await call(() => removeStored(storage, key), 'storage.removeItem');
       await call(() => removeStored(storage, leaseKey(key)), 'storage.removeItem');

@@ -34,6 +34,8 @@ export function killSwitch(network: FetchFunction = (input, init) => globalThis.
         getItem: (key) => cut(async () => (await base.getItem(key)) ?? null),
         setItem: (key, value) => cut(() => base.setItem(key, value)),
         removeItem: (key) => cut(() => base.removeItem?.(key)),
+        // The lock is the device's, not the process's: it stays usable after a kill, as another process's would.
+        ...(base.lock && { lock: base.lock.bind(base) }),
       };
     },
     fetch: ((input, init) => (killed ? never : network(input, init))) as FetchFunction,
