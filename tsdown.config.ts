@@ -6,6 +6,7 @@ export default defineConfig({
     testing: 'src/testing/index.ts',
     'react-native': 'src/react-native/index.ts',
     react: 'src/react/index.ts',
+    browser: 'src/browser/index.ts',
     visualize: 'src/visualize/index.ts',
     cli: 'src/cli/bin.ts',
   },
@@ -18,4 +19,7 @@ export default defineConfig({
   // The testing entry runs on Node; the core entry uses no Node built-in.
   // The React entry imports the core by the package's own name, so an app has one copy of it.
   deps: { neverBundle: [/^node:/, /^consent-tracker(\/visualize)?$/] },
+  // The bundler's own helpers go to a chunk of their own: left in an entry's chunk (the React
+  // Native one), every CommonJS entry would load that entry, and React Native with it.
+  outputOptions: { codeSplitting: { groups: [{ name: 'runtime', test: /rolldown[\\/]runtime/ }] } },
 });

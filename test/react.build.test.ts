@@ -31,3 +31,21 @@ describe('the built consent-tracker command', () => {
     expect(dot).toMatch(/^digraph "consent" \{/);
   });
 });
+
+describe('the CommonJS builds', () => {
+  it('of the core and of the React entry load nothing of React Native (a web app has none)', () => {
+    if (!existsSync(join(DIST, 'index.cjs'))) execFileSync('npx', ['tsdown'], { cwd: join(DIST, '..'), stdio: 'ignore' });
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const [, required] of readFileSync(join(DIST, file), 'utf8').matchAll(/require\("([^"]+)"\)/g)) {
+        expect(required, `${file} requires ${required}`).not.toMatch(/react-native/);
+        if (required?.startsWith('./')) visit(required.slice(2));
+      }
+    };
+    visit('index.cjs');
+    visit('react.cjs');
+    expect(seen.size).toBeGreaterThan(2);
+  });
+});

@@ -1,6 +1,6 @@
 // @vitest-environment jsdom
 import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
-import { Profiler, type ReactNode } from 'react';
+import { Profiler, useState, type ReactNode } from 'react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConsentTracker, selectPhase, type ConsentTracker, type CoreTracker } from 'consent-tracker';
 import { ConsentGate, ConsentTrackerProvider, useConsentTracker } from 'consent-tracker/react';
@@ -160,6 +160,61 @@ describe.each(REACT_MODES)('useConsentTracker in React DOM ($mode)', ({ Wrapper 
     await waitFor(() => expect(status()).toMatch(/^undecided/));
     expect(made).toBe(1);
     await consent?.stop();
+  });
+});
+
+describe.each(REACT_MODES)('the provider and the gate, found in review ($mode)', ({ Wrapper }) => {
+  it('a factory written inline, a new function at every render, makes one consent tracker across re-renders', async () => {
+    let made = 0;
+    const trackers: Array<ConsentTracker<object>> = [];
+    let rerender!: () => void;
+    function Page() {
+      const [count, setCount] = useState(0);
+      rerender = () => setCount((n) => n + 1);
+      return (
+        <ConsentTrackerProvider
+          create={() => {
+            made += 1;
+            const consent = createConsentTracker({ adapter: heldAdapter(collector.current.url).adapter });
+            trackers.push(consent);
+            return consent;
+          }}
+        >
+          <p data-testid="renders">{count}</p>
+          <ConsentPanel />
+        </ConsentTrackerProvider>
+      );
+    }
+    render(
+      <Wrapper>
+        <Page />
+      </Wrapper>,
+    );
+    await waitFor(() => expect(status()).toMatch(/^undecided/));
+    act(() => rerender());
+    act(() => rerender());
+    expect(screen.getByTestId('renders').textContent).toBe('2');
+    expect(status()).toMatch(/^undecided/);
+    expect(made).toBe(1);
+    await Promise.all(trackers.map((consent) => consent.stop()));
+  });
+
+  it('ConsentGate stays closed while booting, whatever its level: the stored decision may be off', async () => {
+    const app = apps.launch(trackerCoreHarness, { device: trackerCoreHarness.device(), holdApply: true });
+    render(
+      <Wrapper>
+        <ConsentTrackerProvider tracker={app.consent}>
+          <ConsentPanel />
+          <ConsentGate atLeast="none" fallback={<p>not yet</p>}>
+            <p>anonymous statistics widget</p>
+          </ConsentGate>
+        </ConsentTrackerProvider>
+      </Wrapper>,
+    );
+    expect(status()).toMatch(/^booting none/);
+    expect(screen.getByText('not yet')).toBeTruthy();
+    await app.control.finishApply();
+    expect(await screen.findByText('anonymous statistics widget')).toBeTruthy();
   });
 });
 

@@ -67,9 +67,9 @@ describe('toMermaid and toDot on the consent chart', () => {
     }
   });
 
-  it('separate the five parallel regions', () => {
-    const top = mermaid.split('\n').filter((line) => line === '    --');
-    expect(top).toHaveLength(4);
+  it('draw the five parallel regions, each a box in the parallel root', () => {
+    expect(mermaid).toContain('state "consent (parallel)" as state');
+    for (const region of ['decision', 'tracker', 'cleanup', 'persistence', 'gate']) expect(mermaid).toContain(`    state state_${region} {`);
     expect(dot.match(/subgraph cluster_state_(decision|tracker|cleanup|persistence|gate) \{/g)).toHaveLength(5);
   });
 
@@ -115,12 +115,36 @@ describe("toMermaid and toDot on the user's own machine", () => {
   it('draws nested and parallel states, finals, delays in ms, combined and inline guards, descriptions and actors', () => {
     expect(mermaid).toContain('direction TB');
     expect(mermaid).toContain('state_media_done --> [*]');
+    expect(mermaid).toContain('state "player (parallel)" as state');
     expect(mermaid).toContain('state_media_loading --> state_media_failed : after 500 ms');
     expect(mermaid).toContain('PLAY [!muted && visible || focused]');
     expect(mermaid).toContain('state_media_playing --> state_media_ready : always [guard]');
-    expect(mermaid).toContain('state_media_failed : Could not load  retry');
+    expect(mermaid).toContain('state_media_failed : Could not load retry');
     expect(mermaid).toContain('state_media_loading : invoke fetchMedia');
     expect(edgeLines(mermaid)).toHaveLength(countOf(machine).transitions);
+  });
+
+  it('keeps names Mermaid would misread apart: look-alike ids, line breaks, separators, history and done states', () => {
+    const tricky = createMachine({
+      id: 'tricky',
+      initial: 'a',
+      states: {
+        a: {
+          initial: 'step 2',
+          states: { 'step 2': { on: { 'go;now': 'step_2' } }, step_2: { description: 'two\nlines: here' }, back: { type: 'history', history: 'deep' } },
+          onDone: 'b',
+        },
+        b: { type: 'parallel', states: { x: { initial: 'y', states: { y: { type: 'final' } } } }, onDone: 'a' },
+      },
+    });
+    const chart = toMermaid(tricky);
+    expect(chart).toContain('state "step 2" as state_a_step_2');
+    expect(chart).toContain('state "step_2" as state_a_step_2_2');
+    expect(chart).toContain('state_a_step_2 --> state_a_step_2_2 : go now');
+    expect(chart).toContain('state_a_step_2_2 : two lines here');
+    expect(chart).toContain('state "back (H*)" as state_a_back');
+    expect(chart).toContain('state_b --> state_a : done b');
+    expect(toDot(tricky).match(/^\s+state_a_step_2(_2)? \[label=/gm)).toHaveLength(2);
   });
 
   it('highlights its snapshot, and the DOT renders', async () => {
@@ -174,6 +198,13 @@ describe('npx consent-tracker chart', () => {
     expect(await runCli(['chart', '--format', 'svg', '--out', 'chart.svg'], run.io)).toBe(0);
     expect(run.out).toEqual([toMermaid(consentMachine), toDot(consentMachine, { direction: 'TB' })]);
     expect(run.files.get('chart.svg')).toContain('</svg>');
+  });
+
+  it('reports a file it cannot write, with exit code 1', async () => {
+    const run = io();
+    const failing = { ...run.io, writeFile: async () => Promise.reject(new Error('ENOENT: no such directory')) };
+    expect(await runCli(['chart', '--out', '/nonexistent/chart.mmd'], failing)).toBe(1);
+    expect(run.errors).toEqual(['could not write /nonexistent/chart.mmd: ENOENT: no such directory']);
   });
 
   it('says how to call it, with exit code 2, for anything else', async () => {

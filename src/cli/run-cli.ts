@@ -58,7 +58,15 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     io.error(error instanceof Error ? error.message : String(error));
     return 1;
   }
-  if (out === undefined) io.out(text);
-  else await io.writeFile(out, text);
+  if (out === undefined) {
+    io.out(text);
+    return 0;
+  }
+  try {
+    await io.writeFile(out, text);
+  } catch (error) {
+    io.error(`could not write ${out}: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
   return 0;
 }

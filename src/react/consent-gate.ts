@@ -14,7 +14,7 @@ import { useConsentTracker } from './use-consent-tracker.js';
 export interface ConsentGateProps {
   /** The lowest level in force at which `children` are rendered. */
   readonly atLeast: ConsentLevel;
-  /** Rendered below that level (and while booting, and on the server). */
+  /** Rendered below that level, and while booting (on the server too), whatever the level. */
   readonly fallback?: ReactNode;
   readonly children?: ReactNode;
 }
@@ -34,6 +34,10 @@ export interface ConsentGateProps {
  */
 export function ConsentGate({ atLeast, fallback = null, children }: ConsentGateProps): ReactElement {
   if (!isConsentLevel(atLeast)) throw new ConsentError('INVALID_LEVEL', `<ConsentGate atLeast> must be one of off, none, session-only, full; got ${String(atLeast)}`);
-  const open = useConsentTracker((snapshot) => compareLevels(selectConsentView(snapshot).level, atLeast) >= 0);
+  // Closed while booting (and on the server): the stored decision, perhaps off, is not known yet.
+  const open = useConsentTracker((snapshot) => {
+    const { phase, level } = selectConsentView(snapshot);
+    return phase !== 'booting' && compareLevels(level, atLeast) >= 0;
+  });
   return createElement(Fragment, null, open ? children : fallback);
 }

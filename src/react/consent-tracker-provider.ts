@@ -1,4 +1,4 @@
-import { createElement, useMemo, useSyncExternalStore, type ReactElement, type ReactNode } from 'react';
+import { createElement, useMemo, useState, useSyncExternalStore, type ReactElement, type ReactNode } from 'react';
 import { ConsentError, type ConsentTracker } from 'consent-tracker';
 import { BOOTING_SOURCE } from './booting-source.js';
 import { ConsentTrackerContext } from './consent-tracker-context.js';
@@ -21,7 +21,7 @@ export type ConsentTrackerProviderProps<Tracker extends object = object> = { rea
   | { readonly create: () => ConsentTracker<Tracker>; readonly tracker?: never }
 );
 
-/** Consent trackers made by factories, so that StrictMode's double renders and remounts make each once. */
+/** Consent trackers made by factories, so that StrictMode's double first render makes one. */
 const created = new WeakMap<() => ConsentTracker<object>, ConsentTracker<object>>();
 const subscribeToNothing = () => () => undefined;
 
@@ -58,7 +58,11 @@ export function ConsentTrackerProvider<Tracker extends object>(props: ConsentTra
   }
   // False on the server and while hydrating, true from then on (and at once in a client-only render).
   const onClient = useSyncExternalStore(subscribeToNothing, () => true, () => false);
-  const consent = onClient ? (tracker ?? createOnce(create as () => ConsentTracker<object>)) : undefined;
+  // The tracker a factory made is this provider's for good: a factory written inline is a new
+  // function at every render, and must not make a new tracker each time.
+  const [made] = useState<{ consent?: ConsentTracker<object> }>(() => ({}));
+  if (onClient && !tracker) made.consent ??= createOnce(create as () => ConsentTracker<object>);
+  const consent = onClient ? (tracker ?? made.consent) : undefined;
   const value = useMemo(() => ({ consent, source: consent?.actor ?? BOOTING_SOURCE }), [consent]);
   return createElement(ConsentTrackerContext.Provider, { value }, children);
 }

@@ -68,7 +68,14 @@ export function eventLabel(eventType: string): string {
   if (actor) return `${actor[1]} ${actor[2]}`;
   const after = /^xstate\.after\.([^.]+)\./.exec(eventType);
   if (after) return `after ${/^\d+$/.test(after[1] as string) ? `${after[1]} ms` : after[1]}`;
-  return eventType.replace(/:/g, ' ');
+  const done = /^xstate\.done\.state\.(.+)$/.exec(eventType);
+  if (done) return `done ${(done[1] as string).split('.').at(-1) as string}`;
+  return safeText(eventType);
+}
+
+/** Text Mermaid and DOT take as it is in a label: no separators, quotes, braces or line breaks. */
+export function safeText(text: string): string {
+  return text.replace(/[:;#"{}<>|\\]/g, ' ').replace(/\s+/g, ' ').trim();
 }
 
 /** The leaf values of an object, as `key=value` (a level state's tracker configuration, say). */
@@ -85,7 +92,7 @@ function detailsOf(node: StateNodeLike): string[] {
   // An actor given inline has a generated source name: its id says more.
   for (const { id, src } of node.invoke) details.push(`invoke ${typeof src === 'string' && !src.startsWith('xstate.invoke.') ? src : id}`);
   if (meta.configuration !== undefined) details.push(...flatten(meta.configuration));
-  return details.map((line) => line.replace(/[:"{}]/g, ' ').trim());
+  return details.map(safeText);
 }
 
 /** The paths (keys joined with dots) of the states a state value is in, ancestors included. */
@@ -104,11 +111,21 @@ export function readChart(machine: AnyStateMachine, highlight?: { readonly value
   const byPath = new Map<string, ChartState>();
   const pending: Array<{ from: StateNodeLike; eventType: string; transition: TransitionLike }> = [];
 
+  const usedIds = new Set<string>();
+  /** An identifier from the state's path, made unique where two paths look alike once cleaned ('step 2', 'step_2'). */
+  const idOf = (path: readonly string[]) => {
+    const base = ['state', ...path].join('_').replace(/[^A-Za-z0-9_]/g, '_');
+    let id = base;
+    for (let n = 2; usedIds.has(id); n += 1) id = `${base}_${n}`;
+    usedIds.add(id);
+    return id;
+  };
   const read = (node: StateNodeLike, parent: ChartState | undefined): ChartState => {
     const path = node.path.join('.');
+    const history = node.type === 'history' ? ` (H${(node as { history?: string }).history === 'deep' ? '*' : ''})` : '';
     const state: { -readonly [K in keyof ChartState]: ChartState[K] } = {
-      id: ['state', ...node.path].join('_').replace(/[^A-Za-z0-9_]/g, '_'),
-      key: node.key,
+      id: idOf(node.path),
+      key: safeText(node.key) + history,
       type: node.type,
       details: detailsOf(node),
       children: [],

@@ -23,9 +23,29 @@ function blockOf(transition: ChartTransition): ChartState {
   return ancestor === transition.from || ancestor === transition.to ? (ancestor.parent ?? ancestor) : ancestor;
 }
 
+/** The state among `block`'s children that holds `state` (or `state` itself). */
+function childOf(block: ChartState, state: ChartState): ChartState {
+  let s = state;
+  while (s.parent && s.parent !== block) s = s.parent;
+  return s;
+}
+
+/**
+ * Mermaid puts a state in the last block that names it, so a transition is drawn between the
+ * states of its block that hold its ends, the inner end named in the label (`→ noDecision`).
+ */
+function drawn(transition: ChartTransition): { from: ChartState; to: ChartState; label: string } {
+  const block = blockOf(transition);
+  const from = childOf(block, transition.from);
+  const to = childOf(block, transition.to);
+  const inner = [from !== transition.from ? `from ${transition.from.key}` : '', to !== transition.to ? `to ${transition.to.key}` : ''].filter(Boolean);
+  return { from, to, label: inner.length > 0 ? `${transition.label} (${inner.join(', ')})` : transition.label };
+}
+
 /**
  * Draws a machine as a Mermaid `stateDiagram-v2` (GitHub renders it): its states, nested and
- * parallel (regions separated by `--`), each with its description, invoked actors and the
+ * parallel (a parallel state's regions as boxes side by side in it, its label marked
+ * `(parallel)`), each state without others in it with its description, invoked actors and the
  * configuration its `meta` carries; every transition labelled with its event and guard by name,
  * delayed (`after applyTimeout`) and eventless (`always`) ones included. Works with any XState v5
  * machine.
@@ -45,10 +65,12 @@ export function toMermaid(machine: AnyStateMachine, options: ChartOptions = {}):
 
   const write = (state: ChartState, indent: string) => {
     if (state.type !== 'parallel' && state.initial) lines.push(`${indent}[*] --> ${state.initial.id}`);
-    state.children.forEach((child, index) => {
-      if (state.type === 'parallel' && index > 0) lines.push(`${indent}--`);
-      lines.push(`${indent}state "${child.key}" as ${child.id}`);
-      for (const detail of child.details) lines.push(`${indent}${child.id} : ${detail}`);
+    state.children.forEach((child) => {
+      // Regions are drawn as boxes side by side: Mermaid's region divider (--) breaks its layout
+      // when a transition ends at a state that holds others in a region before another.
+      lines.push(`${indent}state "${child.key}${child.type === 'parallel' ? ' (parallel)' : ''}" as ${child.id}`);
+      // Mermaid takes no description on a state that holds others (DOT shows them all).
+      if (child.children.length === 0) for (const detail of child.details) lines.push(`${indent}${child.id} : ${detail}`);
       if (child.type === 'final') lines.push(`${indent}${child.id} --> [*]`);
       if (child.children.length > 0) {
         lines.push(`${indent}state ${child.id} {`);
@@ -56,11 +78,14 @@ export function toMermaid(machine: AnyStateMachine, options: ChartOptions = {}):
         lines.push(`${indent}}`);
       }
     });
-    for (const { from, to, label } of byBlock.get(state) ?? []) lines.push(`${indent}${from.id} --> ${to.id} : ${label}`);
+    for (const transition of byBlock.get(state) ?? []) {
+      const { from, to, label } = drawn(transition);
+      lines.push(`${indent}${from.id} --> ${to.id} : ${label}`);
+    }
   };
 
   // The root is drawn as a state of its own, so that a parallel root has a box for its regions.
-  lines.push(`  state "${root.key}" as ${root.id}`, `  state ${root.id} {`);
+  lines.push(`  state "${root.key}${root.type === 'parallel' ? ' (parallel)' : ''}" as ${root.id}`, `  state ${root.id} {`);
   write(root, '    ');
   lines.push('  }');
   const active: string[] = [];
