@@ -14,6 +14,7 @@ export default defineConfig({
       { find: /^consent-tracker\/testing$/, replacement: src('testing/index.ts') },
       { find: /^consent-tracker\/react-native$/, replacement: src('react-native/index.ts') },
       { find: /^consent-tracker\/react$/, replacement: src('react/index.ts') },
+      { find: /^consent-tracker\/browser$/, replacement: src('browser/index.ts') },
       { find: /^consent-tracker\/visualize$/, replacement: src('visualize/index.ts') },
       // The React Native tracker runs under Node with shims for its native parts.
       { find: /^react-native$/, replacement: shim('react-native.ts') },

@@ -6,6 +6,7 @@ import {
   AD_ID_FIELDS,
   CLIENT_SESSION_SCHEMA_PREFIX,
   MOBILE_CONTEXT_SCHEMA_PREFIX,
+  WEB_PAGE_SCHEMA_PREFIX,
   MalformedPayloadError,
   NULL_UUID,
   SESSION_FIELDS,
@@ -57,7 +58,10 @@ export function findForbiddenIdentifiers(payload: EventPayload, level: ConsentLe
   };
   try {
     checkPayloadShape(payload);
-    if (!rules.userIdentifiers) for (const field of USER_IDENTIFIER_FIELDS) if (field in payload) flag(field, payload[field]);
+    if (!rules.userIdentifiers) {
+      for (const field of USER_IDENTIFIER_FIELDS) if (field in payload) flag(field, payload[field]);
+      for (const field of ['url', 'refr'] as const) if (typeof payload[field] === 'string' && /[?&]_sp=/.test(payload[field])) flag(`${field}._sp`, payload[field]);
+    }
     for (const field of rules.removeFields) if (field in payload) flag(field, payload[field]);
     if (rules.session === 'removed') for (const field of SESSION_FIELDS) if (field in payload) flag(field, payload[field]);
     for (const key of ['co', 'cx'] as const) {
@@ -74,6 +78,8 @@ export function findForbiddenIdentifiers(payload: EventPayload, level: ConsentLe
             }
           }
         }
+        // Views do not chain at this level: a page view id would link its events.
+        if (!rules.chainViews && schema.startsWith(WEB_PAGE_SCHEMA_PREFIX)) flag('web_page.id', data.id);
         if (!rules.adIdentifiers && schema.startsWith(MOBILE_CONTEXT_SCHEMA_PREFIX)) {
           for (const field of AD_ID_FIELDS) if (field in data) flag(`mobile_context.${field}`, data[field]);
         }

@@ -7,6 +7,7 @@ import {
   PREVIOUS_VIEW_FIELDS,
   SCREEN_ENTITY_SCHEMA_PREFIX,
   SCREEN_VIEW_SCHEMA_PREFIX,
+  WEB_PAGE_SCHEMA_PREFIX,
   MOBILE_CONTEXT_SCHEMA_PREFIX,
   MalformedPayloadError,
   NULL_UUID,
@@ -176,7 +177,8 @@ function sessionTreatment(rules: LevelPolicy, downgraded: boolean, options: Sani
 function sanitizeEntity(entity: SelfDescribing, rules: LevelPolicy, treatment: SessionTreatment, resetViews: boolean): SelfDescribing | undefined {
   const { schema } = entity;
   if (rules.removeEntities.some((pattern) => schemaMatches(pattern, schema))) return undefined;
-  if (resetViews && schema.startsWith(SCREEN_ENTITY_SCHEMA_PREFIX)) return undefined;
+  // A view from before a change (a screen, a web page view) must not link events after it.
+  if (resetViews && (schema.startsWith(SCREEN_ENTITY_SCHEMA_PREFIX) || schema.startsWith(WEB_PAGE_SCHEMA_PREFIX))) return undefined;
   if (schema.startsWith(CLIENT_SESSION_SCHEMA_PREFIX)) {
     switch (treatment.kind) {
       case 'as-is':
@@ -276,7 +278,11 @@ export function sanitizeEvent(payload: EventPayload, level: ConsentLevel, option
     // A level whose views may not link events resets them on every event.
     const resetViews = options.resetViews === true || !rules.chainViews;
 
-    if (!rules.userIdentifiers) for (const field of USER_IDENTIFIER_FIELDS) delete out[field];
+    if (!rules.userIdentifiers) {
+      for (const field of USER_IDENTIFIER_FIELDS) delete out[field];
+      // The cross-domain linker's parameter carries the device and session ids of another page.
+      for (const field of ['url', 'refr'] as const) if (typeof out[field] === 'string') out[field] = withoutLinkerParameter(out[field]);
+    }
     for (const field of rules.removeFields) delete out[field];
     if (treatment.kind === 'removed') {
       for (const field of SESSION_FIELDS) delete out[field];
@@ -321,5 +327,17 @@ export function sanitizeEvent(payload: EventPayload, level: ConsentLevel, option
   } catch (error) {
     if (error instanceof MalformedPayloadError) return { kept: false, level: effective, reason: 'malformed', detail: error.message };
     throw error;
+  }
+}
+
+/** A URL without the cross-domain linker's `_sp` query parameter (left as it is if it is not a URL). */
+function withoutLinkerParameter(url: string): string {
+  if (!/[?&]_sp=/.test(url)) return url;
+  try {
+    const parsed = new URL(url);
+    parsed.searchParams.delete('_sp');
+    return parsed.toString();
+  } catch {
+    return url.replace(/([?&])_sp=[^&#]*&?/, '$1').replace(/[?&](#|$)/, '$1');
   }
 }

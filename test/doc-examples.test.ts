@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
  * example. An example that no longer compiles is a broken promise to the reader.
  */
 const ROOT = join(import.meta.dirname, '..');
-const ENTRIES = ['src/index.ts', 'src/react-native/index.ts', 'src/testing/index.ts', 'src/react/index.ts', 'src/visualize/index.ts'];
+const ENTRIES = ['src/index.ts', 'src/react-native/index.ts', 'src/testing/index.ts', 'src/react/index.ts', 'src/visualize/index.ts', 'src/browser/index.ts'];
 
 /** What the examples may use without declaring it: the app's own functions and values. */
 const PRELUDE = `

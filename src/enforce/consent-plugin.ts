@@ -76,7 +76,7 @@ export function createConsentPlugin(context: EnforcementContext, identity: Ident
             const resetViews = identity.viewsStale;
             // The next screen view (its previous* removed) starts views of the new level; one
             // released under a lower cap (held during the change) is not of the new level.
-            if (resetViews && level === inForce && isScreenView(dict)) identity.viewsStale = false;
+            if (resetViews && level === inForce && (isScreenView(dict) || dict.e === 'pv')) identity.viewsStale = false;
             eventOptions = { policy: context.policy, resetViews, ...(session && { session }), ...(replacement && { identity: replacement }) };
           }
           result = sanitizeEvent(dict, level, eventOptions);

@@ -1,0 +1,1 @@
+export { browserAdapter, type BrowserAdapterOptions, type BrowserConsentTracker } from './browser-adapter.js';

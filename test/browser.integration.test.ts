@@ -1,0 +1,173 @@
+// @vitest-environment jsdom
+// @vitest-environment-options {"url": "https://www.example.com/shop?_sp=0b1d1e5c-0000-4000-8000-000000000000.1700000000000"}
+import { afterEach, describe, expect, it } from 'vitest';
+import { CONSENT_LEVELS, createConsentTracker, type ConsentLevel, type ConsentTracker } from 'consent-tracker';
+import { browserAdapter, type BrowserConsentTracker } from 'consent-tracker/browser';
+import { cookieJarFetch, findLeaks, type CollectedEvent } from 'consent-tracker/testing';
+import { useCollector } from './helpers/use-collector.js';
+
+/**
+ * The browser adapter on @snowplow/browser-tracker 4.x in jsdom, against the local collector
+ * through a cookie-keeping fetch, with the web page, browser and session entities on: what the
+ * tracker stores in cookies, local and session storage at each level; identifiers on the wire
+ * around every change; re-consent and reload without re-linking; a stale queue of the tracker's
+ * own; link decoration.
+ */
+
+const collector = useCollector();
+let launched = 0;
+const running: Array<ConsentTracker<BrowserConsentTracker>> = [];
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((consent) => consent.stop()));
+  document.cookie.split(';').forEach((cookie) => (document.cookie = `${cookie.split('=')[0]?.trim()}=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/`));
+  localStorage.clear();
+  sessionStorage.clear();
+  document.body.innerHTML = '';
+});
+
+/** A page load: a consent tracker on the browser adapter (a new tracker namespace each load, as a reload gives). */
+function loadPage(network = cookieJarFetch(), linker?: (link: HTMLAnchorElement | HTMLAreaElement) => boolean) {
+  launched += 1;
+  const consent = createConsentTracker({
+    adapter: browserAdapter({
+      namespace: `web${launched}`,
+      endpoint: collector.current.url,
+      appId: 'shop',
+      cookieSecure: false,
+      synchronousCookieWrite: true,
+      discoverRootDomain: false,
+      contexts: { webPage: true, browser: true, session: true },
+      ...(linker && { crossDomainLinker: linker }),
+    }),
+    fetch: network,
+  });
+  running.push(consent);
+  return consent;
+}
+
+/** What the tracker keeps on the device that carries identifiers. */
+function storedIds() {
+  return {
+    cookies: document.cookie.split(';').map((c) => c.trim().split('=')[0] ?? '').filter((name) => name.startsWith('_sp_')),
+    localStorage: Object.keys(localStorage).filter((key) => key.startsWith('_sp_') || key.startsWith('snowplowOutQueue_')),
+    tabId: sessionStorage.getItem('_sp_tab_id'),
+  };
+}
+const NOTHING_STORED = { cookies: [], localStorage: [], tabId: null };
+
+async function sent(consent: ConsentTracker<BrowserConsentTracker>, label: string, count: number): Promise<CollectedEvent[]> {
+  consent.tracker.trackStructEvent({ category: 'shop', action: label });
+  return collector.current.waitForEvents(count);
+}
+
+describe('the browser adapter: what the tracker stores at each level', () => {
+  it('before a decision, and at none and session-only, nothing: no id cookie, no storage key, no tab id', async () => {
+    const consent = loadPage();
+    consent.tracker.trackPageView();
+    await consent.ready;
+    await sent(consent, 'undecided', 2);
+    expect(storedIds()).toEqual(NOTHING_STORED);
+    await consent.setLevel('session-only', 'banner');
+    await sent(consent, 'session-only', 3);
+    expect(storedIds()).toEqual(NOTHING_STORED);
+    const events = collector.current.events();
+    expect(findLeaks(events, (e) => (e.payload.se_ac === 'session-only' ? 'session-only' : 'none'))).toEqual([]);
+    // The page's incoming _sp parameter is not sent below full.
+    expect(events.every((e) => !String(e.payload.url).includes('_sp='))).toBe(true);
+  });
+
+  it('at full the tracker keeps its ids; a withdrawal clears them all, and nothing is written at none', async () => {
+    const consent = loadPage();
+    await consent.ready;
+    await consent.setLevel('full', 'banner');
+    await sent(consent, 'at-full', 1);
+    expect(storedIds().cookies.length).toBeGreaterThan(0);
+    await consent.setLevel('none', 'settings');
+    expect(storedIds()).toEqual(NOTHING_STORED);
+    await sent(consent, 'at-none', 2);
+    expect(storedIds()).toEqual(NOTHING_STORED);
+  });
+
+  it("the tracker's own stored queue, left from before, is removed at a level below full and its events counted, never sent", async () => {
+    localStorage.setItem(`snowplowOutQueue_web${launched + 1}`, JSON.stringify([{ e: 'pv', eid: 'stale-1', uid: 'user-1', duid: 'old-device', tv: 'js', p: 'web' }]));
+    const consent = loadPage();
+    await consent.ready;
+    await consent.setLevel('none', 'banner');
+    await sent(consent, 'after', 1);
+    expect(storedIds().localStorage).toEqual([]);
+    expect(consent.stats().dropped.forgotten).toBe(1);
+    expect(collector.current.events().map((e) => e.id)).not.toContain('stale-1');
+  });
+});
+
+describe('the browser adapter on the wire', () => {
+  it('every ordered pair of levels, with events around the change: nothing beyond the level it was tracked at', async () => {
+    const network = cookieJarFetch();
+    for (const from of CONSENT_LEVELS) {
+      for (const to of CONSENT_LEVELS) {
+        if (from === to) continue;
+        collector.current.reset();
+        const consent = loadPage(network);
+        await consent.ready;
+        await consent.setLevel(from, 'first');
+        const allowed = new Map<string, ConsentLevel>([[`${from}-${to}-before`, from], [`${from}-${to}-after`, to]]);
+        consent.tracker.trackPageView();
+        consent.tracker.trackStructEvent({ category: 'pair', action: `${from}-${to}-before` });
+        // The page view and the first event at `from` are sent before the change (at off, dropped).
+        const before = from === 'off' ? 0 : 2;
+        if (before > 0) await collector.current.waitForEvents(before);
+        await consent.setLevel(to, 'second');
+        consent.tracker.trackStructEvent({ category: 'pair', action: `${from}-${to}-after` });
+        if (to !== 'off') await collector.current.waitForEvents(before + 1);
+        const events = collector.current.events();
+        expect(findLeaks(events, (e) => allowed.get(e.payload.se_ac ?? '') ?? from), `${from} → ${to}`).toEqual([]);
+        await consent.stop();
+      }
+    }
+  });
+
+  it('full, a withdrawal, full again, then a reload: nothing the collector received after links to before the withdrawal', async () => {
+    const network = cookieJarFetch();
+    const page = loadPage(network);
+    await page.ready;
+    await page.setLevel('full', 'banner');
+    page.tracker.trackPageView();
+    await sent(page, 'before', 2);
+    const before = collector.current.events().slice();
+    await page.setLevel('none', 'settings');
+    await page.setLevel('full', 'again');
+    page.tracker.trackPageView();
+    await sent(page, 'after-re-consent', 4);
+    await page.stop();
+    const reloaded = loadPage(network);
+    await reloaded.ready;
+    expect(reloaded.getLevel()).toBe('full');
+    reloaded.tracker.trackPageView();
+    await sent(reloaded, 'after-reload', 6);
+    const after = collector.current.events().slice(before.length);
+    const relinks = findLeaks([...before, ...after], 'full', { relinks: { before, after } }).filter((leak) => leak.kind === 'relink');
+    expect(relinks).toEqual([]);
+    expect(after.every((e) => !e.cookieSent)).toBe(true);
+  });
+});
+
+describe('link decoration', () => {
+  it('only at full, link by link as the user follows it, and removed again below full', async () => {
+    document.body.innerHTML = '<a id="partner" href="https://partner.example.org/landing">partner</a><a id="other" href="https://other.example.org/">other</a>';
+    const partner = document.getElementById('partner') as HTMLAnchorElement;
+    const other = document.getElementById('other') as HTMLAnchorElement;
+    const consent = loadPage(cookieJarFetch(), (link) => link.hostname === 'partner.example.org');
+    await consent.ready;
+    partner.dispatchEvent(new MouseEvent('mousedown', { bubbles: true }));
+    expect(partner.href).not.toContain('_sp=');
+    await consent.setLevel('full', 'banner');
+    partner.dispatchEvent(new MouseEvent('mousedown', { bubbles: true }));
+    other.dispatchEvent(new MouseEvent('mousedown', { bubbles: true }));
+    expect(partner.href).toMatch(/[?&]_sp=[0-9a-f-]{36}\.\d+$/);
+    expect(other.href).not.toContain('_sp=');
+    await consent.setLevel('none', 'settings');
+    partner.dispatchEvent(new MouseEvent('mousedown', { bubbles: true }));
+    expect(partner.href).toBe('https://partner.example.org/landing');
+  });
+});
