@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 
 /** The peers and Node built-ins an app brings itself (and the core, for the entries on top of it): left out of every bundle measured. */
-const EXTERNAL = ['consent-tracker', '@snowplow/tracker-core', '@snowplow/react-native-tracker', '@react-native-async-storage/async-storage', 'xstate', 'react', '@xstate/react', 'node:*'];
+const EXTERNAL = ['consent-tracker', '@snowplow/tracker-core', '@snowplow/browser-tracker', '@snowplow/react-native-tracker', '@react-native-async-storage/async-storage', 'xstate', 'react', '@xstate/react', 'node:*'];
 
 /** The size of one entry as an app bundles it: ESM, minified, dependencies included, peers left out. */
 export async function bundleSize(entry: string, platform: 'neutral' | 'node'): Promise<{ minified: number; gzipped: number }> {

@@ -116,6 +116,8 @@ export interface ConsentContext {
   readonly converged: boolean;
   /** The last problem. */
   readonly error: ConsentProblem | null;
+  /** When the latest decision (or reset) this tracker knows of was made: a synced one older than it is ignored. */
+  readonly decidedAt: number;
   readonly undecidedLevel: ConsentLevel;
   readonly holdUntilDecided: boolean;
   readonly applyTimeoutMs: number;
@@ -155,7 +157,29 @@ export interface DecidedEvent {
  * const grant: ConsentEvent = { type: 'CONSENT.SET', level: 'full', source: 'banner' };
  * ```
  */
-export type ConsentEvent = { type: 'CONSENT.SET'; level: ConsentLevel; source: string } | { type: 'CONSENT.RESET' } | { type: 'CONSENT.RETRY' } | DecidedEvent;
+export type ConsentEvent =
+  | { type: 'CONSENT.SET'; level: ConsentLevel; source: string }
+  | { type: 'CONSENT.RESET' }
+  | { type: 'CONSENT.RETRY' }
+  | SyncedDecision
+  | DecidedEvent;
+
+/**
+ * A decision made by another consent tracker on the same storage (another tab): its record as
+ * stored, or `null` for a reset, and when it was made. The newest decision wins; it is not
+ * stored again, since the other tracker stored it.
+ *
+ * @example
+ * ```ts
+ * import type { SyncedDecision } from 'consent-tracker';
+ * const fromAnotherTab: SyncedDecision = { type: 'CONSENT.SYNC', record: { level: 'none', decidedAt: 1796175091384, policyVersion: '1', source: 'banner' }, at: 1796175091384 };
+ * ```
+ */
+export interface SyncedDecision {
+  readonly type: 'CONSENT.SYNC';
+  readonly record: ConsentRecord | null;
+  readonly at: number;
+}
 
 /**
  * The chart's input.
@@ -264,6 +288,22 @@ function problemOf(error: unknown, code: ConsentProblem['code']): ConsentProblem
 
 type LoadDone = { event: { output: LoadOutput } };
 
+/**
+ * What a decision for `to` means for the other regions: whether it withdraws what the tracker may
+ * have been sending, and what must be forgotten. `store`: the decision was made here, and is
+ * written (one synced from another tab was written there).
+ */
+function decidedEvent(context: ConsentContext, to: ConsentLevel, store: boolean): DecidedEvent {
+  const from = context.target;
+  // The level the tracker may have been at: the last in force; any, when no stored decision was read.
+  const before = context.inForce ?? (context.loaded ? from : null) ?? 'full';
+  const withdrawal = minLevel(to, before) !== before;
+  // A lower decision forgets; so does the first decision of a run (a withdrawal may have been
+  // cut short), or the first after an unreadable one (what is on the device is not known).
+  const forget = !context.deviceKnown || (from !== to && (withdrawal || minLevel(to, from ?? to) === to)) ? to : null;
+  return { type: 'DECIDED', from, to, forget, withdrawal, store };
+}
+
 /** The decision region's transitions out of any state on a valid `CONSENT.SET`: one per level. */
 const decideTransitions = LEVEL_STATE_LIST.map(([level, state]) => ({
   guard: { type: 'setTo' as const, params: { level } },
@@ -274,6 +314,17 @@ const decideTransitions = LEVEL_STATE_LIST.map(([level, state]) => ({
 const onSet = [{ guard: not('validSet'), actions: 'reject' as const }, ...decideTransitions];
 
 const onReset = { target: '#consent.decision.undecided.noDecision', actions: ['announceReset' as const, 'forgetDecision' as const] };
+
+/** A decision made in another tab: ignored if older than the latest this tab knows of, else taken as made here, but not stored. */
+const onSync = [
+  { guard: not('syncIsNewer') },
+  ...LEVEL_STATE_LIST.map(([level, state]) => ({
+    guard: { type: 'syncTo' as const, params: { level } },
+    target: `#consent.decision.${state}`,
+    actions: ['announceSync' as const, 'adoptSync' as const],
+  })),
+  { target: '#consent.decision.undecided.noDecision', actions: ['announceSyncedReset' as const, 'forgetSyncedDecision' as const] },
+];
 
 /**
  * The consent statechart (XState v5). Provide its actors to run it yourself;
@@ -322,6 +373,8 @@ export const consentMachine = setup({
   guards: {
     validSet: ({ event }) => event.type === 'CONSENT.SET' && decisionProblem(event.level, event.source) === null,
     setTo: ({ event }, params: { level: ConsentLevel }) => event.type === 'CONSENT.SET' && event.level === params.level,
+    syncIsNewer: ({ context, event }) => event.type === 'CONSENT.SYNC' && event.at > context.decidedAt && (event.record === null || isConsentLevel(event.record.level)),
+    syncTo: ({ event }, params: { level: ConsentLevel }) => event.type === 'CONSENT.SYNC' && event.record?.level === params.level,
     loadedLevelIs: (_, params: { loaded: ConsentLevel | undefined; level: ConsentLevel }) => params.loaded === params.level,
     loadProblemIs: (_, params: { problem: ConsentProblem['code'] | undefined; codes: ReadonlyArray<ConsentProblem['code']> }) =>
       params.problem !== undefined && params.codes.includes(params.problem),
@@ -345,21 +398,28 @@ export const consentMachine = setup({
   },
   actions: {
     /** Tells the other regions about a decision; runs before `decide`, so `from` is the level before it. */
-    announceDecision: raise(({ context, event }) => {
-      const to = (event as { level: ConsentLevel }).level;
-      const from = context.target;
-      // The level the tracker may have been at: the last in force; any, when no stored decision was read.
-      const before = context.inForce ?? (context.loaded ? from : null) ?? 'full';
-      const withdrawal = minLevel(to, before) !== before;
-      // A lower decision forgets; so does the first decision of a run (a withdrawal may have been
-      // cut short), or the first after an unreadable one (what is on the device is not known).
-      const forget = !context.deviceKnown || (from !== to && (withdrawal || minLevel(to, from ?? to) === to)) ? to : null;
-      return { type: 'DECIDED' as const, from, to, forget, withdrawal, store: true };
+    announceDecision: raise(({ context, event }) => decidedEvent(context, (event as { level: ConsentLevel }).level, true)),
+    announceSync: raise(({ context, event }) => decidedEvent(context, (event as SyncedDecision).record?.level ?? context.undecidedLevel, false)),
+    adoptSync: assign(({ context, event }) => {
+      if (event.type !== 'CONSENT.SYNC' || event.record === null) return {};
+      return { record: event.record, loaded: false, deviceKnown: true, target: event.record.level, enforced: minLevel(context.enforced, event.record.level), error: null, decidedAt: event.at };
     }),
+    announceSyncedReset: raise(({ context }) => ({ type: 'DECIDED' as const, from: context.target, to: context.undecidedLevel, forget: 'off' as const, withdrawal: true, store: false })),
+    forgetSyncedDecision: assign(({ context, event }) => ({
+      record: null,
+      loaded: false,
+      deviceKnown: true,
+      target: context.undecidedLevel,
+      enforced: minLevel(context.enforced, context.undecidedLevel),
+      error: null,
+      decidedAt: event.type === 'CONSENT.SYNC' ? event.at : context.decidedAt,
+    })),
     decide: assign(({ context, event }) => {
       if (event.type !== 'CONSENT.SET') return {};
+      const decidedAt = Date.now();
       return {
-        record: { level: event.level, decidedAt: Date.now(), policyVersion: context.policyVersion, source: event.source },
+        record: { level: event.level, decidedAt, policyVersion: context.policyVersion, source: event.source },
+        decidedAt,
         loaded: false,
         deviceKnown: true,
         target: event.level,
@@ -368,7 +428,7 @@ export const consentMachine = setup({
       };
     }),
     announceReset: raise(({ context }) => ({ type: 'DECIDED' as const, from: context.target, to: context.undecidedLevel, forget: 'off' as const, withdrawal: true, store: true })),
-    forgetDecision: assign(({ context }) => ({ record: null, loaded: false, deviceKnown: true, target: context.undecidedLevel, enforced: minLevel(context.enforced, context.undecidedLevel), error: null })),
+    forgetDecision: assign(({ context }) => ({ record: null, loaded: false, deviceKnown: true, target: context.undecidedLevel, enforced: minLevel(context.enforced, context.undecidedLevel), error: null, decidedAt: Date.now() })),
     /** A decision read from storage (or none): the level it stands for, and the problem if any. */
     loaded: assign(({ context }, params: { output: LoadOutput; target: ConsentLevel }) => ({
       record: params.output.record,
@@ -378,6 +438,7 @@ export const consentMachine = setup({
       target: params.target,
       inForce: context.inForce ?? params.output.record?.level ?? null,
       enforced: minLevel(context.enforced, params.target),
+      decidedAt: Math.max(context.decidedAt, params.output.record?.decidedAt ?? 0),
       error: params.output.problem ?? null,
     })),
     announceLoaded: raise(({ context }, params: { target: ConsentLevel; forget: boolean }) => ({
@@ -422,6 +483,7 @@ export const consentMachine = setup({
       forgetAgain: null,
       converged: false,
       error: null,
+      decidedAt: 0,
       undecidedLevel,
       holdUntilDecided: input.holdUntilDecided ?? false,
       applyTimeoutMs: input.applyTimeoutMs ?? 10_000,
@@ -482,7 +544,7 @@ export const consentMachine = setup({
             },
           },
           // A decision made while booting is the user's latest word: it wins over the stored one.
-          on: { 'CONSENT.SET': onSet, 'CONSENT.RESET': onReset },
+          on: { 'CONSENT.SET': onSet, 'CONSENT.RESET': onReset, 'CONSENT.SYNC': onSync },
         },
         undecided: {
           meta: { description: 'No decision in force: the undecided level, off for an unreadable decision, at most the expired level.' },
@@ -492,12 +554,12 @@ export const consentMachine = setup({
             unreadable: { on: { 'CONSENT.RETRY': { target: '#consent.decision.booting', actions: 'clearError' } } },
             expired: {},
           },
-          on: { 'CONSENT.SET': onSet },
+          on: { 'CONSENT.SET': onSet, 'CONSENT.SYNC': onSync },
         },
         ...(Object.fromEntries(
           LEVEL_STATE_LIST.map(([level, state]) => [
             state,
-            { meta: { level, configuration: DEFAULT_TRACKER_CONFIGURATIONS[level] }, on: { 'CONSENT.SET': onSet, 'CONSENT.RESET': onReset } },
+            { meta: { level, configuration: DEFAULT_TRACKER_CONFIGURATIONS[level] }, on: { 'CONSENT.SET': onSet, 'CONSENT.RESET': onReset, 'CONSENT.SYNC': onSync } },
           ]),
         ) as Record<(typeof LEVEL_STATES)[ConsentLevel], object>),
       },

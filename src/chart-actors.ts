@@ -18,13 +18,15 @@ export interface ChartActorsDependencies {
   readonly rules: RecordRules;
   readonly storageTimeoutMs: number;
   readonly report: (error: ConsentError) => void;
+  /** Tells other tabs of a decision made here, as it is made. */
+  readonly announce?: (record: ConsentRecord | null, at: number) => void;
 }
 
 /**
  * The actors the consent chart invokes, for one consent tracker: each does one step and
  * decides nothing; the chart says when each runs and cancels one no longer wanted.
  */
-export function createChartActors({ adapter, enforcement, inOrder, storage, decisionKey, rules, storageTimeoutMs, report }: ChartActorsDependencies) {
+export function createChartActors({ adapter, enforcement, inOrder, storage, decisionKey, rules, storageTimeoutMs, report, announce }: ChartActorsDependencies) {
   const writer = createRecordWriter(storage, decisionKey, storageTimeoutMs);
   // A tracker that could not be created is reported once; the chart goes on, and held events are counted as they are dropped.
   const created = (adapter.created?.() ?? Promise.resolve()).catch((cause: unknown) => {
@@ -54,6 +56,8 @@ export function createChartActors({ adapter, enforcement, inOrder, storage, deci
       return undefined;
     }),
     writeDecision: fromPromise<ConsentProblem | undefined, { record: ConsentRecord | null }>(async ({ input, signal }) => {
+      // Other tabs lower their level as soon as this arrives, before they send anything more.
+      announce?.(input.record, input.record?.decidedAt ?? Date.now());
       // A grant is stored only with the identity it was given: a restart must not find one without the other.
       const identityStored = input.record && enforcement.policy[input.record.level].session === 'as-is' ? enforcement.identityPersisted() : undefined;
       if (identityStored) {

@@ -23,6 +23,8 @@ export interface ConsentAdapter<Tracker extends object> {
   created?(): Promise<void>;
   /** Where `createConsentTracker` keeps the decision and the queue when it is given no storage. */
   readonly storage?: KeyValueStorage;
+  /** Whether other consent trackers share that storage at once (tabs): decisions are then kept in step between them. */
+  readonly syncsTabs?: boolean;
   /**
    * Reconfigures the live tracker for `level`. `from` is the level last in force (at start, the
    * stored decision's). Rejecting fails the change closed. `signal` is aborted when the change is

@@ -3,6 +3,7 @@ import { consentMachine, decisionProblem } from '../machines/consent.machine.js'
 import { selectBootCap, selectBooted, selectDecision, selectHoldCap, selectHolding, selectQuiescent, selectStarted, selectStatus, type ConsentStatus } from '../machines/consent.selectors.js';
 import type { ConsentLevel } from '../machines/levels.js';
 import { createChartActors } from './chart-actors.js';
+import { createTabSync } from './tab-sync.js';
 import { ConsentError } from './consent-error.js';
 import { resolveConsentOptions, type ConsentTrackerOptions } from './consent-options.js';
 import { createEnforcement, type Enforcement } from './enforce/create-enforcement.js';
@@ -92,7 +93,10 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   const gate = new Gate(adapter, adapter.create(enforcement), config.bufferLimit, (detail) => enforcement.drop('stopped', undefined, detail));
   const rules = { policyVersion: config.policyVersion, maxAgeDays: config.maxAgeDays };
   const inOrder = (step: () => void) => gate.inOrder(step);
-  const actors = createChartActors({ adapter: adapter as never, enforcement, inOrder, storage, decisionKey: `${storageKey}.decision`, rules, storageTimeoutMs, report });
+  const decisionKey = `${storageKey}.decision`;
+  // Tabs on one storage: a decision in one reaches the others (docs/design.md, "Tabs in step").
+  const tabs = adapter.syncsTabs ? createTabSync({ name: storageKey, decisionKey, rules, receive: (decision) => chart.actor?.send(decision) }) : undefined;
+  const actors = createChartActors({ adapter: adapter as never, enforcement, inOrder, storage, decisionKey, rules, storageTimeoutMs, report, ...(tabs && { announce: tabs.post }) });
   const actor = createActor(consentMachine.provide({ actors }), { input: config, ...(config.inspect && { inspect: config.inspect }), ...(config.clock && { clock: config.clock }) });
   chart.actor = actor;
   actor.subscribe((snapshot) => {
@@ -134,6 +138,7 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
     stop() {
       stopping ??= (async () => {
         stop(new ConsentError('STOPPED', 'the consent tracker was stopped'));
+        tabs?.stop();
         gate.stop();
         // The decision's write and a clean-up under way end first, so the next start finds them.
         await waitFor(actor, selectQuiescent, { timeout: storageTimeoutMs }).catch(() => undefined);

@@ -50,6 +50,7 @@ export {
   type ConsentMachineInput,
   type ConsentProblem,
   type DecidedEvent,
+  type SyncedDecision,
   type ForgetInput,
   type LoadOutput,
 } from '../machines/consent.machine.js';

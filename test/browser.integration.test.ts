@@ -171,3 +171,23 @@ describe('link decoration', () => {
     expect(partner.href).toBe('https://partner.example.org/landing');
   });
 });
+
+describe('tabs in step', () => {
+  it('a withdrawal in one tab reaches the other at once: its next events carry no identifier', async () => {
+    const network = cookieJarFetch();
+    const first = loadPage(network);
+    const second = loadPage(network);
+    await Promise.all([first.ready, second.ready]);
+    await first.setLevel('full', 'banner');
+    // The other tab follows the decision it did not make.
+    await expect.poll(() => second.getLevel()).toBe('full');
+    second.tracker.trackStructEvent({ category: 'tab', action: 'identified' });
+    await collector.current.waitForEvents(1);
+    await first.setLevel('none', 'settings');
+    await expect.poll(() => second.getLevel()).toBe('none');
+    second.tracker.trackStructEvent({ category: 'tab', action: 'after-withdrawal' });
+    const events = await collector.current.waitForEvents(2);
+    expect(findLeaks(events, (e) => (e.payload.se_ac === 'identified' ? 'full' : 'none'))).toEqual([]);
+    expect(events.find((e) => e.payload.se_ac === 'after-withdrawal')?.anonymous).toBe(true);
+  });
+});

@@ -230,3 +230,34 @@ describe('failures', () => {
     expect(chart.last('writeDecision').input).toMatchObject({ record: { level: 'full' } });
   });
 });
+
+describe('a decision made in another tab (CONSENT.SYNC)', () => {
+  const synced = (level: ConsentRecord['level'] | null, at: number) =>
+    ({ type: 'CONSENT.SYNC', record: level === null ? null : { level, decidedAt: at, policyVersion: '1', source: 'other tab' }, at }) as never;
+
+  it('a newer one is taken at once, applied and forgotten for like one made here, and not stored again', async () => {
+    const chart = await inForceAt('full');
+    const writes = chart.calls.writeDecision?.length ?? 0;
+    chart.actor.send(synced('none', Date.now() + 1000));
+    expect(chart.context()).toMatchObject({ enforced: 'none', target: 'none', record: { level: 'none', source: 'other tab' } });
+    expect(chart.last('forget').input).toEqual({ level: 'none', withdrawal: true });
+    chart.last('forget').resolve();
+    await chart.settle();
+    expect(chart.last('apply').input).toMatchObject({ level: 'none' });
+    expect(chart.calls.writeDecision?.length ?? 0).toBe(writes);
+  });
+
+  it('an older one than the latest this tab knows of is ignored: the newest decision wins', async () => {
+    const chart = await inForceAt('none');
+    chart.actor.send(set('full'));
+    chart.actor.send(synced('session-only', 5));
+    expect(chart.context()).toMatchObject({ target: 'full', record: { level: 'full', source: 'banner' } });
+  });
+
+  it('a reset in another tab forgets the decision here too', async () => {
+    const chart = await inForceAt('full');
+    chart.actor.send(synced(null, Date.now() + 1000));
+    expect(chart.context()).toMatchObject({ target: 'none', record: null, enforced: 'none' });
+    expect(chart.actor.getSnapshot().matches({ decision: { undecided: 'noDecision' } })).toBe(true);
+  });
+});

@@ -82,6 +82,8 @@ export function browserAdapter(options: BrowserAdapterOptions): ConsentAdapter<B
   const storage: KeyValueStorage | undefined = typeof localStorage === 'undefined' ? undefined : webStorage(localStorage);
   return {
     ...(storage && { storage }),
+    // Tabs share localStorage: a decision in one reaches the others.
+    syncsTabs: true,
     create(enforcement) {
       enforcementInUse = enforcement;
       created =
