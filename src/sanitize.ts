@@ -111,6 +111,12 @@ export interface SanitizeOptions {
    * before the downgrade, so they are removed.
    */
   readonly resetViews?: boolean;
+  /**
+   * With `resetViews`, at a level whose views chain: the page view id that replaces the one
+   * before the change (a web page entity keeps its place, with a new id, until the next page
+   * view). Without it, the web page entity is removed.
+   */
+  readonly pageViewId?: string;
 }
 
 /**
@@ -174,11 +180,13 @@ function sessionTreatment(rules: LevelPolicy, downgraded: boolean, options: Sani
 }
 
 /** Applies the policy to one context entity: the same entity, a rewritten copy, or `undefined` to remove it. */
-function sanitizeEntity(entity: SelfDescribing, rules: LevelPolicy, treatment: SessionTreatment, resetViews: boolean): SelfDescribing | undefined {
+function sanitizeEntity(entity: SelfDescribing, rules: LevelPolicy, treatment: SessionTreatment, resetViews: boolean, pageViewId: string | undefined): SelfDescribing | undefined {
   const { schema } = entity;
   if (rules.removeEntities.some((pattern) => schemaMatches(pattern, schema))) return undefined;
-  // A view from before a change (a screen, a web page view) must not link events after it.
-  if (resetViews && (schema.startsWith(SCREEN_ENTITY_SCHEMA_PREFIX) || schema.startsWith(WEB_PAGE_SCHEMA_PREFIX))) return undefined;
+  // A view from before a change (a screen, a web page view) must not link events after it: a
+  // page view keeps its place with a new id where views may chain.
+  if (resetViews && schema.startsWith(WEB_PAGE_SCHEMA_PREFIX)) return rules.chainViews && pageViewId ? { schema, data: { ...entity.data, id: pageViewId } } : undefined;
+  if (resetViews && schema.startsWith(SCREEN_ENTITY_SCHEMA_PREFIX)) return undefined;
   if (schema.startsWith(CLIENT_SESSION_SCHEMA_PREFIX)) {
     switch (treatment.kind) {
       case 'as-is':
@@ -302,7 +310,7 @@ export function sanitizeEvent(payload: EventPayload, level: ConsentLevel, option
       const entities: SelfDescribing[] = [];
       let changed = false;
       for (const entity of envelope.data) {
-        const next = sanitizeEntity(entity, rules, treatment, resetViews);
+        const next = sanitizeEntity(entity, rules, treatment, resetViews, options.pageViewId);
         if (next !== entity) changed = true;
         if (next) entities.push(next);
       }

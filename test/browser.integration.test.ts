@@ -191,3 +191,25 @@ describe('tabs in step', () => {
     expect(events.find((e) => e.payload.se_ac === 'after-withdrawal')?.anonymous).toBe(true);
   });
 });
+
+describe('page views across a change', () => {
+  const pageId = (e: CollectedEvent | undefined) => e?.contexts.find((c) => c.schema.includes('/web_page/'))?.data.id as string | undefined;
+
+  it('events after a change carry a new page view id until the next page view, in both directions', async () => {
+    const consent = loadPage();
+    await consent.ready;
+    await consent.setLevel('session-only', 'banner');
+    consent.tracker.trackPageView();
+    await sent(consent, 'before-grant', 2);
+    await consent.setLevel('full', 'banner');
+    await sent(consent, 'after-grant', 3);
+    await consent.setLevel('session-only', 'settings');
+    await sent(consent, 'after-withdrawal', 4);
+    consent.tracker.trackPageView();
+    await sent(consent, 'next-page', 6);
+    const byLabel = (label: string) => collector.current.events().find((e) => e.payload.se_ac === label);
+    const ids = ['before-grant', 'after-grant', 'after-withdrawal', 'next-page'].map((label) => pageId(byLabel(label)));
+    expect(ids.every((id) => typeof id === 'string')).toBe(true);
+    expect(new Set(ids).size).toBe(4);
+  });
+});

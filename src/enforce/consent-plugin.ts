@@ -77,7 +77,7 @@ export function createConsentPlugin(context: EnforcementContext, identity: Ident
             // The next screen view (its previous* removed) starts views of the new level; one
             // released under a lower cap (held during the change) is not of the new level.
             if (resetViews && level === inForce && (isScreenView(dict) || dict.e === 'pv')) identity.viewsStale = false;
-            eventOptions = { policy: context.policy, resetViews, ...(session && { session }), ...(replacement && { identity: replacement }) };
+            eventOptions = { policy: context.policy, resetViews, pageViewId: identity.stalePageViewId, ...(session && { session }), ...(replacement && { identity: replacement }) };
           }
           result = sanitizeEvent(dict, level, eventOptions);
           if (result.kept && base64) encodeJsonFields(result.payload);

@@ -27,8 +27,20 @@ export class IdentityKeeper {
   private storedIdentity: 'pending' | 'none' | 'found' = 'pending';
   /** The decision storage held at start does not send the session as is, or could not be read. */
   private storedWithdrawal = false;
-  /** A downgrade happened and no screen view has been tracked since. */
-  viewsStale = false;
+  private stale = false;
+  /** The page view id events carry from a change until the next page view. */
+  stalePageViewId = uuidv4();
+
+  /** A change happened and no screen or page view has been tracked since. */
+  get viewsStale(): boolean {
+    return this.stale;
+  }
+
+  set viewsStale(stale: boolean) {
+    // Each change starts a new view: events until the next page view get a new page view id.
+    if (stale) this.stalePageViewId = uuidv4();
+    this.stale = stale;
+  }
 
   constructor(
     private readonly policy: PolicyTable,
