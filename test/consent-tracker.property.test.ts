@@ -51,6 +51,7 @@ const REGRESSIONS: Array<{ caught: string; commands: Command[] }> = [
 const RUNS: Record<string, number> = {
   'tracker-core': Number(process.env.PROPERTY_RUNS ?? 1000),
   'react-native': Number(process.env.PROPERTY_RUNS ?? 1000),
+  browser: Number(process.env.PROPERTY_RUNS ?? 1000),
 };
 /** Replays a failing run: fast-check prints its seed on failure. */
 const SEED = process.env.PROPERTY_SEED === undefined ? undefined : Number(process.env.PROPERTY_SEED);

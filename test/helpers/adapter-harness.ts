@@ -2,6 +2,7 @@ import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
 import { buildStructEvent } from '@snowplow/tracker-core';
 import { memoryStorage, type CoreTracker, type KeyValueStorage } from 'consent-tracker';
 import { reactNativeAdapter, type ReactNativeAdapterOptions } from 'consent-tracker/react-native';
+import { browserAdapter, type BrowserConsentTracker } from 'consent-tracker/browser';
 import { heldAdapter, holdApplies, type HeldAdapter } from './held-adapter.js';
 import { rnTrackerOptions } from './react-native.js';
 
@@ -57,7 +58,58 @@ export const reactNativeHarness: AdapterHarness = {
   },
 };
 
-/** The harnesses the suites run with; `ADAPTERS=react-native` (comma-separated names) narrows them. */
-export const HARNESSES: readonly AdapterHarness[] = [trackerCoreHarness, reactNativeHarness].filter(
+let browserLaunches = 0;
+
+/** Forgets what the browser holds: a new device is a new browser. */
+function clearBrowser() {
+  for (const cookie of document.cookie.split(';')) document.cookie = `${cookie.split('=')[0]?.trim()}=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/`;
+  localStorage.clear();
+  sessionStorage.clear();
+}
+
+/**
+ * The browser adapter, in jsdom: each launch a tracker of its own namespace (a page load), with
+ * the identifiers a web page sends (a user id, the web page, browser and session entities). Its
+ * tabs are not kept in step here: one device's runs are one tab, and tabs have tests of their own.
+ */
+export const browserHarness: AdapterHarness = {
+  name: 'browser',
+  held(endpoint, options = {}) {
+    browserLaunches += 1;
+    const base = browserAdapter({
+      namespace: `${options.device?.namespace ?? 'web'}-${browserLaunches}`,
+      endpoint,
+      appId: 'harness',
+      cookieSecure: false,
+      synchronousCookieWrite: true,
+      discoverRootDomain: false,
+      contexts: { webPage: true, browser: true, session: true },
+      ...(options.maxPostBytes && { maxPostBytes: options.maxPostBytes }),
+    });
+    const adapter = {
+      ...base,
+      syncsTabs: false,
+      create: (enforcement: Parameters<typeof base.create>[0]) => {
+        const tracker = base.create(enforcement);
+        tracker.setUserId('user-1');
+        return tracker;
+      },
+    };
+    return holdApplies(adapter, options) as HeldAdapter<object>;
+  },
+  track: (tracker, label) => (tracker as BrowserConsentTracker).trackStructEvent({ category: 'c', action: label }),
+  device() {
+    clearBrowser();
+    browserLaunches += 1;
+    return { namespace: `web${browserLaunches}`, storage: memoryStorage() };
+  },
+};
+
+/**
+ * The harnesses the suites run with: tracker-core and React Native under Node, the browser in
+ * jsdom (a suite file run with the jsdom environment); `ADAPTERS=react-native` (comma-separated
+ * names) narrows them.
+ */
+export const HARNESSES: readonly AdapterHarness[] = (typeof document === 'undefined' ? [trackerCoreHarness, reactNativeHarness] : [browserHarness]).filter(
   (h) => process.env.ADAPTERS === undefined || process.env.ADAPTERS.split(',').includes(h.name),
 );

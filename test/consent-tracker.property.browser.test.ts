@@ -1,0 +1,4 @@
+// @vitest-environment jsdom
+// @vitest-environment-options {"url": "https://www.example.com/shop"}
+/** The property suite, with the browser adapter in jsdom (the harnesses follow the environment). */
+import './consent-tracker.property.test.js';
