@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: events per second through raw tracker-core and through tracker-core with the
  * enforcement points at each level, then the same for the React Native tracker with and without
- * its adapter, all measured in the same run and printed as ratios; the cost of a level change;
+ * its adapter, and the browser tracker with and without its adapter, all measured in the same run
+ * and printed as ratios; the cost of a level change;
  * and the size of each entry (minified + gzip, peers external).
  */
 import { buildStructEvent } from '@snowplow/tracker-core';
@@ -9,6 +10,7 @@ import { createIdentifiedApp } from '../demo/identified-app.js';
 import { createConsentTracker, createEnforcement, memoryStorage, trackerCoreAdapter, type ConsentLevel } from '../src/index.js';
 import { bundleSize } from './bundle-size.js';
 import { instantFetch } from './instant-fetch.js';
+import { browserThroughput } from './browser.js';
 import { reactNativeLevelChange, reactNativeThroughput } from './react-native.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
@@ -68,7 +70,7 @@ async function levelChange() {
 async function bundleSizes() {
   console.log('\nBundle size (ESM, minified + gzip, peers external, dependencies included)');
   console.log('entry                          min      gzip');
-  for (const [name, file] of [['consent-tracker', 'dist/index.js'], ['consent-tracker/react-native', 'dist/react-native.js'], ['consent-tracker/testing', 'dist/testing.js']] as const) {
+  for (const [name, file] of [['consent-tracker', 'dist/index.js'], ['consent-tracker/react-native', 'dist/react-native.js'], ['consent-tracker/browser', 'dist/browser.js'], ['consent-tracker/react', 'dist/react.js'], ['consent-tracker/testing', 'dist/testing.js']] as const) {
     const { minified, gzipped } = await bundleSize(file, name.endsWith('testing') ? 'node' : 'neutral');
     console.log(`${name.padEnd(28)} ${(minified / 1024).toFixed(1).padStart(5)} kB ${(gzipped / 1024).toFixed(1).padStart(6)} kB`);
   }
@@ -78,4 +80,5 @@ await throughput();
 await levelChange();
 await reactNativeThroughput();
 await reactNativeLevelChange();
+await browserThroughput();
 await bundleSizes();
