@@ -1,8 +1,8 @@
 // @vitest-environment jsdom
 // @vitest-environment-options {"url": "https://www.example.com/shop?_sp=0b1d1e5c-0000-4000-8000-000000000000.1700000000000"}
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CONSENT_LEVELS, createConsentTracker, type ConsentLevel, type ConsentTracker } from 'consent-tracker';
-import { browserAdapter, type BrowserConsentTracker } from 'consent-tracker/browser';
+import { browserAdapter, type BrowserAdapterOptions, type BrowserConsentTracker } from 'consent-tracker/browser';
 import { cookieJarFetch, findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { useCollector } from './helpers/use-collector.js';
 
@@ -27,7 +27,7 @@ afterEach(async () => {
 });
 
 /** A page load: a consent tracker on the browser adapter (a new tracker namespace each load, as a reload gives). */
-function loadPage(network = cookieJarFetch(), linker?: (link: HTMLAnchorElement | HTMLAreaElement) => boolean) {
+function loadPage(network = cookieJarFetch(), linker?: (link: HTMLAnchorElement | HTMLAreaElement) => boolean, extra: Partial<BrowserAdapterOptions> = {}) {
   launched += 1;
   const consent = createConsentTracker({
     adapter: browserAdapter({
@@ -39,6 +39,7 @@ function loadPage(network = cookieJarFetch(), linker?: (link: HTMLAnchorElement 
       discoverRootDomain: false,
       contexts: { webPage: true, browser: true, session: true },
       ...(linker && { crossDomainLinker: linker }),
+      ...extra,
     }),
     fetch: network,
   });
@@ -211,5 +212,61 @@ describe('page views across a change', () => {
     const ids = ['before-grant', 'after-grant', 'after-withdrawal', 'next-page'].map((label) => pageId(byLabel(label)));
     expect(ids.every((id) => typeof id === 'string')).toBe(true);
     expect(new Set(ids).size).toBe(4);
+  });
+});
+
+describe('the browser adapter, further', () => {
+  it("with stateStorageStrategy 'localStorage': the ids go to local storage at full only, and a withdrawal removes them", async () => {
+    const consent = loadPage(cookieJarFetch(), undefined, { stateStorageStrategy: 'localStorage' });
+    await consent.ready;
+    await sent(consent, 'undecided', 1);
+    expect(storedIds()).toEqual(NOTHING_STORED);
+    await consent.setLevel('full', 'banner');
+    await sent(consent, 'at-full', 2);
+    expect(storedIds().localStorage.some((key) => key.startsWith('_sp_id.'))).toBe(true);
+    expect(storedIds().cookies).toEqual([]);
+    await consent.setLevel('none', 'settings');
+    expect(storedIds()).toEqual(NOTHING_STORED);
+  });
+
+  it("a withdrawal clears the app's user id: a new consent sends none until the app sets it again", async () => {
+    const consent = loadPage();
+    await consent.ready;
+    await consent.setLevel('full', 'banner');
+    consent.tracker.setUserId('user-1');
+    const [identified] = await sent(consent, 'identified', 1);
+    expect(identified?.payload.uid).toBe('user-1');
+    await consent.setLevel('none', 'settings');
+    await consent.setLevel('full', 'again');
+    const events = await sent(consent, 'after-re-consent', 2);
+    expect(events.find((e) => e.payload.se_ac === 'after-re-consent')?.payload.uid).toBeUndefined();
+  });
+
+  it("the linker's _sp in the referrer is not sent below full", async () => {
+    const consent = loadPage();
+    await consent.ready;
+    consent.tracker.trackPageView({ title: 'from a partner' });
+    const [view] = await collector.current.waitForEvents(1);
+    expect(view?.payload.refr ?? '').not.toContain('_sp=');
+    expect(findLeaks([view as CollectedEvent], 'none')).toEqual([]);
+  });
+
+  it('a decision another tab stored reaches this one through the storage event when no message does', async () => {
+    const consent = loadPage();
+    await consent.ready;
+    await consent.setLevel('full', 'banner');
+    // Made after this tab's own decision, as the other tab's clock says.
+    const decidedAt = (consent.getStatus().record?.decidedAt ?? 0) + 1;
+    vi.useFakeTimers({ toFake: ['Date'], now: decidedAt + 5 });
+    try {
+      const newValue = JSON.stringify({ level: 'none', decidedAt, policyVersion: '1', source: 'other tab' });
+      window.dispatchEvent(new StorageEvent('storage', { key: 'consent-tracker.decision', newValue }));
+    } finally {
+      vi.useRealTimers();
+    }
+    await expect.poll(() => consent.getLevel()).toBe('none');
+    // An older decision from another tab than the one this tab knows of now is ignored.
+    window.dispatchEvent(new StorageEvent('storage', { key: 'consent-tracker.decision', newValue: JSON.stringify({ level: 'full', decidedAt: 1, policyVersion: '1', source: 'stale tab' }) }));
+    expect(consent.getLevel()).toBe('none');
   });
 });
