@@ -77,7 +77,12 @@ describe.each(HARNESSES)('a withdrawal stored without the identity that replaces
     expect(relinks(before, await collector.current.waitForEvents(1))).toEqual([]);
   });
 
-  it('killed at every storage step of a withdrawal, then a grant made while booting: nothing of before comes back', async () => {
+  /**
+   * For each storage step of a withdrawal from full: the app is killed there, and if the
+   * withdrawal was stored, the next launch (`relaunch`) consents again and sends 'after'; what it
+   * sends must link to nothing sent before.
+   */
+  async function atEveryKillStep(relaunch: (device: Device, network: ReturnType<typeof cookieJarFetch>) => Promise<App>) {
     for (let step = 0; step < 8; step += 1) {
       const device = harness.device();
       const network = cookieJarFetch();
@@ -87,35 +92,32 @@ describe.each(HARNESSES)('a withdrawal stored without the identity that replaces
       if (storedLevel(device) !== 'none') continue;
       const before = collector.current.events().slice();
       collector.current.reset();
+      const next = await relaunch(device, network);
+      next.track('after');
+      expect(relinks(before, await collector.current.waitForEvents(1)), `killed at step ${step}`).toEqual([]);
+      await next.consent.stop();
+    }
+  }
+
+  it('killed at every storage step of a withdrawal, then a grant made while booting: nothing of before comes back', async () => {
+    await atEveryKillStep(async (device, network) => {
       const next = apps.launch(harness, { device, network });
       // An app that syncs its consent platform at launch decides before the stored decision is read.
       const grant = next.consent.setLevel('full', 'synced-at-launch');
       await next.consent.ready;
       await grant;
-      next.track('after');
-      expect(relinks(before, await collector.current.waitForEvents(1)), `killed at step ${step}`).toEqual([]);
-      await next.consent.stop();
-    }
+      return next;
+    });
   });
 
   it('killed at every storage step of a withdrawal, then a new policy version: the consent asked again is a new identity', async () => {
-    for (let step = 0; step < 8; step += 1) {
-      const device = harness.device();
-      const network = cookieJarFetch();
-      collector.current.reset();
-      const first = await sendAtFull(harness, device, network, 'before');
-      await killDuring(first, step, () => first.consent.setLevel('none', 'withdraw'));
-      if (storedLevel(device) !== 'none') continue;
-      const before = collector.current.events().slice();
-      collector.current.reset();
+    await atEveryKillStep(async (device, network) => {
       const next = apps.launch(harness, { device, network, options: { policyVersion: '2', onError: () => undefined } });
       await next.consent.ready;
       expect(next.consent.getStatus().phase).toBe('undecided');
       await next.consent.setLevel('full', 'banner-v2');
-      next.track('after');
-      expect(relinks(before, await collector.current.waitForEvents(1)), `killed at step ${step}`).toEqual([]);
-      await next.consent.stop();
-    }
+      return next;
+    });
   });
 
   it('a withdrawal stored with no identity beside it, and a grant made while booting: a new identity', async () => {

@@ -112,28 +112,11 @@ function hydration(endpoint: () => string, mode: string, Wrapper: Wrapper) {
   });
 
   it(`hydrates without a warning: the first client render is booting, then the live state (React ${version}, ${mode})`, async () => {
-    // As testing libraries do: React then expects act() around updates.
-    (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
     const { made, create } = countingFactory(endpoint());
     const html = renderToString(page(Wrapper, { create }, []));
-    const container = document.createElement('div');
-    container.innerHTML = html;
-    document.body.append(container);
-    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
-    const recoverable: unknown[] = [];
-    const seen: string[] = [];
-    try {
-      await act(async () => {
-        hydrateRoot(container, page(Wrapper, { create }, seen), { onRecoverableError: (error) => recoverable.push(error) });
-      });
-      expect(seen[0]).toBe('booting');
-      await vi.waitFor(() => expect(container.querySelector('#status')?.textContent).toBe('undecided none'));
-      expect(complaintsOf(errors.mock.calls)).toEqual([]);
-      expect(recoverable).toEqual([]);
-      expect(made.trackers).toBe(1);
-    } finally {
-      errors.mockRestore();
-      container.remove();
-    }
+    const { seen, complaints } = await hydrate(html, (s) => page(Wrapper, { create }, s), 'undecided none');
+    expect(seen[0]).toBe('booting');
+    expect(complaints).toEqual([]);
+    expect(made.trackers).toBe(1);
   });
 }
