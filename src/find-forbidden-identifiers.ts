@@ -7,6 +7,7 @@ import {
   CLIENT_SESSION_SCHEMA_PREFIX,
   MOBILE_CONTEXT_SCHEMA_PREFIX,
   WEB_PAGE_SCHEMA_PREFIX,
+  BROWSER_CONTEXT_SCHEMA_PREFIX,
   MalformedPayloadError,
   NULL_UUID,
   SESSION_FIELDS,
@@ -78,6 +79,7 @@ export function findForbiddenIdentifiers(payload: EventPayload, level: ConsentLe
             }
           }
         }
+        if (!rules.userIdentifiers && schema.startsWith(BROWSER_CONTEXT_SCHEMA_PREFIX) && data.tabId !== null && data.tabId !== undefined) flag('browser_context.tabId', data.tabId);
         // Views do not chain at this level: a page view id would link its events.
         if (!rules.chainViews && schema.startsWith(WEB_PAGE_SCHEMA_PREFIX)) flag('web_page.id', data.id);
         if (!rules.adIdentifiers && schema.startsWith(MOBILE_CONTEXT_SCHEMA_PREFIX)) {

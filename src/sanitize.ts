@@ -8,6 +8,7 @@ import {
   SCREEN_ENTITY_SCHEMA_PREFIX,
   SCREEN_VIEW_SCHEMA_PREFIX,
   WEB_PAGE_SCHEMA_PREFIX,
+  BROWSER_CONTEXT_SCHEMA_PREFIX,
   MOBILE_CONTEXT_SCHEMA_PREFIX,
   MalformedPayloadError,
   NULL_UUID,
@@ -183,6 +184,10 @@ function sessionTreatment(rules: LevelPolicy, downgraded: boolean, options: Sani
 function sanitizeEntity(entity: SelfDescribing, rules: LevelPolicy, treatment: SessionTreatment, resetViews: boolean, pageViewId: string | undefined): SelfDescribing | undefined {
   const { schema } = entity;
   if (rules.removeEntities.some((pattern) => schemaMatches(pattern, schema))) return undefined;
+  // A tab id follows the device across page loads, as a user identifier does.
+  if (!rules.userIdentifiers && schema.startsWith(BROWSER_CONTEXT_SCHEMA_PREFIX) && entity.data.tabId !== null && entity.data.tabId !== undefined) {
+    return { schema, data: { ...entity.data, tabId: null } };
+  }
   // A view from before a change (a screen, a web page view) must not link events after it: a
   // page view keeps its place with a new id where views may chain.
   if (resetViews && schema.startsWith(WEB_PAGE_SCHEMA_PREFIX)) return rules.chainViews && pageViewId ? { schema, data: { ...entity.data, id: pageViewId } } : undefined;

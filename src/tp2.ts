@@ -28,6 +28,8 @@ export const AD_ID_FIELDS = ['appleIdfa', 'appleIdfv', 'androidIdfa', 'appSetId'
 export const CLIENT_SESSION_SCHEMA_PREFIX = 'iglu:com.snowplowanalytics.snowplow/client_session/';
 export const SCREEN_ENTITY_SCHEMA_PREFIX = 'iglu:com.snowplowanalytics.mobile/screen/';
 export const SCREEN_VIEW_SCHEMA_PREFIX = 'iglu:com.snowplowanalytics.mobile/screen_view/';
+/** The browser's context entity: its `tabId` follows one tab across page loads. */
+export const BROWSER_CONTEXT_SCHEMA_PREFIX = 'iglu:com.snowplowanalytics.snowplow/browser_context/';
 /** The browser's page view entity: its `id` groups the events of one page view. */
 export const WEB_PAGE_SCHEMA_PREFIX = 'iglu:com.snowplowanalytics.snowplow/web_page/';
 /** The fields of a screen view that name the screen viewed before it. */

@@ -26,7 +26,7 @@ import { installLinkDecoration } from './link-decoration.js';
  * const options: BrowserAdapterOptions = { namespace: 'web', endpoint: 'https://collector.example.com', appId: 'shop', contexts: { webPage: true, session: true } };
  * ```
  */
-export type BrowserAdapterOptions = Omit<TrackerConfiguration, 'eventStore' | 'customFetch' | 'anonymousTracking'> & {
+export type BrowserAdapterOptions = Omit<TrackerConfiguration, 'eventStore' | 'customFetch' | 'anonymousTracking' | 'useExtendedCrossDomainLinker'> & {
   readonly namespace: string;
   readonly endpoint: string;
 };
@@ -73,7 +73,10 @@ function settingsOf(level: ConsentLevel, fullStorage: TrackerConfiguration['stat
  * ```
  */
 export function browserAdapter(options: BrowserAdapterOptions): ConsentAdapter<BrowserConsentTracker> {
-  const { namespace, endpoint, stateStorageStrategy = 'cookieAndLocalStorage', crossDomainLinker, plugins = [], ...configuration } = options;
+  // The linker is the adapter's, in its basic form: the extended one would carry the user and session ids.
+  const { namespace, endpoint, stateStorageStrategy = 'cookieAndLocalStorage', crossDomainLinker, plugins = [], ...rest } = options;
+  const configuration: typeof rest & Pick<TrackerConfiguration, 'useExtendedCrossDomainLinker'> = { ...rest };
+  delete configuration.useExtendedCrossDomainLinker;
   const trackers = [namespace];
   let created: BrowserTracker | undefined;
   let enforcementInUse: Enforcement | undefined;
@@ -96,14 +99,13 @@ export function browserAdapter(options: BrowserAdapterOptions): ConsentAdapter<B
           anonymousTracking: { withServerAnonymisation: true },
           stateStorageStrategy: 'none',
         }) ?? undefined;
-      // Links are decorated only at full (with the identity in force), and only those the app asks for.
-      if (crossDomainLinker) {
-        const tracker = created;
-        removeLinkDecoration = installLinkDecoration({
-          shouldDecorate: crossDomainLinker,
-          deviceUserId: () => (atFull() && tracker ? (enforcement.replacementIdentity()?.userId ?? tracker.getDomainUserId()) : undefined),
-        });
-      }
+      // Links are decorated only at full (with the identity in force), and only those the app asks
+      // for; below full no decoration survives, not even one the raw tracker's linker made.
+      const tracker = created;
+      removeLinkDecoration = installLinkDecoration({
+        shouldDecorate: crossDomainLinker ?? (() => false),
+        deviceUserId: () => (atFull() && tracker ? (enforcement.replacementIdentity()?.userId ?? tracker.getDomainUserId()) : undefined),
+      });
       return {
         trackPageView: (event) => trackPageView(event, trackers),
         trackStructEvent: (event) => trackStructEvent(event, trackers),

@@ -13,15 +13,17 @@ export function installLinkDecoration(options: {
     const link = (event.target as Element | null)?.closest?.('a[href], area[href]') as HTMLAnchorElement | HTMLAreaElement | null | undefined;
     if (!link) return;
     const url = new URL(link.href, document.baseURI);
+    // The tracker's own linker (called on the raw tracker) may have decorated it: at full it gets
+    // the identity in force instead, below full nothing.
+    const decoratedElsewhere = url.searchParams.has('_sp');
     url.searchParams.delete('_sp');
     const deviceUserId = options.deviceUserId();
-    if (deviceUserId !== undefined && options.shouldDecorate(link)) url.searchParams.set('_sp', `${deviceUserId}.${Date.now()}`);
-    link.href = url.toString();
+    if (deviceUserId !== undefined && (decoratedElsewhere || options.shouldDecorate(link))) url.searchParams.set('_sp', `${deviceUserId}.${Date.now()}`);
+    if (link.href !== url.toString()) link.href = url.toString();
   };
-  document.addEventListener('click', onNavigate, true);
-  document.addEventListener('mousedown', onNavigate, true);
+  // Before the link's own handlers and after them (the tracker's linker sits on the link itself).
+  for (const type of ['click', 'mousedown']) for (const capture of [true, false]) document.addEventListener(type, onNavigate, capture);
   return () => {
-    document.removeEventListener('click', onNavigate, true);
-    document.removeEventListener('mousedown', onNavigate, true);
+    for (const type of ['click', 'mousedown']) for (const capture of [true, false]) document.removeEventListener(type, onNavigate, capture);
   };
 }

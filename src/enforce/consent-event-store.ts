@@ -2,9 +2,10 @@ import type { EventStore, EventStoreIterator, EventStorePayload, Payload } from 
 import { ConsentError } from '../consent-error.js';
 import { compareLevels, isConsentLevel, minLevel, type ConsentLevel } from '../../machines/levels.js';
 import { sanitizeEvent, type DropReason } from '../sanitize.js';
-import { removeStored, type KeyValueStorage } from '../storage.js';
+import type { KeyValueStorage } from '../storage.js';
 import type { EnforcementContext } from './enforcement-context.js';
 import { createQueueSlots } from './queue-slots.js';
+import { storeOrRemove } from './store-or-remove.js';
 import type { Clock } from './clock.js';
 import { withTimeout } from './with-timeout.js';
 
@@ -220,22 +221,12 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
         dirty = false;
         const key = await slotToWrite();
         if (key === undefined) break;
-        // One write at a time, each awaited to its end even past the timeout: a slow write must
-        // never land after a newer one (it could restore events already sent, or identifiers).
-        const write = Promise.resolve().then(() => storage.setItem(key, serialize()));
-        try {
-          await withTimeout(write, storageTimeoutMs, 'storage.setItem');
-          lastWriteFailed = false;
-        } catch (cause) {
-          lastWriteFailed = true;
-          context.error(new ConsentError('STORAGE_FAILED', `could not persist the event queue: ${String(cause)}`, { cause }));
-          await write.catch(() => undefined);
-          // What is stored may hold events at a level they may no longer carry, or dropped since:
-          // it must not outlive the failure (a restart would send them). This run's queue goes on.
-          const remove = Promise.resolve().then(() => removeStored(storage, key));
-          await withTimeout(remove, storageTimeoutMs, 'storage.removeItem').catch(() => undefined);
-          await remove.catch(() => undefined);
-        }
+        // One write at a time, each to its end: a slow write must never land after a newer one (it
+        // could restore events already sent, or identifiers). A failed one removes what is stored,
+        // which may hold events at a level they may no longer carry; this run's queue goes on.
+        const cause = await storeOrRemove(storage, key, serialize(), storageTimeoutMs);
+        lastWriteFailed = cause !== undefined;
+        if (lastWriteFailed) context.error(new ConsentError('STORAGE_FAILED', `could not persist the event queue: ${String(cause)}`, { cause }));
       }
       writerRunning = false;
     });

@@ -1,5 +1,6 @@
 import { ConsentError } from '../consent-error.js';
-import { removeStored, type KeyValueStorage } from '../storage.js';
+import type { KeyValueStorage } from '../storage.js';
+import { storeOrRemove } from './store-or-remove.js';
 import { withTimeout } from './with-timeout.js';
 
 /**
@@ -92,20 +93,10 @@ export function createIdentityStore(storage: KeyValueStorage | undefined, key: s
       dirty = false;
       const value = JSON.stringify({ version: 1, ...latest });
       if (latestIsUpdate && latest && !(await storedIs(latest.userId))) continue;
-      const write = Promise.resolve().then(() => storage.setItem(key, value));
-      try {
-        await withTimeout(write, timeoutMs, 'storage.setItem');
-        failure = undefined;
-      } catch (cause) {
-        failure = new ConsentError('STORAGE_FAILED', `could not store the identity: ${String(cause)}`, { cause });
-        report(failure);
-        // One write at a time: a slow one must not land over the next.
-        await write.catch(() => undefined);
-        // What is stored may be an identity withdrawn since: it must not come back at the next start.
-        const remove = Promise.resolve().then(() => removeStored(storage, key));
-        await withTimeout(remove, timeoutMs, 'storage.removeItem').catch(() => undefined);
-        await remove.catch(() => undefined);
-      }
+      // A failed write removes what is stored: an identity withdrawn since must not come back at the next start.
+      const cause = await storeOrRemove(storage, key, value, timeoutMs);
+      failure = cause === undefined ? undefined : new ConsentError('STORAGE_FAILED', `could not store the identity: ${String(cause)}`, { cause });
+      if (failure) report(failure);
     }
     upToDate = !dirty && writable && failure === undefined;
   }

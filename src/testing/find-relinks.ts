@@ -24,6 +24,7 @@ const PAYLOAD_FIELDS = ['uid', 'duid', 'nuid', 'tnuid', 'sid'] as const;
 const SESSION = 'iglu:com.snowplowanalytics.snowplow/client_session/';
 const SCREEN = 'iglu:com.snowplowanalytics.mobile/screen/';
 const WEB_PAGE = 'iglu:com.snowplowanalytics.snowplow/web_page/';
+const BROWSER_CONTEXT = 'iglu:com.snowplowanalytics.snowplow/browser_context/';
 const SCREEN_VIEW = 'iglu:com.snowplowanalytics.mobile/screen_view/';
 
 /** Every identifier an event carries that could link it to another, as `field → value`. */
@@ -37,6 +38,7 @@ function identifiersOf(event: CollectedEvent): Array<[string, string]> {
   for (const { schema, data } of event.contexts) {
     if (schema.startsWith(SESSION)) for (const field of ['userId', 'sessionId', 'previousSessionId']) add(`client_session.${field}`, data[field]);
     if (schema.startsWith(SCREEN) || schema.startsWith(WEB_PAGE)) add(`${schema.startsWith(SCREEN) ? 'screen' : 'web_page'}.id`, data.id);
+    if (schema.startsWith(BROWSER_CONTEXT)) add('browser_context.tabId', data.tabId);
   }
   const view = event.selfDescribingEvent;
   if (view?.schema.startsWith(SCREEN_VIEW)) for (const field of ['id', 'previousId']) add(`screen_view.${field}`, view.data[field]);
@@ -47,7 +49,7 @@ function identifiersOf(event: CollectedEvent): Array<[string, string]> {
  * Lists every identifier seen both in `before` (events sent before a withdrawal) and in `after`
  * (events sent after the next consent): payload ids (`uid`, `duid`, `nuid`, `tnuid`, `sid`), the
  * `network_userid` the collector recorded, session ids and the device user id of the
- * `client_session` entity, and screen and page view ids, whatever field each turns up in. With
+ * `client_session` entity, screen and page view ids, and the browser's tab id, whatever field each turns up in. With
  * `stitch: true` the device user id and sessions are expected to come back; otherwise nothing
  * may link the two.
  *
