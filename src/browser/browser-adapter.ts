@@ -115,11 +115,16 @@ export function browserAdapter(options: BrowserAdapterOptions): ConsentAdapter<B
         tracker: created,
       };
     },
-    async apply(level) {
+    async apply(level, from) {
       if (!created) return;
       const settings = settingsOf(level, stateStorageStrategy);
-      if (settings.anonymous === false) created.disableAnonymousTracking({ stateStorageStrategy: settings.stateStorageStrategy });
-      else created.enableAnonymousTracking({ options: settings.anonymous, stateStorageStrategy: settings.stateStorageStrategy });
+      if (settings.anonymous === false) {
+        created.disableAnonymousTracking({ stateStorageStrategy: settings.stateStorageStrategy });
+        return;
+      }
+      created.enableAnonymousTracking({ options: settings.anonymous, stateStorageStrategy: settings.stateStorageStrategy });
+      // An event tracked on the raw tracker between the clean-up and now may have written its ids again.
+      if (from === 'full') created.clearUserData();
     },
     async forget(level, { withdrawal, inOrder }) {
       const tracker = created;
