@@ -2,7 +2,7 @@
  * `npm run demo`: starts the local collector, runs the identified tracker-core app at each
  * consent level and through one downgrade mid-stream, then the real React Native tracker 4.x
  * (with Node shims for its native parts) through full → session-only → none → full on one live
- * tracker, and prints what the collector received. A later issue adds the web demo.
+ * tracker, and prints what the collector received (`npm run demo -- --script`).
  */
 import { buildStructEvent } from '@snowplow/tracker-core';
 import { createConsentTracker, createEnforcement, memoryStorage, type ConsentLevel } from '../src/index.js';
