@@ -7,8 +7,30 @@ import { Graphviz } from '@hpcc-js/wasm-graphviz';
 import { findLeaks } from '../../src/testing/find-leaks.js';
 import type { CollectedEvent } from '../../src/testing/collected-event.js';
 
-/** The level each event was tracked at, by its label: what the leak finder checks it against. */
-const trackedAt = new Map<string, ConsentLevel>();
+/**
+ * The level each event was tracked at, by its label: what the leak finder checks it against.
+ * Kept in the page's storage (it holds no identifier), so that a reload and a second tab know it.
+ */
+const DEMO_KEY = 'demo.tracked';
+const trackedAt = {
+  read: (): Record<string, ConsentLevel> => JSON.parse(localStorage.getItem(DEMO_KEY) ?? '{}') as Record<string, ConsentLevel>,
+  get: (label: string): ConsentLevel | undefined => trackedAt.read()[label],
+  /** Records a new event at `level`; returns its label. */
+  add(action: string, level: ConsentLevel): string {
+    const all = trackedAt.read();
+    const label = `${action}-${Object.keys(all).length + 1}`;
+    localStorage.setItem(DEMO_KEY, JSON.stringify({ ...all, [label]: level }));
+    return label;
+  },
+};
+
+/** A short name for each identifier value, by first appearance: the same value, the same name. */
+const names = new Map<string, string>();
+const nameOf = (value: string) => {
+  if (!names.has(value)) names.set(value, `id ${names.size + 1}`);
+  return names.get(value) as string;
+};
+const NULL_UUID = '00000000-0000-0000-0000-000000000000';
 
 const PURCHASE = 'iglu:com.acme/purchase/jsonschema/1-0-0';
 
@@ -36,13 +58,7 @@ function Chart() {
 
 function Controls() {
   const { level, phase, isApplying, setLevel, tracker } = useConsentTracker<BrowserConsentTracker>();
-  let count = 0;
-  const track = (action: string, send: (label: string) => void) => {
-    count += 1;
-    const label = `${action}-${Date.now()}-${count}`;
-    trackedAt.set(label, level);
-    send(label);
-  };
+  const track = (action: string, send: (label: string) => void) => send(trackedAt.add(action, level));
   return (
     <section>
       <h2>Consent</h2>
@@ -75,12 +91,12 @@ function Device() {
     return () => clearInterval(timer);
   }, []);
   const cookies = document.cookie.split(';').map((c) => c.trim().split('=')[0] ?? '').filter(Boolean);
-  const stored = [...Object.keys(localStorage), ...Object.keys(sessionStorage).map((k) => `session:${k}`)];
+  const stored = [...Object.keys(localStorage).filter((k) => !k.startsWith('demo.')), ...Object.keys(sessionStorage).map((k) => `session:${k}`)];
   return (
     <section>
       <h2>On the device</h2>
-      <p>Cookies: {cookies.length ? cookies.map((c) => <code key={c}>{c}</code>) : 'none'}</p>
-      <p>Storage: {stored.length ? stored.map((k) => <code key={k}>{k}</code>) : 'none'}</p>
+      <p>Cookies: {cookies.length ? cookies.map((c) => <code key={c}>{c} </code>) : 'none'}</p>
+      <p>Storage: {stored.length ? stored.map((k) => <code key={k}>{k} </code>) : 'none'}</p>
     </section>
   );
 }
@@ -109,11 +125,11 @@ function Wire({ events }: { events: CollectedEvent[] }) {
             const ids = ['uid', 'duid', 'sid', 'nuid', 'tnuid'].filter((f) => e.payload[f] !== undefined);
             return (
               <tr key={e.id}>
-                <td>{labelOf(e).split('-').slice(0, 2).join(' ')}</td>
+                <td>{labelOf(e).replace(/-(\d+)$/, ' #$1').replace('-', ' ')}</td>
                 <td>{level}</td>
                 <td>{e.anonymous ? 'yes' : 'no'}</td>
                 <td>{e.cookieSent ? 'sent' : 'none'}</td>
-                <td>{e.networkUserId.slice(0, 8)}</td>
+                <td>{e.networkUserId === NULL_UUID ? 'none' : nameOf(e.networkUserId)}</td>
                 <td>{ids.join(', ') || 'none'}</td>
                 <td className={leaks.length ? 'leak' : ''}>{leaks.length ? leaks.map((l) => `${l.field}: ${String(l.value).slice(0, 12)}`).join('; ') : 'none'}</td>
               </tr>
