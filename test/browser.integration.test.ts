@@ -1,9 +1,10 @@
 // @vitest-environment jsdom
 // @vitest-environment-options {"url": "https://www.example.com/shop?_sp=0b1d1e5c-0000-4000-8000-000000000000.1700000000000"}
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CONSENT_LEVELS, createConsentTracker, type ConsentLevel, type ConsentTracker } from 'consent-tracker';
-import { browserAdapter, type BrowserAdapterOptions, type BrowserConsentTracker } from 'consent-tracker/browser';
+import { describe, expect, it, vi } from 'vitest';
+import { CONSENT_LEVELS, type ConsentLevel, type ConsentTracker } from 'consent-tracker';
+import type { BrowserAdapterOptions, BrowserConsentTracker } from 'consent-tracker/browser';
 import { cookieJarFetch, findLeaks, type CollectedEvent } from 'consent-tracker/testing';
+import { nextPageNamespace, useBrowserPages } from './helpers/browser-pages.js';
 import { useCollector } from './helpers/use-collector.js';
 
 /**
@@ -15,37 +16,11 @@ import { useCollector } from './helpers/use-collector.js';
  */
 
 const collector = useCollector();
-let launched = 0;
-const running: Array<ConsentTracker<BrowserConsentTracker>> = [];
+const pages = useBrowserPages(() => collector.current.url);
 
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((consent) => consent.stop()));
-  document.cookie.split(';').forEach((cookie) => (document.cookie = `${cookie.split('=')[0]?.trim()}=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/`));
-  localStorage.clear();
-  sessionStorage.clear();
-  document.body.innerHTML = '';
-});
-
-/** A page load: a consent tracker on the browser adapter (a new tracker namespace each load, as a reload gives). */
-function loadPage(network = cookieJarFetch(), linker?: (link: HTMLAnchorElement | HTMLAreaElement) => boolean, extra: Partial<BrowserAdapterOptions> = {}) {
-  launched += 1;
-  const consent = createConsentTracker({
-    adapter: browserAdapter({
-      namespace: `web${launched}`,
-      endpoint: collector.current.url,
-      appId: 'shop',
-      cookieSecure: false,
-      synchronousCookieWrite: true,
-      discoverRootDomain: false,
-      contexts: { webPage: true, browser: true, session: true },
-      ...(linker && { crossDomainLinker: linker }),
-      ...extra,
-    }),
-    fetch: network,
-  });
-  running.push(consent);
-  return consent;
-}
+/** A page load, over `network` (the device's, kept across loads), with a link criterion and options if given. */
+const loadPage = (network = cookieJarFetch(), linker?: (link: HTMLAnchorElement | HTMLAreaElement) => boolean, extra: Partial<BrowserAdapterOptions> = {}) =>
+  pages({ network, adapter: { ...(linker && { crossDomainLinker: linker }), ...extra } });
 
 /** What the tracker keeps on the device that carries identifiers. */
 function storedIds() {
@@ -91,7 +66,7 @@ describe('the browser adapter: what the tracker stores at each level', () => {
   });
 
   it("the tracker's own stored queue, left from before, is removed at a level below full and its events counted, never sent", async () => {
-    localStorage.setItem(`snowplowOutQueue_web${launched + 1}`, JSON.stringify([{ e: 'pv', eid: 'stale-1', uid: 'user-1', duid: 'old-device', tv: 'js', p: 'web' }]));
+    localStorage.setItem(`snowplowOutQueue_${nextPageNamespace()}`, JSON.stringify([{ e: 'pv', eid: 'stale-1', uid: 'user-1', duid: 'old-device', tv: 'js', p: 'web' }]));
     const consent = loadPage();
     await consent.ready;
     await consent.setLevel('none', 'banner');

@@ -1,9 +1,9 @@
 // @vitest-environment jsdom
 // @vitest-environment-options {"url": "https://www.example.com/shop"}
-import { afterEach, describe, expect, it } from 'vitest';
-import { createConsentTracker, type ConsentTracker } from 'consent-tracker';
-import { browserAdapter, type BrowserAdapterOptions, type BrowserConsentTracker } from 'consent-tracker/browser';
-import { cookieJarFetch, findLeaks, type CollectedEvent } from 'consent-tracker/testing';
+import { describe, expect, it } from 'vitest';
+import type { BrowserAdapterOptions } from 'consent-tracker/browser';
+import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
+import { useBrowserPages } from './helpers/browser-pages.js';
 import { useCollector } from './helpers/use-collector.js';
 
 /**
@@ -13,35 +13,8 @@ import { useCollector } from './helpers/use-collector.js';
  */
 
 const collector = useCollector();
-let launched = 0;
-const running: Array<ConsentTracker<BrowserConsentTracker>> = [];
-
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((consent) => consent.stop()));
-  document.cookie.split(';').forEach((cookie) => (document.cookie = `${cookie.split('=')[0]?.trim()}=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/`));
-  localStorage.clear();
-  sessionStorage.clear();
-  document.body.innerHTML = '';
-});
-
-function loadPage(extra: Partial<BrowserAdapterOptions> = {}, network = cookieJarFetch()) {
-  launched += 1;
-  const consent = createConsentTracker({
-    adapter: browserAdapter({
-      namespace: `r3web${launched}`,
-      endpoint: collector.current.url,
-      appId: 'shop',
-      cookieSecure: false,
-      synchronousCookieWrite: true,
-      discoverRootDomain: false,
-      contexts: { webPage: true, browser: true, session: true },
-      ...extra,
-    }),
-    fetch: network,
-  });
-  running.push(consent);
-  return consent;
-}
+const pages = useBrowserPages(() => collector.current.url);
+const loadPage = (extra: Partial<BrowserAdapterOptions> = {}) => pages({ adapter: extra });
 
 const pageId = (e: CollectedEvent | undefined) => e?.contexts.find((c) => c.schema.includes('/web_page/'))?.data.id as string | undefined;
 const tabId = (e: CollectedEvent | undefined) => e?.contexts.find((c) => c.schema.includes('/browser_context/'))?.data.tabId;

@@ -3,6 +3,7 @@ import { buildStructEvent } from '@snowplow/tracker-core';
 import { memoryStorage, type CoreTracker, type KeyValueStorage } from 'consent-tracker';
 import { reactNativeAdapter, type ReactNativeAdapterOptions } from 'consent-tracker/react-native';
 import { browserAdapter, type BrowserConsentTracker } from 'consent-tracker/browser';
+import { clearBrowser } from './browser-pages.js';
 import { heldAdapter, holdApplies, type HeldAdapter } from './held-adapter.js';
 import { rnTrackerOptions } from './react-native.js';
 
@@ -60,12 +61,6 @@ export const reactNativeHarness: AdapterHarness = {
 
 let browserLaunches = 0;
 
-/** Forgets what the browser holds: a new device is a new browser. */
-function clearBrowser() {
-  for (const cookie of document.cookie.split(';')) document.cookie = `${cookie.split('=')[0]?.trim()}=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/`;
-  localStorage.clear();
-  sessionStorage.clear();
-}
 
 /**
  * The browser adapter, in jsdom: each launch a tracker of its own namespace (a page load), with
@@ -99,6 +94,7 @@ export const browserHarness: AdapterHarness = {
   },
   track: (tracker, label) => (tracker as BrowserConsentTracker).trackStructEvent({ category: 'c', action: label }),
   device() {
+    // A new device is a new browser.
     clearBrowser();
     browserLaunches += 1;
     return { namespace: `web${browserLaunches}`, storage: memoryStorage() };
