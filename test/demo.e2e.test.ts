@@ -69,11 +69,17 @@ describe('the demo page', () => {
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     await context.addInitScript({ content: DETERMINISTIC });
     const page = await openDemo(context);
+    // Each event received before the next step: nothing is in flight when the page reloads, so
+    // nothing comes twice and the picture is the same in every run.
+    const received = (count: number) => expect.poll(() => new Set(demo.collector.events().map((e) => e.id)).size, { timeout: 15_000 }).toBe(count);
     await choose(page, 'full');
     await press(page, 'Page view');
+    await received(1);
     await press(page, 'Purchase');
+    await received(2);
     await choose(page, 'none');
     await press(page, 'Click');
+    await received(3);
     await page.reload();
     await page.getByText('level in force none').waitFor({ timeout: 60_000 });
     const second = await openDemo(context);
