@@ -4,7 +4,7 @@ import { selectQuiescent } from 'consent-tracker';
 import { cookieJarFetch, findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { HARNESSES, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
 import { faultyStorage } from './helpers/faulty-storage.js';
-import { DECISION, IDENTITY, drained, event, storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
+import { DECISION, IDENTITY, drained, event, sendingAtFull, storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
 import { useCollector } from './helpers/use-collector.js';
 
 /**
@@ -30,15 +30,8 @@ async function killDuring(app: App, step: number, work: () => Promise<unknown>) 
 }
 
 /** A launch at full that sends `label`, on a device and network kept across launches. */
-async function sendAtFull(harness: AdapterHarness, device: Device, network: ReturnType<typeof cookieJarFetch>, label: string) {
-  const app = apps.launch(harness, { device, network });
-  await app.consent.ready;
-  await app.consent.setLevel('full', 'banner');
-  app.track(label);
-  await expect.poll(() => collector.current.events().some((e) => e.payload.se_ac === label)).toBe(true);
-  await drained(app);
-  return app;
-}
+const sendAtFull = (harness: AdapterHarness, device: Device, network: ReturnType<typeof cookieJarFetch>, label: string) =>
+  sendingAtFull(apps.launch(harness, { device, network }), label, () => collector.current.events());
 
 describe.each(HARNESSES)('a withdrawal stored without the identity that replaces the withdrawn one, with the $name adapter', (harness) => {
   it('a second withdrawal whose new identity never lands: the next consent does not bring back the identity it withdrew', async () => {

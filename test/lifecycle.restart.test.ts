@@ -4,7 +4,7 @@ import { ConsentError, selectBooted, selectQuiescent, type ConsentLevel, type Co
 import { cookieJarFetch, findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { HARNESSES, reactNativeHarness, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
 import { faultyStorage, onDecision } from './helpers/faulty-storage.js';
-import { DECISION, IDENTITY, drained, settled, entity, event, SESSION, storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
+import { DECISION, IDENTITY, drained, sendingAtFull, settled, entity, event, SESSION, storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
 import { useCollector } from './helpers/use-collector.js';
 
 /**
@@ -494,12 +494,8 @@ describe.each(HARNESSES)('the new identity across restarts, with the $name adapt
   it('a withdrawal stored with no identity beside it (from an earlier version, or a lost write): a later full sends a new identity', async () => {
     const device = harness.device();
     const network = cookieJarFetch();
-    const first = apps.launch(harness, { device, network });
-    await first.consent.ready;
-    await first.consent.setLevel('full', 'banner');
-    first.track('before');
-    const before = await collector.current.waitForEvents(1);
-    await drained(first);
+    const first = await sendingAtFull(apps.launch(harness, { device, network }), 'before', () => collector.current.events());
+    const before = collector.current.events().slice();
     await first.consent.stop();
     // The device as an earlier run left it: the withdrawal stored, and nothing of a new identity.
     device.storage.entries.set(DECISION, storedDecision('none'));

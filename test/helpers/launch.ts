@@ -89,6 +89,16 @@ export async function drained(app: App): Promise<void> {
     .toBe(0);
 }
 
+/** Brings a launched app to full and tracks `label`: resolves once `received` (the collector's events) has it and the app's queue is empty. */
+export async function sendingAtFull(app: App, label: string, received: () => readonly CollectedEvent[]): Promise<App> {
+  await app.consent.ready;
+  await app.consent.setLevel('full', 'banner');
+  app.track(label);
+  await expect.poll(() => received().some((e) => e.payload.se_ac === label)).toBe(true);
+  await drained(app);
+  return app;
+}
+
 /**
  * Resolves once every decision made so far is settled (in force, or failed closed) and written,
  * and no clean-up is under way.
