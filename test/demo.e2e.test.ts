@@ -1,19 +1,21 @@
 import { mkdirSync } from 'node:fs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findLeaks } from 'consent-tracker/testing';
-import { serveDemo } from '../demo/serve.js';
+import { drivePage } from '../demo/drive-page.js';
+import { findRowLeaks } from '../demo/find-row-leaks.js';
+import { serveDemo, type DemoServer } from '../demo/serve.js';
 import { launchChromium } from './helpers/chromium.js';
 
 /**
- * The demo page in a real Chromium: levels chosen and events tracked from its buttons, a reload
- * and a second tab; the page's table shows a row per event the collector received, and nothing
- * leaked. The page runs with fixed ids and a fixed clock, so its screenshot (docs/demo.png)
- * changes only when the page does.
+ * The demo page in a real Chromium, driven as a visitor would (demo/drive-page.ts: the banner,
+ * events, an outage across a withdrawal, a reload, a new consent, a second tab): the page's table
+ * shows a row per event the collector received, the leak finder finds nothing, and the React
+ * Native run is on the page. The page runs with fixed ids and a fixed clock, so its screenshot
+ * (docs/demo.png) changes only when the page does.
  */
 
 let browser: Browser;
-let demo: Awaited<ReturnType<typeof serveDemo>>;
+let demo: DemoServer;
 beforeAll(async () => {
   [browser, demo] = await Promise.all([launchChromium(), serveDemo(0)]);
 }, 120_000);
@@ -24,7 +26,7 @@ afterAll(async () => {
 
 /**
  * Fixed randomness (a seeded generator behind crypto and Math.random) and a clock that starts at
- * a fixed instant and ticks one millisecond a read. A string, so that the test's compiler adds nothing
+ * a fixed instant and ticks one millisecond a read, shared by the tabs. A string, so that the test's compiler adds nothing
  * to it before the browser runs it.
  */
 const DETERMINISTIC = `
@@ -47,52 +49,39 @@ const DETERMINISTIC = `
     return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
   } });
   Math.random = next;
-  // Each load an hour after the one before: a decision stored by an earlier load is never in the future.
-  let now = Date.UTC(2026, 11, 2, 9, 0, 0) + loads * 3600000;
-  Date.now = () => (now += 1);
+  // One clock for every tab and load, kept in storage: it never goes back, so that a decision
+  // another tab or an earlier load stored is never in the future.
+  Date.now = () => {
+    const now = Math.max(Number(localStorage.getItem('demo.now') ?? 0), Date.UTC(2026, 11, 2, 9, 0, 0)) + 1;
+    localStorage.setItem('demo.now', String(now));
+    return now;
+  };
 `;
 
-async function openDemo(context: BrowserContext): Promise<Page> {
-  const page = await context.newPage();
-  await page.goto(demo.url);
-  await page.getByText(/phase (undecided|active)/).waitFor({ timeout: 60_000 });
-  return page;
-}
-const choose = async (page: Page, level: string) => {
-  await page.getByRole('button', { name: level, exact: true }).click();
-  await page.getByText(`level in force ${level}`).waitFor();
-};
-const press = (page: Page, name: string) => page.getByRole('button', { name, exact: true }).click();
-
 describe('the demo page', () => {
-  it('levels and events from its buttons, a reload and a second tab: the table shows each event the collector received, and nothing leaked', async () => {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  it('driven as a visitor would: the table shows each event the collector received, with the levels it was tracked and sent at, and nothing leaked', async () => {
+    const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
     await context.addInitScript({ content: DETERMINISTIC });
-    const page = await openDemo(context);
-    // Each event received before the next step: nothing is in flight when the page reloads, so
-    // nothing comes twice and the picture is the same in every run.
-    const received = (count: number) => expect.poll(() => new Set(demo.collector.events().map((e) => e.id)).size, { timeout: 15_000 }).toBe(count);
-    await choose(page, 'full');
-    await press(page, 'Page view');
-    await received(1);
-    await press(page, 'Purchase');
-    await received(2);
-    await choose(page, 'none');
-    await press(page, 'Click');
-    await received(3);
-    await page.reload();
-    await page.getByText('level in force none').waitFor({ timeout: 60_000 });
-    const second = await openDemo(context);
-    await press(second, 'Click');
-    // Each event at least once (one cut off by the reload may come again, with the same id).
-    await expect.poll(() => new Set(demo.collector.events().map((e) => e.id)).size, { timeout: 15_000 }).toBe(4);
-    const events = demo.collector.events();
-    // Tracked at full: the page view and the purchase; at none, the clicks (one from the second tab).
-    const level = (label: string | undefined) => (label?.startsWith('click') ? 'none' : 'full');
-    expect(findLeaks(events, (e) => level(e.payload.se_ac ?? e.payload.page))).toEqual([]);
-    expect(new Set(events.filter((e) => e.anonymous).map((e) => e.id)).size).toBe(2);
-    await expect.poll(() => page.locator('tbody tr').count(), { timeout: 5_000 }).toBe(events.length);
+    const page = await drivePage(context, demo);
+    const rows = demo.wire.rows();
+    expect(rows.map((row) => [row.label, row.capturedAt, row.sentAt])).toEqual([
+      ['page view #1', 'full', 'full'],
+      ['purchase #2', 'full', 'full'],
+      ['click #3', 'full', 'none'],
+      ['click #4', 'none', 'none'],
+      ['page view #5', 'full', 'full'],
+      ['click #6', 'full', 'full'],
+      ['click #7', 'none', 'none'],
+    ]);
+    // The click queued at full went out after the withdrawal: anonymous, without identifiers.
+    expect(rows[2]?.event).toMatchObject({ anonymous: true, cookieSent: false });
+    expect(findRowLeaks(rows)).toEqual([]);
+    const table = page.getByRole('table', { name: /One row per event/ });
+    await expect.poll(() => table.locator('tbody tr').count(), { timeout: 5_000 }).toBe(rows.length);
     expect(await page.locator('td.leak').count()).toBe(0);
+    // The React Native run, on the page too.
+    const reactNative = page.getByRole('table', { name: 'What its collector received' });
+    await expect.poll(() => reactNative.locator('tbody tr').count(), { timeout: 10_000 }).toBe((await demo.reactNative).length);
     mkdirSync('docs', { recursive: true });
     await page.screenshot({ path: 'docs/demo.png', fullPage: true });
     await context.close();

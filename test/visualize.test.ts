@@ -92,6 +92,54 @@ describe('toMermaid and toDot on the consent chart', () => {
   });
 });
 
+describe('one region, compact: the chart in a small space', () => {
+  const dotEdges = (dot: string) => dot.split('\n').filter((line) => / -> .*\[label=/.test(line));
+
+  it('draw only the states of the region asked for, and the transitions between them', () => {
+    const mermaid = toMermaid(consentMachine, { region: 'tracker' });
+    const dot = toDot(consentMachine, { region: 'tracker' });
+    for (const drawn of [mermaid, dot]) {
+      expect(drawn).toContain('reconfiguring');
+      expect(drawn).toContain('state_tracker_inForce');
+      expect(drawn).not.toContain('state_decision_');
+      expect(drawn).not.toContain('state_gate_');
+    }
+    expect(mermaid).toContain('state "tracker" as state_tracker');
+    // Every transition of the full chart between two tracker states, and no other.
+    const full = dotEdges(toDot(consentMachine)).filter((line) => /^\s*state_tracker_\S+ -> state_tracker_/.test(line));
+    expect(dotEdges(dot)).toEqual(full);
+    expect(toDot(consentMachine, { region: 'tracker.applying' })).toContain('awaitingCleanup');
+  });
+
+  it('merge the transitions of each pair of states into one edge labelled with their events, with no loops', () => {
+    const dot = toDot(consentMachine, { region: 'decision', compact: true });
+    const pairs = dotEdges(dot).map((line) => line.trim().split(' [')[0] ?? '');
+    expect(new Set(pairs).size).toBe(pairs.length);
+    expect(pairs.every((pair) => pair.split(' -> ')[0] !== pair.split(' -> ')[1])).toBe(true);
+    expect(dot).toMatch(/state_decision_none -> state_decision_full \[label="CONSENT\.SET, CONSENT\.SYNC"\]/);
+    expect(dot).not.toContain('[setTo(');
+    // Fewer edges than the region has transitions, every pair still joined.
+    expect(pairs.length).toBeLessThan(dotEdges(toDot(consentMachine, { region: 'decision' })).length);
+    expect(toMermaid(consentMachine, { region: 'decision', compact: true })).toContain('state_decision_booting --> state_decision_full : CONSENT.SET, CONSENT.SYNC, done loadDecision');
+  });
+
+  it('highlight the region\'s states in force, and render', async () => {
+    const consent = createConsentTracker({ adapter: trackerCoreAdapter({ endpoint: collector.current.url }), storage: memoryStorage() });
+    await consent.setLevel('none', 'test');
+    const dot = toDot(consentMachine, { region: 'decision', compact: true, highlight: consent.actor.getSnapshot() });
+    expect(dot).toMatch(/state_decision_none \[label="none[^\]]*fillcolor="#ffe08a"\]/);
+    expect(await renderSvg(dot)).toContain('>sessionOnly<');
+    await consent.stop();
+  });
+
+  it('throw INVALID_OPTION for a region the chart does not have, or a state that holds no others', () => {
+    for (const region of ['nowhere', 'decision.full', 'tracker.inForce.x', '']) {
+      expect(() => toDot(consentMachine, { region })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+      expect(() => toMermaid(consentMachine, { region })).toThrow(/region must be the path of a state that holds others \(decision, tracker, cleanup, persistence, gate, …\)/);
+    }
+  });
+});
+
 describe("toMermaid and toDot on the user's own machine", () => {
   const machine = createMachine({
     id: 'player',
@@ -200,6 +248,14 @@ describe('npx consent-tracker chart', () => {
     expect(run.files.get('chart.svg')).toContain('</svg>');
   });
 
+  it('draws one region, compact, with --region and --compact; an unknown region is reported with exit code 1', async () => {
+    const run = io();
+    expect(await runCli(['chart', '--region', 'tracker', '--compact', '--format', 'dot'], run.io)).toBe(0);
+    expect(run.out).toEqual([toDot(consentMachine, { region: 'tracker', compact: true })]);
+    expect(await runCli(['chart', '--region', 'nowhere'], run.io)).toBe(1);
+    expect(run.errors.join('\n')).toContain('region must be the path of a state that holds others');
+  });
+
   it('reports a file it cannot write, with exit code 1', async () => {
     const run = io();
     const failing = { ...run.io, writeFile: async () => Promise.reject(new Error('ENOENT: no such directory')) };
@@ -208,7 +264,7 @@ describe('npx consent-tracker chart', () => {
   });
 
   it('says how to call it, with exit code 2, for anything else', async () => {
-    for (const args of [[], ['draw'], ['chart', '--format', 'png'], ['chart', '--direction', 'up'], ['chart', '--out']]) {
+    for (const args of [[], ['draw'], ['chart', '--format', 'png'], ['chart', '--direction', 'up'], ['chart', '--out'], ['chart', '--region']]) {
       const run = io();
       expect(await runCli(args, run.io)).toBe(2);
       expect(run.errors.join('\n')).toContain('usage: consent-tracker chart');

@@ -8,7 +8,7 @@ export interface CliIo {
   readonly writeFile: (path: string, text: string) => Promise<void>;
 }
 
-const USAGE = 'usage: consent-tracker chart [--format mermaid|dot|svg] [--direction LR|TB] [--out FILE]';
+const USAGE = 'usage: consent-tracker chart [--format mermaid|dot|svg] [--direction LR|TB] [--region PATH] [--compact] [--out FILE]';
 
 /** Renders DOT as SVG with Graphviz compiled to WebAssembly (no system binary), loaded only when asked. */
 export async function renderSvg(dot: string): Promise<string> {
@@ -22,27 +22,41 @@ export async function renderSvg(dot: string): Promise<string> {
   return graphviz.dot(dot);
 }
 
-function parse(args: readonly string[]): { format: string; direction: 'LR' | 'TB'; out: string | undefined } | string {
+interface ChartCommand {
+  format: string;
+  direction: 'LR' | 'TB';
+  region: string | undefined;
+  compact: boolean;
+  out: string | undefined;
+}
+
+function parse(args: readonly string[]): ChartCommand | string {
   const [command, ...rest] = args;
   if (command !== 'chart') return USAGE;
-  const options: Record<string, string> = { format: 'mermaid', direction: 'LR' };
-  for (let i = 0; i < rest.length; i += 2) {
+  const options: Record<string, string> = {};
+  let compact = false;
+  for (let i = 0; i < rest.length; i += 1) {
     const flag = rest[i] ?? '';
-    const value = rest[i + 1];
-    if (!['--format', '--direction', '--out'].includes(flag) || value === undefined) return `unknown or incomplete option '${flag}'\n${USAGE}`;
+    if (flag === '--compact') {
+      compact = true;
+      continue;
+    }
+    const value = rest[(i += 1)];
+    if (!['--format', '--direction', '--region', '--out'].includes(flag) || value === undefined) return `unknown or incomplete option '${flag}'\n${USAGE}`;
     options[flag.slice(2)] = value;
   }
-  const { format = 'mermaid', direction = 'LR', out } = options;
+  const { format = 'mermaid', direction = 'LR', region, out } = options;
   if (!['mermaid', 'dot', 'svg'].includes(format)) return `--format must be mermaid, dot or svg; got '${format}'\n${USAGE}`;
   if (direction !== 'LR' && direction !== 'TB') return `--direction must be LR or TB; got '${direction}'\n${USAGE}`;
-  return { format, direction, out };
+  return { format, direction, region, compact, out };
 }
 
 /**
  * `consent-tracker chart`: prints the consent chart, drawn from the machine, as Mermaid, DOT or
  * SVG, or writes it to `--out`. Resolves with the exit code.
  *
- * From a shell: `npx consent-tracker chart --format svg --out chart.svg`.
+ * From a shell: `npx consent-tracker chart --format svg --out chart.svg`, or one region with one
+ * arrow per pair of states: `npx consent-tracker chart --region tracker --compact`.
  */
 export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
   const parsed = parse(args);
@@ -50,10 +64,11 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     io.error(parsed);
     return 2;
   }
-  const { format, direction, out } = parsed;
+  const { format, out, ...chart } = parsed;
+  const options = { direction: chart.direction, compact: chart.compact, ...(chart.region === undefined ? {} : { region: chart.region }) };
   let text: string;
   try {
-    text = format === 'mermaid' ? toMermaid(consentMachine, { direction }) : format === 'dot' ? toDot(consentMachine, { direction }) : await renderSvg(toDot(consentMachine, { direction }));
+    text = format === 'mermaid' ? toMermaid(consentMachine, options) : format === 'dot' ? toDot(consentMachine, options) : await renderSvg(toDot(consentMachine, options));
   } catch (error) {
     io.error(error instanceof Error ? error.message : String(error));
     return 1;

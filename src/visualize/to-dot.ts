@@ -1,4 +1,5 @@
 import type { AnyStateMachine } from 'xstate';
+import { focusChart } from './focus-chart.js';
 import { readChart, type ChartState } from './read-chart.js';
 import type { ChartOptions } from './to-mermaid.js';
 
@@ -11,17 +12,19 @@ const anchorOf = (state: ChartState) => (state.children.length > 0 ? `${state.id
  * Draws a machine as Graphviz DOT: each state with children a cluster (dashed for the regions
  * of a parallel state) with a start point, each other state a box with its description, invoked
  * actors and the configuration its `meta` carries; every transition labelled with its event and
- * guard by name, delayed and eventless ones included. `highlight` fills the states a snapshot is in.
+ * guard by name, delayed and eventless ones included. `highlight` fills the states a snapshot is in;
+ * `region` draws one state and what it holds, `compact` one edge per pair of states.
  *
  * @example
  * ```ts
  * import { consentMachine } from 'consent-tracker';
  * import { toDot } from 'consent-tracker/visualize';
  * const dot = toDot(consentMachine, { direction: 'TB' }); // 'digraph "consent" {…'
+ * const decisions = toDot(consentMachine, { region: 'decision', compact: true }); // the decision region alone
  * ```
  */
 export function toDot(machine: AnyStateMachine, options: ChartOptions = {}): string {
-  const { root, transitions } = readChart(machine, options.highlight);
+  const { root, transitions } = focusChart(readChart(machine, options.highlight), options);
   const lines = [
     `digraph ${quote(root.key)} {`,
     `  compound=true; rankdir=${options.direction ?? 'LR'}; fontname="Helvetica"; fontsize=11;`,

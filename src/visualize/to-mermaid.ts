@@ -1,4 +1,5 @@
 import type { AnyStateMachine, StateValue } from 'xstate';
+import { focusChart } from './focus-chart.js';
 import { commonAncestor, readChart, type ChartState, type ChartTransition } from './read-chart.js';
 
 /**
@@ -7,7 +8,7 @@ import { commonAncestor, readChart, type ChartState, type ChartTransition } from
  * @example
  * ```ts
  * import type { ChartOptions } from 'consent-tracker/visualize';
- * const options: ChartOptions = { direction: 'TB' };
+ * const options: ChartOptions = { direction: 'TB', region: 'decision', compact: true };
  * ```
  */
 export interface ChartOptions {
@@ -15,6 +16,17 @@ export interface ChartOptions {
   readonly highlight?: { readonly value: StateValue };
   /** Left to right (default) or top to bottom. */
   readonly direction?: 'LR' | 'TB';
+  /**
+   * A state by its path (`'decision'`, `'tracker.applying'`): only it and what it holds are
+   * drawn, with the transitions between its states. A path the chart does not have throws
+   * `ConsentError` `INVALID_OPTION`.
+   */
+  readonly region?: string;
+  /**
+   * One edge per pair of states, labelled with the events that take it (guards left out), and no
+   * edge from a state to itself: the shape of a chart whose states have many guarded transitions.
+   */
+  readonly compact?: boolean;
 }
 
 /** Where a transition is declared: in the innermost state that holds both ends (Mermaid draws it there). */
@@ -58,7 +70,7 @@ function drawn(transition: ChartTransition): { from: ChartState; to: ChartState;
  * ```
  */
 export function toMermaid(machine: AnyStateMachine, options: ChartOptions = {}): string {
-  const { root, transitions } = readChart(machine, options.highlight);
+  const { root, transitions } = focusChart(readChart(machine, options.highlight), options);
   const byBlock = new Map<ChartState, ChartTransition[]>();
   for (const transition of transitions) byBlock.set(blockOf(transition), [...(byBlock.get(blockOf(transition)) ?? []), transition]);
   const lines = ['stateDiagram-v2', `  direction ${options.direction ?? 'LR'}`, '  classDef active fill:#ffe08a,stroke:#b58900,stroke-width:2px'];

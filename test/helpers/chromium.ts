@@ -1,24 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { build } from 'esbuild';
-import { chromium, type Browser } from 'playwright-core';
 
-/** Debian's Chromium: found, or installed with apt-get when this process may, or a message that says how. */
-export function findChromium(): string {
-  for (const path of ['/usr/bin/chromium', '/usr/bin/chromium-browser']) if (existsSync(path)) return path;
-  try {
-    execFileSync('apt-get', ['install', '-y', 'chromium'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  } catch {
-    // Reported below.
-  }
-  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
-  throw new Error("the browser tests need Debian's chromium package: run `sudo apt-get install -y chromium`");
-}
-
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: findChromium(), headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-}
+export { findChromium, launchChromium } from '../../demo/launch-chromium.js';
 
 /** Serves the test page and its script (bundled from test/browser-page) on 127.0.0.1. */
 export async function servePage(): Promise<{ url: string; close(): Promise<void> }> {
