@@ -3,7 +3,7 @@
  * shared by the sanitiser, the identifier check and the test collector so that all three read a
  * payload the same way.
  */
-import { Base64 } from 'js-base64';
+import { decodeBase64, encodeBase64Url } from './base64-url.js';
 
 /**
  * The null UUID that anonymised session entities and the collector use in place of a user id.
@@ -55,8 +55,6 @@ export class MalformedPayloadError extends Error {
   override name = 'MalformedPayloadError';
 }
 
-const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
-
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -87,10 +85,9 @@ export function readJsonField(payload: Record<string, unknown>, field: string, b
   if (typeof raw !== 'string') throw new MalformedPayloadError(`${field} must be a string`);
   let text = raw;
   if (base64) {
-    if (!BASE64.test(raw) || raw.replace(/=+$/, '').length % 4 === 1) {
-      throw new MalformedPayloadError(`${field} is not valid base64`);
-    }
-    text = Base64.decode(raw);
+    const decoded = decodeBase64(raw);
+    if (decoded === undefined) throw new MalformedPayloadError(`${field} is not valid base64`);
+    text = decoded;
   }
   const json = parseJson(text, field);
   if (!isPlainObject(json)) throw new MalformedPayloadError(`${field} must hold a JSON object`);
@@ -100,7 +97,7 @@ export function readJsonField(payload: Record<string, unknown>, field: string, b
 /** Encodes a JSON field the way tracker-core does: base64url without padding, or plain JSON. */
 export function writeJsonField(json: unknown, base64: boolean): string {
   const text = JSON.stringify(json);
-  return base64 ? Base64.encodeURI(text) : text;
+  return base64 ? encodeBase64Url(text) : text;
 }
 
 /**
@@ -111,7 +108,7 @@ export function encodeJsonFields(payload: Record<string, unknown>): void {
   for (const [plain, encoded] of [['co', 'cx'], ['ue_pr', 'ue_px']] as const) {
     const text = payload[plain];
     if (typeof text !== 'string') continue;
-    const base64 = Base64.encodeURI(text);
+    const base64 = encodeBase64Url(text);
     const parsed = parsedFields.get(plain)?.get(text);
     if (parsed !== undefined) remember(encoded, base64, parsed);
     delete payload[plain];

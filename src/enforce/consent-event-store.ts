@@ -2,6 +2,7 @@ import type { EventStore, EventStoreIterator, EventStorePayload, Payload } from 
 import { ConsentError } from '../consent-error.js';
 import { compareLevels, isConsentLevel, minLevel, type ConsentLevel } from '../../machines/levels.js';
 import { sanitizeEvent, type DropReason } from '../sanitize.js';
+import { samePayload } from './same-payload.js';
 import type { KeyValueStorage } from '../storage.js';
 import type { EnforcementContext } from './enforcement-context.js';
 import { createQueueSlots } from './queue-slots.js';
@@ -29,9 +30,10 @@ export interface ConsentEventStore extends EventStore {
   reconcile(): Promise<void>;
   /**
    * For a queued event: the level it was tracked at, and the most it may still be sent with (lowered
-   * by every downgrade since). `undefined` if it is not queued.
+   * by every downgrade since), and its payload as the queue holds it (sanitised at `allowed`).
+   * `undefined` if it is not queued.
    */
-  levelsOf(eventId: string): { capturedAt: ConsentLevel; allowed: ConsentLevel } | undefined;
+  levelsOf(eventId: string): { capturedAt: ConsentLevel; allowed: ConsentLevel; payload: Readonly<Payload> } | undefined;
   /** Whether the event is queued, or was dropped from the queue while in flight: one it never held was sent outside it. */
   holds(eventId: string): boolean;
   /**
@@ -368,6 +370,16 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     await adopt().catch(() => undefined);
   });
 
+  /**
+   * The plugin's own output, arriving unchanged at the level it was sanitised at: sanitising it
+   * again would give the same payload (the sanitiser is idempotent), so it is kept as it is.
+   */
+  function vouchedFor(payload: Payload, level: ConsentLevel): { kept: true; level: ConsentLevel; payload: Payload } | undefined {
+    const vouched = context.vouched;
+    if (vouched?.payload !== payload || vouched.level !== level || !samePayload(payload, vouched.fields)) return undefined;
+    return { kept: true, level, payload: { ...vouched.fields } };
+  }
+
   const store: ConsentEventStore = {
     ready,
     count: async () => entries.length,
@@ -376,7 +388,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       const capturedAt = (eventId !== undefined && context.captured.get(eventId)) || context.readLevel();
       if (eventId !== undefined) context.captured.delete(eventId);
       followLevel();
-      const result = sanitizeEvent(item.payload, lastLevel, { policy, capturedAt });
+      const result = vouchedFor(item.payload, minLevel(lastLevel, capturedAt)) ?? sanitizeEvent(item.payload, lastLevel, { policy, capturedAt });
       if (!result.kept) {
         context.drop(result.reason, 'eventStore', eventId, result.detail);
         return entries.length;
@@ -455,7 +467,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     },
     levelsOf: (eventId) => {
       const entry = byId.get(eventId);
-      return entry && { capturedAt: entry.capturedAt, allowed: entry.level };
+      return entry && { capturedAt: entry.capturedAt, allowed: entry.level, payload: entry.payload };
     },
     stop: async () => {
       stopped = true;

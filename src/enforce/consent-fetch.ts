@@ -1,8 +1,9 @@
 import { findForbiddenIdentifiers } from '../find-forbidden-identifiers.js';
-import { minLevel, type ConsentLevel } from '../../machines/levels.js';
+import { compareLevels, minLevel, type ConsentLevel } from '../../machines/levels.js';
 import { sanitizeEvent, type EventPayload } from '../sanitize.js';
 import type { ConsentEventStore } from './consent-event-store.js';
 import type { EnforcementContext } from './enforcement-context.js';
+import { samePayload } from './same-payload.js';
 
 /**
  * The fetch signature tracker-core's `customFetch` option takes.
@@ -59,6 +60,12 @@ export function createConsentFetch(
       // The body may hold the payload as it was before a downgrade: judge it by its capture level,
       // at no more than what the queue now allows. An event nobody recorded counts as none.
       const queued = eventId === undefined ? undefined : store.levelsOf(eventId);
+      // As the queue holds it, at a level that still stands: the queue sanitised it at that level.
+      if (queued && compareLevels(queued.allowed, now) <= 0 && samePayload(event, queued.payload, 'stm')) {
+        anonymous ||= policy[queued.allowed].serverAnonymisation;
+        kept.push(event);
+        continue;
+      }
       const capturedAt = queued?.capturedAt ?? (eventId !== undefined ? context.captured.get(eventId) : undefined) ?? 'none';
       const result = sanitizeEvent(event, queued ? minLevel(now, queued.allowed) : now, { policy, capturedAt });
       if (!result.kept) {
@@ -168,7 +175,9 @@ export function createConsentFetch(
         return refuse(`refused a POST to ${url.pathname} that is not a Snowplow payload_data request`, true);
       }
       const verdict = judge(data as EventPayload[], context.readLevel());
-      return send(request, verdict, request.url, JSON.stringify({ schema, data: verdict.events }));
+      // Every event kept as it came: the body goes as it came.
+      const unchanged = verdict.events.length === data.length && verdict.events.every((event, i) => event === data[i]);
+      return send(request, verdict, request.url, unchanged ? text : JSON.stringify({ schema, data: verdict.events }));
     }
 
     if (method === 'GET' && url.searchParams.has('e')) {

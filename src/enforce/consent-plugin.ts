@@ -4,6 +4,7 @@ import { sanitizeEvent, type SanitizeOptions, type SanitizeResult } from '../san
 import { CLIENT_SESSION_SCHEMA_PREFIX, SCREEN_VIEW_SCHEMA_PREFIX, encodeJsonFields, readSelfDescribingEventShared } from '../tp2.js';
 import type { IdentityKeeper } from './identity-keeper.js';
 import type { EnforcementContext } from './enforcement-context.js';
+import { samePayload } from './same-payload.js';
 
 /** The real session id of an event, if the tracker attached one (browser `sid` or a `client_session` entity). */
 function realSessionId(payload: Record<string, unknown>, entities: readonly unknown[], json: readonly { json: unknown }[]): string | undefined {
@@ -45,6 +46,7 @@ export function createConsentPlugin(context: EnforcementContext, identity: Ident
   function beforeTrack(pb: PayloadBuilder): void {
     const eventId = pb.getPayload().eid;
     rejected.clear();
+    context.vouched = undefined;
     try {
       const inForce = context.readLevel();
       // Entering a level starts its anonymous session, marks screen ids stale after a change,
@@ -57,8 +59,11 @@ export function createConsentPlugin(context: EnforcementContext, identity: Ident
       const base64 = core?.getBase64Encoding() ?? true;
       // Decided on the first build of this event; a later rebuild must give the same result.
       let eventOptions: SanitizeOptions | undefined;
+      /** What the last build produced: a rebuild with nothing added or changed leaves it as it is. */
+      let produced: Record<string, unknown> | undefined;
       pb.withJsonProcessor((builder, json, entities) => {
         const dict = builder.getPayload();
+        if (produced !== undefined && json.length === 0 && entities.length === 0 && samePayload(dict, produced)) return;
         let result: SanitizeResult;
         try {
           // Build plain JSON and encode once, after sanitising: base64 is the costly part, and
@@ -88,8 +93,11 @@ export function createConsentPlugin(context: EnforcementContext, identity: Ident
         for (const key of Object.keys(dict)) delete dict[key];
         if (result.kept) {
           Object.assign(dict, result.payload);
+          produced = result.payload;
+          context.vouched = { payload: dict, fields: produced, level: result.level };
           return;
         }
+        produced = undefined;
         // Keep only the id, so that nothing can leave even if another plugin ignores our filter.
         dict.eid = eventId;
         if (!rejected.has(String(eventId))) {

@@ -64,6 +64,12 @@ export interface EnforcementContext {
   capLevel(level: ConsentLevel): ConsentLevel;
   /** Capture levels recorded by the plugin, waiting for the event store (or the fetch guard). */
   readonly captured: Map<string, ConsentLevel>;
+  /**
+   * The payload the plugin produced last (the tracker's own object, and a copy of what it held
+   * then) and the level it was sanitised at: the event store keeps it without sanitising it again
+   * when it arrives unchanged and its level still stands.
+   */
+  vouched: { readonly payload: object; readonly fields: Readonly<Record<string, unknown>>; readonly level: ConsentLevel } | undefined;
   drop(reason: DropReason, where: EnforcementPoint, eventId: unknown, detail: string): void;
   error(error: ConsentError): void;
   readonly counters: {
@@ -102,6 +108,7 @@ export function createEnforcementContext(options: {
     policy: options.policy,
     captured,
     counters,
+    vouched: undefined,
     readLevel() {
       let level: unknown;
       try {

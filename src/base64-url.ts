@@ -1,0 +1,119 @@
+/**
+ * Base64 for the JSON fields of a payload, without a library: URL-safe and unpadded when it
+ * encodes (as tracker-core sends `cx` and `ue_px`), either alphabet, padded or not, when it
+ * decodes. Text is UTF-8. Node's native `Buffer` does the work where there is one; elsewhere a
+ * table does, and where the platform also lacks `TextEncoder`/`TextDecoder` (older Hermes), a
+ * small UTF-8 codec stands in.
+ */
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const VALUES = new Uint8Array(128).fill(255);
+for (let i = 0; i < 64; i++) VALUES[ALPHABET.charCodeAt(i)] = i;
+VALUES[43] = 62; // '+'
+VALUES[47] = 63; // '/'
+
+/** Node's Buffer (native base64), where there is one that knows the URL-safe alphabet. */
+interface NativeBuffer {
+  from(text: string, encoding: string): { toString(encoding: string): string };
+  isEncoding?(encoding: string): boolean;
+}
+const native = (globalThis as { Buffer?: NativeBuffer }).Buffer;
+const nativeBuffer = native?.isEncoding?.('base64url') ? native : undefined;
+const BASE64_TEXT = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+const encoder = typeof TextEncoder === 'function' ? new TextEncoder() : undefined;
+const decoder = typeof TextDecoder === 'function' ? new TextDecoder() : undefined;
+
+/** UTF-8 bytes of a string (lone surrogates become U+FFFD, as TextEncoder does). */
+function utf8(text: string): Uint8Array {
+  if (encoder) return encoder.encode(text);
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    let code = text.charCodeAt(i);
+    if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      code = 0x10000 + ((code - 0xd800) << 10) + (text.charCodeAt((i += 1)) - 0xdc00);
+    } else if (code >= 0xd800 && code <= 0xdfff) code = 0xfffd;
+    if (code < 0x80) bytes.push(code);
+    else if (code < 0x800) bytes.push(0xc0 | (code >> 6), 0x80 | (code & 63));
+    else if (code < 0x10000) bytes.push(0xe0 | (code >> 12), 0x80 | ((code >> 6) & 63), 0x80 | (code & 63));
+    else bytes.push(0xf0 | (code >> 18), 0x80 | ((code >> 12) & 63), 0x80 | ((code >> 6) & 63), 0x80 | (code & 63));
+  }
+  return Uint8Array.from(bytes);
+}
+
+/** Text from UTF-8 bytes (malformed sequences become U+FFFD). */
+function fromUtf8(bytes: Uint8Array): string {
+  if (decoder) return decoder.decode(bytes);
+  let text = '';
+  for (let i = 0; i < bytes.length; ) {
+    const first = bytes[i] as number;
+    const size = first < 0x80 ? 1 : first >= 0xf0 ? 4 : first >= 0xe0 ? 3 : first >= 0xc0 ? 2 : 0;
+    let code = size === 1 ? first : first & (0xff >> (size + 1));
+    let valid = size > 0 && i + size <= bytes.length;
+    for (let k = 1; valid && k < size; k++) {
+      const next = bytes[i + k] as number;
+      valid = (next & 0xc0) === 0x80;
+      code = (code << 6) | (next & 63);
+    }
+    if (!valid) {
+      text += '\ufffd';
+      i += 1;
+      continue;
+    }
+    text += String.fromCodePoint(code);
+    i += size;
+  }
+  return text;
+}
+
+/** Every pair of base64 characters, by the 12 bits they stand for: two lookups per three bytes. */
+let pairs: string[] | undefined;
+
+/** The text's UTF-8 bytes in URL-safe base64, without padding. */
+export function encodeBase64Url(text: string): string {
+  if (nativeBuffer) return nativeBuffer.from(text, 'utf8').toString('base64url');
+  const bytes = utf8(text);
+  const pair = (pairs ??= Array.from({ length: 4096 }, (_, n) => ALPHABET[n >> 6]! + ALPHABET[n & 63]!));
+  const parts: string[] = [];
+  let i = 0;
+  const whole = bytes.length - (bytes.length % 3);
+  while (i < whole) {
+    let chunk = '';
+    for (const end = Math.min(whole, i + 3072); i < end; i += 3) {
+      const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
+      chunk += pair[n >> 12]! + pair[n & 4095]!;
+    }
+    parts.push(chunk);
+  }
+  const rest = bytes.length - whole;
+  if (rest > 0) {
+    const n = ((bytes[i] as number) << 16) | (rest === 2 ? (bytes[i + 1] as number) << 8 : 0);
+    parts.push(pair[n >> 12]! + (rest === 2 ? ALPHABET[(n >> 6) & 63]! : ''));
+  }
+  return parts.join('');
+}
+
+/**
+ * The text encoded in base64 (either alphabet, padding optional), or `undefined` for anything
+ * that is not base64: a character outside both alphabets, or a length no encoding gives.
+ */
+export function decodeBase64(encoded: string): string | undefined {
+  const unpadded = encoded.replace(/={1,2}$/, '');
+  if (unpadded.length % 4 === 1) return undefined;
+  if (nativeBuffer) return BASE64_TEXT.test(encoded) ? nativeBuffer.from(unpadded, 'base64').toString('utf8') : undefined;
+  const bytes = new Uint8Array(Math.floor((unpadded.length * 3) / 4));
+  let bits = 0;
+  let count = 0;
+  let at = 0;
+  for (let i = 0; i < unpadded.length; i++) {
+    const code = unpadded.charCodeAt(i);
+    const value = code < 128 ? (VALUES[code] as number) : 255;
+    if (value === 255) return undefined;
+    bits = (bits << 6) | value;
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      bytes[at++] = (bits >> count) & 0xff;
+    }
+  }
+  return fromUtf8(bytes);
+}

@@ -1,0 +1,55 @@
+import fc from 'fast-check';
+import { Base64 } from 'js-base64';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { decodeBase64, encodeBase64Url } from '../src/base64-url.js';
+
+/**
+ * The built-in base64 of payload fields: the same text as tracker-core's encoder (URL-safe, no
+ * padding) and a reference library, either alphabet read back, anything else refused; and the
+ * same results where the platform has no Buffer (a browser), nor TextEncoder/TextDecoder (older
+ * Hermes).
+ */
+
+const text = fc.string({ unit: 'grapheme', maxLength: 200 });
+const PlatformDecoder = TextDecoder;
+
+describe('base64 of payload fields', () => {
+  it('encodes UTF-8 text as URL-safe base64 without padding, as a reference library does', () => {
+    fc.assert(fc.property(text, (value) => encodeBase64Url(value) === Base64.encodeURI(value)));
+  });
+
+  it('reads back URL-safe and standard base64, padded or not', () => {
+    fc.assert(
+      fc.property(text, (value) => {
+        const padded = Base64.encode(value);
+        return decodeBase64(encodeBase64Url(value)) === value && decodeBase64(padded) === value && decodeBase64(padded.replace(/=+$/, '')) === value;
+      }),
+    );
+  });
+
+  it('refuses what is not base64: other characters, three padding signs, an impossible length', () => {
+    for (const bad of ['ab$c', 'abc===', 'abcde', 'a', 'é']) expect(decodeBase64(bad)).toBeUndefined();
+    expect(decodeBase64('')).toBe('');
+  });
+});
+
+describe.each([
+  { platform: 'without Buffer (a browser)', missing: ['Buffer'] },
+  { platform: 'without Buffer, TextEncoder and TextDecoder (older Hermes)', missing: ['Buffer', 'TextEncoder', 'TextDecoder'] },
+])('$platform', ({ missing }) => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.resetModules();
+  });
+
+  it('gives the same base64 and the same text, refuses the same, and reads malformed UTF-8 as U+FFFD', async () => {
+    for (const name of missing) vi.stubGlobal(name, undefined);
+    vi.resetModules();
+    const fallback = await import('../src/base64-url.js');
+    fc.assert(fc.property(text, (value) => fallback.encodeBase64Url(value) === encodeBase64Url(value) && fallback.decodeBase64(encodeBase64Url(value)) === value && fallback.decodeBase64(Base64.encode(value)) === value));
+    for (const bad of ['ab$c', 'abc===', 'abcde', 'é']) expect(fallback.decodeBase64(bad)).toBeUndefined();
+    // 0xff and a cut-off two-byte sequence are not UTF-8.
+    expect(fallback.decodeBase64('_8M')).toBe(new PlatformDecoder().decode(new Uint8Array([0xff, 0xc3])));
+    expect(fallback.encodeBase64Url('\ud800x')).toBe(encodeBase64Url('\ud800x'));
+  });
+});
