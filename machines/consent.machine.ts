@@ -21,7 +21,7 @@
  * and rises only when a change is in force.
  */
 import { and, assign, fromPromise, not, or, raise, setup, stateIn } from 'xstate';
-import { isConsentLevel, minLevel, type ConsentLevel } from './levels.js';
+import { compareLevels, isConsentLevel, minLevel, type ConsentLevel } from './levels.js';
 import { DEFAULT_TRACKER_CONFIGURATIONS } from './tracker-configuration.js';
 
 /**
@@ -166,8 +166,11 @@ export type ConsentEvent =
 
 /**
  * A decision made by another consent tracker on the same storage (another tab): its record as
- * stored, or `null` for a reset, and when it was made. The newest decision wins; it is not
- * stored again, since the other tracker stored it.
+ * stored, or `null` for a reset, and when it was made; `stored` when it was read from storage
+ * (what storage holds now). The newest decision wins, and of two made at the same instant the
+ * lower level; it is not stored again, since the other tracker stored it. When storage is found
+ * holding an older decision than this tab's (two writes landed out of order), this tab stores its
+ * own again.
  *
  * @example
  * ```ts
@@ -179,6 +182,7 @@ export interface SyncedDecision {
   readonly type: 'CONSENT.SYNC';
   readonly record: ConsentRecord | null;
   readonly at: number;
+  readonly stored?: boolean;
 }
 
 /**
@@ -304,6 +308,17 @@ function decidedEvent(context: ConsentContext, to: ConsentLevel, store: boolean)
   return { type: 'DECIDED', from, to, forget, withdrawal, store };
 }
 
+/**
+ * Where a synced decision stands against this tab's latest, in the order every tab shares:
+ * positive when it is newer, or made at the same instant for a lower level (tabs then agree, on
+ * the more private one); zero for the same decision.
+ */
+function syncOrder(context: ConsentContext, event: SyncedDecision): number {
+  if (event.at !== context.decidedAt) return event.at - context.decidedAt;
+  const theirs = event.record?.level ?? context.undecidedLevel;
+  return compareLevels(context.target ?? context.undecidedLevel, theirs);
+}
+
 /** The decision region's transitions out of any state on a valid `CONSENT.SET`: one per level. */
 const decideTransitions = LEVEL_STATE_LIST.map(([level, state]) => ({
   guard: { type: 'setTo' as const, params: { level } },
@@ -315,8 +330,12 @@ const onSet = [{ guard: not('validSet'), actions: 'reject' as const }, ...decide
 
 const onReset = { target: '#consent.decision.undecided.noDecision', actions: ['announceReset' as const, 'forgetDecision' as const] };
 
-/** A decision made in another tab: ignored if older than the latest this tab knows of, else taken as made here, but not stored. */
+/**
+ * A decision made in another tab: ignored if older than the latest this tab knows of (this tab's
+ * stored again if storage holds the older one), else taken as made here, but not stored.
+ */
 const onSync = [
+  { guard: 'storedIsOlder' as const, actions: 'storeAgain' as const },
   { guard: not('syncIsNewer') },
   ...LEVEL_STATE_LIST.map(([level, state]) => ({
     guard: { type: 'syncTo' as const, params: { level } },
@@ -373,7 +392,9 @@ export const consentMachine = setup({
   guards: {
     validSet: ({ event }) => event.type === 'CONSENT.SET' && decisionProblem(event.level, event.source) === null,
     setTo: ({ event }, params: { level: ConsentLevel }) => event.type === 'CONSENT.SET' && event.level === params.level,
-    syncIsNewer: ({ context, event }) => event.type === 'CONSENT.SYNC' && event.at > context.decidedAt && (event.record === null || isConsentLevel(event.record.level)),
+    syncIsNewer: ({ context, event }) => event.type === 'CONSENT.SYNC' && syncOrder(context, event) > 0 && (event.record === null || isConsentLevel(event.record.level)),
+    /** Storage holds a decision older than this tab's: another tab's write landed after this one's. */
+    storedIsOlder: ({ context, event }) => event.type === 'CONSENT.SYNC' && event.stored === true && context.record !== null && syncOrder(context, event) < 0,
     syncTo: ({ event }, params: { level: ConsentLevel }) => event.type === 'CONSENT.SYNC' && event.record?.level === params.level,
     loadedLevelIs: (_, params: { loaded: ConsentLevel | undefined; level: ConsentLevel }) => params.loaded === params.level,
     loadProblemIs: (_, params: { problem: ConsentProblem['code'] | undefined; codes: ReadonlyArray<ConsentProblem['code']> }) =>
@@ -399,6 +420,7 @@ export const consentMachine = setup({
   actions: {
     /** Tells the other regions about a decision; runs before `decide`, so `from` is the level before it. */
     announceDecision: raise(({ context, event }) => decidedEvent(context, (event as { level: ConsentLevel }).level, true)),
+    storeAgain: raise(({ context }) => ({ type: 'DECIDED' as const, from: context.target, to: context.target ?? context.undecidedLevel, forget: null, withdrawal: false, store: true })),
     announceSync: raise(({ context, event }) => decidedEvent(context, (event as SyncedDecision).record?.level ?? context.undecidedLevel, false)),
     adoptSync: assign(({ context, event }) => {
       if (event.type !== 'CONSENT.SYNC' || event.record === null) return {};

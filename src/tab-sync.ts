@@ -24,21 +24,21 @@ export function createTabSync(options: { readonly name: string; readonly decisio
   const { name, decisionKey, rules, receive } = options;
   const Broadcast = (globalThis as { BroadcastChannel?: new (name: string) => Channel }).BroadcastChannel;
   const channel = Broadcast ? new Broadcast(`consent-tracker:${name}`) : undefined;
-  const deliver = (raw: unknown, at: number | undefined) => {
+  const deliver = (raw: unknown, at: number | undefined, stored: boolean) => {
     const { record, problem } = parseConsentRecord(raw, rules);
     // What cannot be read is not a decision: the next start reads the stored one as it is.
     if (problem && problem.code !== 'STORED_DECISION_EXPIRED') return;
-    receive({ type: 'CONSENT.SYNC', record, at: at ?? record?.decidedAt ?? Date.now() });
+    receive({ type: 'CONSENT.SYNC', record, at: at ?? record?.decidedAt ?? Date.now(), ...(stored && { stored }) });
   };
   if (channel) {
     channel.onmessage = ({ data }) => {
       const { record, at } = (data ?? {}) as { record?: unknown; at?: unknown };
-      if (typeof at === 'number') deliver(record === null ? null : JSON.stringify(record), at);
+      if (typeof at === 'number') deliver(record === null ? null : JSON.stringify(record), at, false);
     };
   }
   const target = (globalThis as { addEventListener?: (type: string, listener: (event: { key: string | null; newValue: string | null }) => void) => void; removeEventListener?: (type: string, listener: unknown) => void });
   const onStorage = (event: { key: string | null; newValue: string | null }) => {
-    if (event.key === decisionKey) deliver(event.newValue, undefined);
+    if (event.key === decisionKey) deliver(event.newValue, undefined, true);
   };
   target.addEventListener?.('storage', onStorage);
   return {

@@ -7,7 +7,8 @@ import { useCollector } from './helpers/use-collector.js';
 /**
  * The browser adapter in a real Chromium (Debian's, through playwright-core): the cookies and
  * storage the page holds before a decision, after a withdrawal and after a reload; the linker;
- * and two tabs, where a withdrawal in one stops identifiers from the other within 500 ms.
+ * and two tabs, where a withdrawal in one stops identifiers from the other within 500 ms, and
+ * two decisions made at once end as one, in both tabs and in storage.
  */
 
 const collector = useCollector();
@@ -93,6 +94,23 @@ describe('the browser adapter in Chromium', () => {
     await call(second, (api) => api.track('second-tab-after'));
     const events = await collector.current.waitForEvents(1);
     expect(findLeaks(events, 'none')).toEqual([]);
+    await context.close();
+  });
+
+  it('two tabs deciding at once end on one decision, the one storage holds (the newer, or the lower of two made together)', async () => {
+    const context = await browser.newContext();
+    const [first, second] = [await openTab(context), await openTab(context)];
+    const stored = () => call(first, () => JSON.parse(localStorage.getItem('consent-tracker.decision') ?? 'null') as { level: string } | null);
+    for (const [a, b] of [['full', 'off'], ['off', 'full'], ['none', 'full'], ['full', 'session-only']] as const) {
+      await Promise.all([call(first, (api) => api.setLevel('none')), call(second, (api) => api.level())]);
+      await expect.poll(() => call(second, (api) => api.level())).toBe('none');
+      // Both clicks in the same instant, as far as two tabs can be driven at once.
+      await Promise.all([first.evaluate(`void window.page.setLevel(${JSON.stringify(a)})`), second.evaluate(`void window.page.setLevel(${JSON.stringify(b)})`)]);
+      await expect.poll(async () => {
+        const levels = [await call(first, (api) => api.level()), await call(second, (api) => api.level()), (await stored())?.level];
+        return new Set(levels).size === 1 && [a, b].includes(levels[0] as never);
+      }, { timeout: 5_000 }).toBe(true);
+    }
     await context.close();
   });
 });

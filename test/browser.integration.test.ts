@@ -240,8 +240,10 @@ describe('the browser adapter, further', () => {
       vi.useRealTimers();
     }
     await expect.poll(() => consent.getLevel()).toBe('none');
-    // An older decision from another tab than the one this tab knows of now is ignored.
+    // An older decision from another tab than the one this tab knows of now is ignored, and,
+    // since storage holds it (its write landed last), this tab's decision is stored again.
     window.dispatchEvent(new StorageEvent('storage', { key: 'consent-tracker.decision', newValue: JSON.stringify({ level: 'full', decidedAt: 1, policyVersion: '1', source: 'stale tab' }) }));
     expect(consent.getLevel()).toBe('none');
+    await expect.poll(() => JSON.parse(localStorage.getItem('consent-tracker.decision') ?? 'null')).toMatchObject({ level: 'none', decidedAt, source: 'other tab' });
   });
 });

@@ -254,6 +254,43 @@ describe('a decision made in another tab (CONSENT.SYNC)', () => {
     expect(chart.context()).toMatchObject({ target: 'full', record: { level: 'full', source: 'banner' } });
   });
 
+  it('of two decisions made at the same instant, every tab takes the lower: the tabs agree, on the more private one', async () => {
+    const full = await inForceAt('none');
+    full.actor.send(set('full'));
+    const at = full.context().decidedAt;
+    full.actor.send(synced('off', at));
+    expect(full.context()).toMatchObject({ target: 'off', enforced: 'off', record: { level: 'off', source: 'other tab' } });
+    const off = await inForceAt('none');
+    off.actor.send(set('off'));
+    off.actor.send(synced('full', off.context().decidedAt));
+    expect(off.context()).toMatchObject({ target: 'off', record: { level: 'off', source: 'banner' } });
+  });
+
+  it('storage found holding an older decision than this tab\'s (writes landed out of order): this tab stores its own again', async () => {
+    const chart = await inForceAt('none');
+    chart.actor.send(set('off'));
+    chart.last('forget').resolve();
+    await chart.settle();
+    chart.last('apply').resolve();
+    chart.last('writeDecision').resolve();
+    await chart.settle();
+    expect(chart.actor.getSnapshot().matches({ tracker: 'inForce' })).toBe(true);
+    const writes = chart.calls.writeDecision?.length ?? 0;
+    const older = { ...(synced('full', chart.context().decidedAt - 1) as object), stored: true } as never;
+    chart.actor.send(older);
+    expect(chart.context()).toMatchObject({ target: 'off', enforced: 'off' });
+    expect(chart.calls.writeDecision).toHaveLength(writes + 1);
+    expect(chart.last('writeDecision').input).toMatchObject({ record: { level: 'off', source: 'banner' } });
+    // No forgetting and no change: the decision is only written again.
+    expect(chart.actor.getSnapshot().matches({ tracker: 'inForce' })).toBe(true);
+    chart.last('writeDecision').resolve();
+    await chart.settle();
+    // Storage holding this tab's own decision, or an older one only announced (not stored), writes nothing.
+    chart.actor.send({ ...(synced('off', chart.context().decidedAt) as object), record: chart.context().record, stored: true } as never);
+    chart.actor.send(synced('full', chart.context().decidedAt - 1));
+    expect(chart.calls.writeDecision).toHaveLength(writes + 1);
+  });
+
   it('a reset in another tab forgets the decision here too', async () => {
     const chart = await inForceAt('full');
     chart.actor.send(synced(null, Date.now() + 1000));
