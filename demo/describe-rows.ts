@@ -11,8 +11,10 @@ const WEB_PAGE = 'iglu:com.snowplowanalytics.snowplow/web_page/';
 export interface RowCells {
   readonly key: string;
   readonly event: string;
-  readonly trackedAt: ConsentLevel | '?';
+  readonly trackedAt: ConsentLevel | '…';
   readonly sentAt: ConsentLevel;
+  /** A lower level in force between, when there was one: what the event was checked against. */
+  readonly lowestBetween: ConsentLevel | undefined;
   readonly anonymous: 'yes' | 'no';
   readonly cookie: 'sent' | 'none';
   readonly networkUserId: string;
@@ -45,11 +47,12 @@ export function describeRows(rows: readonly WireRow[]): RowCells[] {
   const leaks = findRowLeaks(rows);
   const names = new Map<string, string>();
   const nameOf = (value: string) => names.get(value) ?? (names.set(value, `id ${names.size + 1}`), `id ${names.size}`);
-  return rows.map(({ event, label, capturedAt, sentAt }, index) => ({
+  return rows.map(({ event, label, capturedAt, sentAt, allowed }, index) => ({
     key: `${event.id ?? ''}#${index}`,
     event: label,
-    trackedAt: capturedAt ?? '?',
+    trackedAt: capturedAt ?? '…',
     sentAt,
+    lowestBetween: allowed !== undefined && allowed !== sentAt && allowed !== capturedAt ? allowed : undefined,
     anonymous: event.anonymous ? 'yes' : 'no',
     cookie: event.cookieSent ? 'sent' : 'none',
     networkUserId: event.networkUserId === NULL_UUID ? 'none' : nameOf(event.networkUserId),

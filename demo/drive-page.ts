@@ -28,7 +28,9 @@ export async function drivePage(context: BrowserContext, demo: DemoServer): Prom
   let expected = 0;
   const press = async (page: Page, name: string, sends = true) => {
     await page.getByRole('button', { name, exact: true }).click();
-    if (sends) await demo.collector.waitForEvents((expected += 1), 15_000);
+    if (!sends) return;
+    expected += 1;
+    await Promise.all([demo.collector.waitForEvents(expected, 15_000), demo.wire.whenCaptured(expected)]);
   };
   const inForce = async (page: Page, level: ConsentLevel) => {
     await page.getByText(`level in force ${level} `).waitFor({ timeout: 15_000 });
@@ -45,12 +47,12 @@ export async function drivePage(context: BrowserContext, demo: DemoServer): Prom
   await press(page, 'Page view');
   await press(page, 'Purchase');
 
-  await press(page, 'Collector offline', false);
+  await press(page, 'Take the collector offline', false);
   const refused = page.waitForResponse((response) => response.url().startsWith(demo.collector.url) && response.status() === 503);
   await press(page, 'Click', false);
   await refused;
   await choose(page, 'none');
-  await press(page, 'Collector back online');
+  await press(page, 'Bring the collector back');
   await press(page, 'Click');
 
   await page.reload();

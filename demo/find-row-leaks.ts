@@ -1,4 +1,3 @@
-import { minLevel } from '../machines/levels.js';
 import { findLeaks, type Leak } from '../src/testing/find-leaks.js';
 import { findRelinks } from '../src/testing/find-relinks.js';
 import type { WireRow } from './wire-log.js';
@@ -16,12 +15,13 @@ const why = (leak: Leak, labels: ReadonlyMap<string | undefined, string>): strin
 
 /**
  * What the testing kit's leak finder reports for the demo's rows: each event checked against the
- * lower of its level when tracked and when sent, and the events of each identity period (after a
- * withdrawal) against those before it, for re-linking.
+ * lowest level in force from its capture to its arrival (an event whose capture is not known yet
+ * is left for the next look), and the events of each identity period (after a withdrawal)
+ * against those before it, for re-linking.
  */
 export function findRowLeaks(rows: readonly WireRow[]): RowLeak[] {
-  const levels = new Map(rows.map((row) => [row.event, minLevel(row.capturedAt ?? 'off', row.sentAt)]));
-  const leaks: Leak[] = findLeaks(rows.map((row) => row.event), (event) => levels.get(event) ?? 'off');
+  const levels = new Map(rows.flatMap((row) => (row.allowed === undefined ? [] : [[row.event, row.allowed] as const])));
+  const leaks: Leak[] = findLeaks([...levels.keys()], (event) => levels.get(event) ?? 'off');
   const periods = new Set(rows.map((row) => row.period));
   for (const period of periods) {
     if (period === 0) continue;

@@ -16,7 +16,7 @@ function print(title: string, rows: readonly WireRow[]): void {
     describeRows(rows).map((row) => ({
       event: row.event,
       'tracked at': row.trackedAt,
-      'sent at': row.sentAt,
+      'sent at': row.lowestBetween ? `${row.sentAt} (${row.lowestBetween} between)` : row.sentAt,
       'SP-Anonymous': row.anonymous,
       cookie: row.cookie,
       network_userid: row.networkUserId,
@@ -36,9 +36,12 @@ try {
   const reactNative = await demo.reactNative;
   print('The web page (browser adapter, driven in headless Chromium): what the collector received', page);
   print('React Native (the real @snowplow/react-native-tracker, in Node): what its collector received', reactNative);
+  // An event the demo cannot account for (its capture level unknown) is not checked: that fails the run too.
+  const unaccounted = [...page, ...reactNative].filter((row) => row.allowed === undefined);
+  for (const row of unaccounted) console.log(`not accounted for: ${row.label} (${row.event.id ?? 'no id'})`);
   const leaks = [...findRowLeaks(page), ...findRowLeaks(reactNative)];
   console.log(leaks.length === 0 ? '\nfindLeaks: no identifier beyond what each event was allowed, no re-link across a withdrawal.' : `\nfindLeaks found ${leaks.length}:\n${leaks.map((leak) => `  ${leak.eventId ?? '?'}: ${leak.why}`).join('\n')}`);
-  process.exitCode = leaks.length === 0 ? 0 : 1;
+  process.exitCode = leaks.length === 0 && unaccounted.length === 0 ? 0 : 1;
 } finally {
   await browser.close();
   await demo.close();

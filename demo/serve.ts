@@ -7,8 +7,9 @@
  *
  * Routes besides the page: `GET /wire` (what the collector received, as rows), `POST /level`
  * (the level the page has in force), `POST /tracked` (an event about to be tracked: answers its
- * name), `POST /collector` (`{"online":false}` for an outage), `GET /react-native` (the React
- * Native run's rows).
+ * name), `POST /captured` (the level it was tracked at), `GET` and `POST /collector`
+ * (`{"online":false}` for an outage), `GET /react-native` (the React Native run's rows). One
+ * visitor at a time: the level is the page's, whichever tab reports it.
  */
 import react from '@vitejs/plugin-react';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -62,13 +63,18 @@ export async function serveDemo(port = 0) {
   const api = async (request: IncomingMessage, response: ServerResponse, path: string): Promise<boolean> => {
     if (path === '/wire') return json(response, wire.rows()), true;
     if (path === '/react-native') return json(response, await reactNative.catch((error: unknown) => ({ error: String(error) }))), true;
+    if (path === '/collector' && request.method === 'GET') return json(response, { online }), true;
     if (request.method !== 'POST') return false;
     const body = await readJson(request);
     if (path === '/level' && isConsentLevel(body.level)) {
       wire.setLevel(body.level);
       return json(response, { level: wire.level() }), true;
     }
-    if (path === '/tracked' && typeof body.action === 'string' && isConsentLevel(body.level)) return json(response, { label: wire.track(body.action, body.level) }), true;
+    if (path === '/tracked' && typeof body.action === 'string') return json(response, { label: wire.track(body.action) }), true;
+    if (path === '/captured' && typeof body.label === 'string' && isConsentLevel(body.level)) {
+      wire.capture(body.label, body.level);
+      return json(response, { label: body.label }), true;
+    }
     if (path === '/collector' && typeof body.online === 'boolean') {
       online = body.online;
       collector.failWith(online ? undefined : 503);

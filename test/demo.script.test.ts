@@ -36,6 +36,20 @@ describe("the demo's leak column", () => {
     expect(describeRows(log.rows())[1]?.leaks).toContain('uid is not allowed at none');
   });
 
+  it('checks an event against the lowest level in force from its capture to its arrival, not only the two ends', async () => {
+    const app = createIdentifiedApp({ endpoint: collector.current.url });
+    const log = createWireLog(collector.current, 'full');
+    const label = log.track('queued', 'full');
+    log.setLevel('none');
+    log.setLevel('full');
+    app.core.track(buildStructEvent({ category: 'demo', action: label }));
+    await app.flush();
+    await collector.current.waitForEvents(1);
+    const [row] = log.rows();
+    expect(row).toMatchObject({ capturedAt: 'full', sentAt: 'full', allowed: 'none' });
+    expect(describeRows(log.rows())[0]).toMatchObject({ lowestBetween: 'none', leaks: expect.arrayContaining(['uid is not allowed at none']) });
+  });
+
   it('names an identifier sent both before a withdrawal and after the next consent, with the event it links to', async () => {
     const app = createIdentifiedApp({ endpoint: collector.current.url });
     const log = createWireLog(collector.current, 'full');

@@ -38,6 +38,13 @@ export function DemoPage() {
         <LiveChart />
         <section className="wide">
           <h2>What the collector received</h2>
+          <p className="muted small">
+            <b>tracked at</b>: the level in force when the page tracked the event; <b>sent at</b>: when the collector received it.
+            Each event is checked against the lowest level in force from one to the other, as consent-tracker treats it: a click
+            queued at full during an outage and sent after a withdrawal goes without identifiers. Identifier values are named
+            (id 1, id 2…) by first appearance, so a value seen again has the same name. The first event at full sends no cookie:
+            the collector sets it in its answer.
+          </p>
           {rows.length > 0 ? <WireTable rows={rows} caption="One row per event, checked by the testing kit's leak finder" /> : <p className="muted">Nothing yet: choose a level and track something.</p>}
         </section>
         <ReactNativeView />

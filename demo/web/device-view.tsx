@@ -18,6 +18,10 @@ export function DeviceView() {
   return (
     <section>
       <h2>On this device</h2>
+      <p className="muted small">
+        Below full the tracker keeps nothing here. consent-tracker keeps the decision, a queue per page load or tab (each
+        with a lease, taken over by the next load once it lapses) and the identity given after a withdrawal.
+      </p>
       <h3>Cookies</h3>
       <Keys keys={device.cookies} />
       <h3>Storage</h3>

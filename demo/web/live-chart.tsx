@@ -35,7 +35,13 @@ export function LiveChart() {
           </button>
         ))}
       </div>
-      <p className="muted small">Five regions run side by side; each is drawn with one arrow per pair of states. The whole chart, every guard named, is in docs/consent-machine.md.</p>
+      <p className="muted small">
+        Five regions run side by side: the <b>decision</b>, the live <b>tracker</b> being changed, the <b>cleanup</b> of what a
+        withdrawal forgets, the <b>persistence</b> of the decision, and the <b>gate</b> that holds the app's calls during a change.
+        Each tab shows the state its region is in; the region shown is drawn with one arrow per pair of states (every level can be
+        reached from every other, so the decision region is dense). The whole chart, every guard named, is in
+        docs/consent-machine.md.
+      </p>
       <div className="chart" dangerouslySetInnerHTML={{ __html: svg }} />
     </section>
   );

@@ -1,18 +1,24 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { BrowserConsentTracker } from 'consent-tracker/browser';
 import { useConsentTracker } from 'consent-tracker/react';
+import { consent } from './consent.js';
 import { post } from './demo-api.js';
 
 const PURCHASE = 'iglu:com.acme/purchase/jsonschema/1-0-0';
 
 /** Buttons that track as the shop would, reload the page or open it again, and take the collector down. */
 export function TrackPanel() {
-  const { level, tracker } = useConsentTracker<BrowserConsentTracker>();
+  const { tracker } = useConsentTracker<BrowserConsentTracker>();
   const [online, setOnline] = useState(true);
-  // The server names each event and notes the level it was tracked at, before it is tracked.
+  useEffect(() => {
+    void fetch('/collector').then((r) => r.json() as Promise<{ online: boolean }>).then((state) => setOnline(state.online));
+  }, []);
+  // The server names the event first; the level is read as the tracker is called, and reported after.
   const track = async (action: string, send: (tracker: BrowserConsentTracker, label: string) => void) => {
-    const { label } = await post<{ label: string }>('/tracked', { action, level });
+    const { label } = await post<{ label: string }>('/tracked', { action });
+    const level = consent.getLevel();
     if (tracker) send(tracker, label);
+    await post('/captured', { label, level });
   };
   const toggleCollector = async () => {
     const next = await post<{ online: boolean }>('/collector', { online: !online });
@@ -32,9 +38,10 @@ export function TrackPanel() {
         <button onClick={() => location.reload()}>Reload</button>
         <button onClick={() => window.open(location.href, '_blank')}>Second tab</button>
         <button className={online ? '' : 'warning'} onClick={() => void toggleCollector()}>
-          {online ? 'Collector offline' : 'Collector back online'}
+          {online ? 'Take the collector offline' : 'Bring the collector back'}
         </button>
       </div>
+      <p className="muted small">{online ? 'The collector is online.' : 'The collector answers 503: events wait in the queue.'}</p>
     </section>
   );
 }

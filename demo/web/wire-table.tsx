@@ -16,12 +16,15 @@ export function WireTable({ rows, caption }: { rows: readonly WireRow[]; caption
           <tr key={row.key}>
             <td>{row.event}</td>
             <td><span className={`pill ${row.trackedAt}`}>{row.trackedAt}</span></td>
-            <td><span className={`pill ${row.sentAt}`}>{row.sentAt}</span></td>
+            <td>
+              <span className={`pill ${row.sentAt}`}>{row.sentAt}</span>
+              {row.lowestBetween ? <span className="between"> ({row.lowestBetween} between)</span> : null}
+            </td>
             <td>{row.anonymous}</td>
             <td>{row.cookie}</td>
             <td>{row.networkUserId}</td>
             <td>{row.identifiers.length > 0 ? row.identifiers.map(([field, name]) => <span key={field} className="id">{field} <b>{name}</b></span>) : <span className="muted">none</span>}</td>
-            <td className={row.leaks.length > 0 ? 'leak' : 'clean'}>{row.leaks.length > 0 ? row.leaks.join('; ') : 'none'}</td>
+            <td className={row.leaks.length > 0 ? 'leak' : row.trackedAt === '…' ? 'muted' : 'clean'}>{row.leaks.length > 0 ? row.leaks.join('; ') : row.trackedAt === '…' ? 'checking…' : 'none'}</td>
           </tr>
         ))}
       </tbody>
