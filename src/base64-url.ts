@@ -72,7 +72,7 @@ let pairs: string[] | undefined;
 export function encodeBase64Url(text: string): string {
   if (nativeBuffer) return nativeBuffer.from(text, 'utf8').toString('base64url');
   const bytes = utf8(text);
-  const pair = (pairs ??= Array.from({ length: 4096 }, (_, n) => ALPHABET[n >> 6]! + ALPHABET[n & 63]!));
+  const pair = (pairs ??= Array.from({ length: 4096 }, (_, n) => (ALPHABET[n >> 6] as string) + (ALPHABET[n & 63] as string)));
   const parts: string[] = [];
   let i = 0;
   const whole = bytes.length - (bytes.length % 3);
@@ -80,14 +80,14 @@ export function encodeBase64Url(text: string): string {
     let chunk = '';
     for (const end = Math.min(whole, i + 3072); i < end; i += 3) {
       const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
-      chunk += pair[n >> 12]! + pair[n & 4095]!;
+      chunk += (pair[n >> 12] as string) + (pair[n & 4095] as string);
     }
     parts.push(chunk);
   }
   const rest = bytes.length - whole;
   if (rest > 0) {
     const n = ((bytes[i] as number) << 16) | (rest === 2 ? (bytes[i + 1] as number) << 8 : 0);
-    parts.push(pair[n >> 12]! + (rest === 2 ? ALPHABET[(n >> 6) & 63]! : ''));
+    parts.push((pair[n >> 12] as string) + (rest === 2 ? (ALPHABET[(n >> 6) & 63] as string) : ''));
   }
   return parts.join('');
 }
