@@ -46,7 +46,7 @@ export function createChartActors({ adapter, enforcement, inOrder, storage, deci
     apply: fromPromise<undefined, ApplyInput>(async ({ input, signal }) => {
       await adapter.apply(input.level, input.from, signal);
       // The queue at rest is brought in line with the level now in force.
-      if (!signal.aborted) await enforcement.levelChanged();
+      if (!signal.aborted) await enforcement.levelChanged(input.level);
       return undefined;
     }),
     forget: fromPromise<undefined, ForgetInput>(async ({ input, signal }) => {

@@ -87,6 +87,8 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
     // A queue in memory only is not stored: what is left of it at stop() is counted there.
     storage: config.storageIsMemory ? undefined : storage,
     level: () => chart.actor?.getSnapshot().context.enforced ?? 'off',
+    // The level of booting stands in for a decision not read yet: what an earlier run queued waits for it.
+    awaitingDecision: () => chart.actor === undefined || !selectBooted(chart.actor.getSnapshot()),
     storageKey: `${storageKey}.queue`,
     onError: report,
   });
@@ -116,9 +118,14 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
     actor.send(event);
     return whenSettled(actor, stopped);
   };
+  const ready = waitFor(actor, selectBooted, { timeout: Infinity }).then(() => undefined, () => undefined);
+  // What waited while booting (an earlier run's queue, what the tracker tracked by itself) goes now.
+  void ready
+    .then(async () => (!stopping && (await enforcement.eventStore.count()) > 0 ? adapter.flush() : undefined))
+    .catch(() => undefined);
   return {
     actor,
-    ready: waitFor(actor, selectBooted, { timeout: Infinity }).then(() => undefined, () => undefined),
+    ready,
     tracker: gate.facade,
     enforcement,
     getLevel: () => actor.getSnapshot().context.enforced,

@@ -273,6 +273,49 @@ describe.each(HARNESSES)('a stored queue that cannot be written, then a restart,
   });
 });
 
+describe.each(HARNESSES)('a queue stored by the run before, with the $name adapter', (harness) => {
+  /** A run at `decided` that queues `queued` while the collector is down, then stops; the next launch's drops. */
+  async function queuedThenRestarted(decided: ConsentLevel, next: ConsentLevel | undefined, undecidedLevel: ConsentLevel) {
+    const device = harness.device();
+    device.storage.entries.set('consent-tracker.decision', storedDecision(decided));
+    const first = apps.launch(harness, { device, options: { undecidedLevel } });
+    await first.consent.ready;
+    collector.current.failWith(503);
+    first.track('queued');
+    await expect.poll(() => collector.current.requests().length).toBeGreaterThan(0);
+    await first.consent.stop();
+    collector.current.failWith(undefined);
+    collector.current.reset();
+    if (next !== undefined) device.storage.entries.set('consent-tracker.decision', storedDecision(next));
+    const drops: string[] = [];
+    const app = apps.launch(harness, { device, options: { undecidedLevel, onDrop: (drop) => drops.push(drop.reason) } });
+    await app.consent.ready;
+    return { app, drops };
+  }
+
+  it.each(['none', 'off'] as const)('is sent at the level of the decision read, not lowered to the stand-in of booting (undecided level %s), without another event', async (undecidedLevel) => {
+    const { drops } = await queuedThenRestarted('full', undefined, undecidedLevel);
+    const [queued] = await collector.current.waitForEvents(1);
+    expect(queued?.payload.se_ac).toBe('queued');
+    expect(queued?.anonymous).toBe(false);
+    expect(findLeaks([queued as CollectedEvent], 'full')).toEqual([]);
+    expect(drops).toEqual([]);
+  });
+
+  it('is lowered to a withdrawal the run before stored after it, and dropped and counted at off', async () => {
+    const { app } = await queuedThenRestarted('full', 'none', 'none');
+    const [queued] = await collector.current.waitForEvents(1);
+    expect(queued?.anonymous).toBe(true);
+    expect(findLeaks([queued as CollectedEvent], 'none')).toEqual([]);
+    await app.consent.stop();
+    collector.current.reset();
+    const off = await queuedThenRestarted('full', 'off', 'none');
+    await drained(off.app);
+    expect(collector.current.events()).toEqual([]);
+    expect(off.drops).toContain('off');
+  });
+});
+
 describe('the identity across restarts, with the react-native adapter', () => {
   const harness = reactNativeHarness;
 

@@ -26,8 +26,11 @@ import { withTimeout } from './with-timeout.js';
 export interface ConsentEventStore extends EventStore {
   /** Resolves when the persisted queue has been read (or found unreadable and reported). */
   readonly ready: Promise<void>;
-  /** Re-sanitises every queued event for the current level (drops them all at `off`) and persists the result. */
-  reconcile(): Promise<void>;
+  /**
+   * Re-sanitises every queued event for the current level, or for `level`, the one being put in
+   * force (drops them all at `off`), and persists the result.
+   */
+  reconcile(level?: ConsentLevel): Promise<void>;
   /**
    * For a queued event: the level it was tracked at, and the most it may still be sent with (lowered
    * by every downgrade since), and its payload as the queue holds it (sanitised at `allowed`).
@@ -186,6 +189,9 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
 
   /** Notices a downgrade that nobody announced, before anything is read from the queue. */
   function followLevel() {
+    // The stand-in level of booting is no decision: what an earlier run stored is held at its
+    // levels (the fetch guard sends nothing meanwhile) and lowered once a decision is in force.
+    if (context.awaitingDecision()) return;
     const level = context.readLevel();
     if (loaded) lowestSinceStart = minLevel(lowestSinceStart, level);
     const lowered = compareLevels(level, lastLevel) < 0 && lowerTo(level);
@@ -317,7 +323,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     for (const key of keys) adopted.push(...readStored(await withTimeout(storage?.getItem(key), storageTimeoutMs, 'storage.getItem').catch(() => null), key));
     // Its instance may have withdrawn after it last stored this queue: each event is lowered to the
     // lowest level this instance has followed, as its own stored queue was when it started.
-    lowerTo(minLevel(lastLevel, lowestSinceStart), adopted);
+    if (!context.awaitingDecision()) lowerTo(minLevel(lastLevel, lowestSinceStart), adopted);
     merge(adopted.filter((entry) => !entry.removed));
     schedulePersist();
     await writing;
@@ -388,7 +394,8 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       const capturedAt = (eventId !== undefined && context.captured.get(eventId)) || context.readLevel();
       if (eventId !== undefined) context.captured.delete(eventId);
       followLevel();
-      const result = vouchedFor(item.payload, minLevel(lastLevel, capturedAt)) ?? sanitizeEvent(item.payload, lastLevel, { policy, capturedAt });
+      const now = context.awaitingDecision() ? context.readLevel() : lastLevel;
+      const result = vouchedFor(item.payload, minLevel(now, capturedAt)) ?? sanitizeEvent(item.payload, now, { policy, capturedAt });
       if (!result.kept) {
         context.drop(result.reason, 'eventStore', eventId, result.detail);
         return entries.length;
@@ -449,12 +456,16 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     },
     getAll: async () => entries.map(({ payload, svrAnon }) => ({ payload, svrAnon })),
     getAllPayloads: async () => entries.map(({ payload }) => payload),
-    reconcile: async () => {
+    reconcile: async (applied) => {
       await ready;
-      const level = context.readLevel();
-      lastLevel = level;
-      if (loaded) lowestSinceStart = minLevel(lowestSinceStart, level);
-      if (lowerTo(level)) schedulePersist();
+      const awaiting = context.awaitingDecision();
+      // While booting the level function still answers the stand-in: only the level being put in force counts.
+      const level = applied === undefined ? (awaiting ? undefined : context.readLevel()) : awaiting ? applied : minLevel(applied, context.readLevel());
+      if (level !== undefined) {
+        lastLevel = level;
+        if (loaded) lowestSinceStart = minLevel(lowestSinceStart, level);
+        if (lowerTo(level)) schedulePersist();
+      }
       await writesDone();
     },
     holds: (eventId) => byId.has(eventId) || inLimbo.has(eventId),

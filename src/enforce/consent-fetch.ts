@@ -34,7 +34,8 @@ interface Verdict {
  * `none`) through `sanitizeEvent`, then checks the result; an event that still carries a
  * forbidden identifier is refused, counted and reported. A request with any event below `full`
  * gets `SP-Anonymous: *` and `credentials: 'omit'`. A request that is not a Snowplow event
- * request (a cookie extension service call) is only let through at `full`.
+ * request (a cookie extension service call) is only let through at `full`. While booting (no
+ * decision in force yet) nothing is sent: the request fails, and the emitter keeps its events.
  */
 /** The fetch guard, and a way to wait for the requests it has in flight. */
 export type ConsentFetch = FetchFunction & { idle(): Promise<void> };
@@ -158,6 +159,9 @@ export function createConsentFetch(
   }
 
   async function handle(input: Request, init?: RequestInit): Promise<Response> {
+    // While booting the level is a stand-in: the events wait in the queue (the emitter keeps what
+    // a failed request held) for the decision, rather than be sent, or dropped, at the stand-in.
+    if (context.awaitingDecision()) throw new TypeError('consent-tracker: no decision is in force yet; the events wait in the queue');
     const request = init === undefined && input instanceof Request ? input : new Request(input, init);
     const method = request.method.toUpperCase();
     const url = new URL(request.url);

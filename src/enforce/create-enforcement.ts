@@ -30,6 +30,13 @@ const QUEUE_LEASE_MS = 30_000;
 export interface EnforcementOptions {
   /** The level in force now. Read once per event and per request; a throwing or invalid answer counts as `off`. */
   readonly level: () => ConsentLevel;
+  /**
+   * Whether `level` answers a stand-in while the user's decision is not in force yet (booting).
+   * Meanwhile the queue keeps what an earlier run stored at its own levels rather than lowering
+   * it to the stand-in, and the fetch guard sends no event (the emitter keeps them for later);
+   * `levelChanged(level)` then lowers the queue to the decision put in force. Default: never.
+   */
+  readonly awaitingDecision?: () => boolean;
   /** Where the event queue is persisted (AsyncStorage, a `localStorage` wrapper); in memory only if absent. */
   readonly storage?: KeyValueStorage;
   /**
@@ -108,12 +115,13 @@ export interface Enforcement {
    */
   followLevel(decision?: { readonly level: ConsentLevel; readonly stored: boolean }): void;
   /**
-   * Call when the level function's answer has changed. Starts a new anonymous session when
+   * Call when the level function's answer has changed, or with the `level` being put in force
+   * (when the level function does not answer it yet). Starts a new anonymous session when
    * `session-only` is entered, re-sanitises the queue after a downgrade (dropping it at `off`),
    * and resolves when the result is persisted. The track-time and send-time points follow the
    * level by themselves; this brings the queue at rest in line at once.
    */
-  levelChanged(): Promise<void>;
+  levelChanged(level?: ConsentLevel): Promise<void>;
   /**
    * The tracker's own identity must not be sent again (an adapter found it stored where a
    * withdrawal should have removed it): a later `full` sends a new one, unless `stitch` is set.
@@ -198,7 +206,7 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
 
   /** The cap of the call being replayed by `trackAtMost`, if any. */
   let ceiling: ConsentLevel | undefined;
-  const context = createEnforcementContext({ policy, level: options.level, ceiling: () => ceiling, onDrop: options.onDrop, onError: options.onError });
+  const context = createEnforcementContext({ policy, level: options.level, ceiling: () => ceiling, awaitingDecision: options.awaitingDecision, onDrop: options.onDrop, onError: options.onError });
   const identityKey = options.identityKey ?? `${storageKey.replace(/\.queue$/, '')}.identity`;
   const identityStore = createIdentityStore(storage, identityKey, storageTimeoutMs, context.error);
   const identity = new IdentityKeeper(policy, options.stitch === true, identityStore.save);
@@ -273,9 +281,9 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
       identity.observe(context.readLevel());
       if (decision !== undefined) identity.decided(decision.level, decision.stored);
     },
-    async levelChanged() {
+    async levelChanged(level) {
       identity.observe(context.readLevel());
-      await eventStore.reconcile();
+      await eventStore.reconcile(level);
     },
     stop() {
       stopping ??= stopGracefully();

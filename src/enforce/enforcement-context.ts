@@ -60,6 +60,8 @@ export interface EnforcementContext {
   readonly policy: PolicyTable;
   /** Reads the level once; a throwing or invalid level function counts as `off` and is reported. */
   readLevel(): ConsentLevel;
+  /** Whether the level is the stand-in of booting: no decision is in force yet. */
+  awaitingDecision(): boolean;
   /** The level an event tracked now gets: the level in force, under the ceiling if one is set. */
   capLevel(level: ConsentLevel): ConsentLevel;
   /** Capture levels recorded by the plugin, waiting for the event store (or the fetch guard). */
@@ -87,6 +89,7 @@ export function createEnforcementContext(options: {
   policy: PolicyTable;
   level: () => ConsentLevel;
   ceiling?: (() => ConsentLevel | undefined) | undefined;
+  awaitingDecision?: (() => boolean) | undefined;
   onDrop?: ((drop: DroppedEvent) => void) | undefined;
   onError?: ((error: ConsentError) => void) | undefined;
 }): EnforcementContext {
@@ -120,6 +123,13 @@ export function createEnforcementContext(options: {
       if (isConsentLevel(level)) return level;
       context.error(new ConsentError('INVALID_LEVEL', `the level function returned ${describe(level)}; enforcing off`));
       return 'off';
+    },
+    awaitingDecision() {
+      try {
+        return options.awaitingDecision?.() === true;
+      } catch {
+        return false;
+      }
     },
     capLevel(level) {
       let ceiling: unknown;
