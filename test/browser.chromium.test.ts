@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findLeaks } from 'consent-tracker/testing';
+import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { launchChromium, servePage } from './helpers/chromium.js';
 import { useCollector } from './helpers/use-collector.js';
 
@@ -22,7 +22,7 @@ afterAll(async () => {
   await site?.close();
 });
 
-type PageApi = { page: { ready(): Promise<void>; level(): string; setLevel(level: string): Promise<void>; trackPageView(): void; track(action: string): void; storageKeys(): string[] } };
+type PageApi = { page: { ready(): Promise<void>; level(): string; setLevel(level: string): Promise<void>; trackPageView(): void; track(action: string): void; persisted(): Promise<void>; flush(): void; storageKeys(): string[] } };
 
 async function openTab(context: BrowserContext): Promise<Page> {
   const tab = await context.newPage();
@@ -94,6 +94,32 @@ describe('the browser adapter in Chromium', () => {
     await call(second, (api) => api.track('second-tab-after'));
     const events = await collector.current.waitForEvents(1);
     expect(findLeaks(events, 'none')).toEqual([]);
+    await context.close();
+  });
+
+  it('a reload hands the queue to the next load at once: an event queued while the collector was down goes out with the next load\'s first one', async () => {
+    const context = await browser.newContext();
+    const tab = await openTab(context);
+    await call(tab, (api) => api.setLevel('full'));
+    collector.current.failWith(503);
+    await call(tab, (api) => api.track('queued-before-reload'));
+    await expect.poll(() => collector.current.requests().length).toBeGreaterThan(0);
+    // The queue stored as it is (a reload while a write is under way leaves the slot to its lease).
+    await call(tab, (api) => api.persisted());
+    await tab.reload();
+    await call(tab, (api) => api.ready());
+    collector.current.failWith(undefined);
+    await call(tab, (api) => api.track('after-reload'));
+    // Sent by the next load (with its first event, or its next flush), without waiting for the first load's lease to lapse.
+    await expect.poll(async () => {
+      await call(tab, (api) => api.flush());
+      return collector.current.events().length;
+    }, { timeout: 5_000 }).toBe(2);
+    const events = collector.current.events();
+    expect(events.map((e) => e.payload.se_ac).sort()).toEqual(['after-reload', 'queued-before-reload']);
+    expect(findLeaks(events, 'full')).toEqual([]);
+    // One queue on the device: the next load took the slot the first one gave up.
+    expect((await call(tab, (api) => api.storageKeys())).filter((key) => key.startsWith('consent-tracker.queue') && !key.endsWith('.lease'))).toEqual(['consent-tracker.queue']);
     await context.close();
   });
 

@@ -51,6 +51,23 @@ export interface BrowserConsentTracker {
   readonly tracker: BrowserTracker | undefined;
 }
 
+/**
+ * A reload or a navigation away hands the queue to the next page load at once; a page kept in the
+ * back/forward cache keeps its slot, and stores its queue again when it is shown. Returns how to
+ * stop listening.
+ */
+function handOffOnUnload(enforcement: Enforcement): () => void {
+  if (typeof addEventListener !== 'function') return () => undefined;
+  const onHide = (event: Event) => void ((event as PageTransitionEvent).persisted || enforcement.eventStore.handOff());
+  const onShow = (event: Event) => void ((event as PageTransitionEvent).persisted && enforcement.eventStore.resume());
+  addEventListener('pagehide', onHide);
+  addEventListener('pageshow', onShow);
+  return () => {
+    removeEventListener('pagehide', onHide);
+    removeEventListener('pageshow', onShow);
+  };
+}
+
 /** The anonymous tracking and the state storage of each level: below `full`, nothing is stored. */
 function settingsOf(level: ConsentLevel, fullStorage: TrackerConfiguration['stateStorageStrategy']) {
   if (level === 'full') return { anonymous: false as const, stateStorageStrategy: fullStorage };
@@ -81,6 +98,7 @@ export function browserAdapter(options: BrowserAdapterOptions): ConsentAdapter<B
   let created: BrowserTracker | undefined;
   let enforcementInUse: Enforcement | undefined;
   let removeLinkDecoration: () => void = () => undefined;
+  let removePageListeners: () => void = () => undefined;
   const atFull = () => enforcementInUse?.level() === 'full';
   const storage: KeyValueStorage | undefined = typeof localStorage === 'undefined' ? undefined : webStorage(localStorage);
   return {
@@ -102,6 +120,7 @@ export function browserAdapter(options: BrowserAdapterOptions): ConsentAdapter<B
       // Links are decorated only at full (with the identity in force), and only those the app asks
       // for; below full no decoration survives, not even one the raw tracker's linker made.
       const tracker = created;
+      removePageListeners = handOffOnUnload(enforcement);
       removeLinkDecoration = installLinkDecoration({
         shouldDecorate: crossDomainLinker ?? (() => false),
         deviceUserId: () => (atFull() && tracker ? (enforcement.replacementIdentity()?.userId ?? tracker.getDomainUserId()) : undefined),
@@ -138,7 +157,10 @@ export function browserAdapter(options: BrowserAdapterOptions): ConsentAdapter<B
       });
     },
     flush: async () => created?.flushBuffer(),
-    stop: () => removeLinkDecoration(),
+    stop: () => {
+      removePageListeners();
+      removeLinkDecoration();
+    },
     orderedMethods: ['setUserId', 'addGlobalContexts'],
     replay(tracker, method, args, timestamp, level) {
       const call = (tracker as unknown as Record<string, (...a: unknown[]) => unknown>)[method];

@@ -59,6 +59,14 @@ export interface ConsentEventStore extends EventStore {
    * this instance's queue slot is released. Resolves once it is (at most the storage timeout).
    */
   stop(): Promise<void>;
+  /**
+   * The app is going away for good (a page unloaded, not kept in the back/forward cache): if
+   * the queue is stored as it is, this instance's slot is given up now, so that the next start
+   * takes it at once rather than once the lease lapses. Nothing is written after it.
+   */
+  handOff(): void;
+  /** The app is back (a page shown from the back/forward cache): its queue is stored again, in its slot if still its own, else in a new one. */
+  resume(): void;
 }
 
 interface Entry {
@@ -213,6 +221,8 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   }
 
   let stopped = false;
+  /** The slot was given up (`handOff`): nothing is written until `resume`. */
+  let handedOff = false;
   /** False when the stored queue could not be read: it is then left as it is, not overwritten. */
   let writable = true;
 
@@ -220,12 +230,12 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   let lastWriteFailed = false;
 
   function schedulePersist() {
-    if (!storage || stopped || !writable) return;
+    if (!storage || stopped || handedOff || !writable) return;
     dirty = true;
     if (writerRunning) return;
     writerRunning = true;
     writing = ownQueueRead.then(async () => {
-      while (dirty && !stopped && writable) {
+      while (dirty && !stopped && !handedOff && writable) {
         dirty = false;
         const key = await slotToWrite();
         if (key === undefined) break;
@@ -316,7 +326,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
    * their events join this queue, and once it is stored their slots are removed.
    */
   async function adopt(): Promise<void> {
-    if (!slots || slotKey === undefined || stopped) return;
+    if (!slots || slotKey === undefined || stopped || handedOff) return;
     const keys = await slots.claimFree(slotKey);
     if (keys.length === 0) return;
     const adopted: Entry[] = [];
@@ -336,8 +346,10 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     if (!slots || stopped) return;
     renewal = clock.setTimeout(() => {
       void (async () => {
-        if (stopped || slotKey === undefined) return;
-        await slots.renew(slotKey).catch(() => undefined);
+        if (stopped || handedOff || slotKey === undefined) return;
+        // Renewed only while still its own (a page frozen or shown again may find it taken over): else stored in a new one.
+        if (await slots.owns(slotKey).catch(() => false)) await slots.renew(slotKey).catch(() => undefined);
+        else schedulePersist();
         await adopt().catch(() => undefined);
         renewLater();
       })();
@@ -485,6 +497,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       clock.clearTimeout(renewal);
       // Whatever is still unsettled will not be sent by this store: count it.
       for (const entry of [...inLimbo.values()]) settleEntry(entry, false);
+      if (handedOff) return;
       if (storage && writable && slots && slotKey !== undefined) {
         // Given up once the last write has ended, so the next instance takes it with what it holds.
         const key = slotKey;
@@ -502,6 +515,19 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       if (entry) settleEntry(entry, outcome !== 'failed');
       const queued = byId.get(eventId);
       if (queued) queued.refusedWith = outcome === 'failed' ? status : undefined;
+    },
+    handOff() {
+      // A write under way or due could land once the next start has the slot, over its queue: then the lease lapses as for a kill.
+      if (!slots || slotKey === undefined || stopped || !writable || writerRunning || dirty) return;
+      handedOff = true;
+      clock.clearTimeout(renewal);
+      void slots.release(slotKey).catch(() => undefined);
+    },
+    resume() {
+      if (!handedOff) return;
+      handedOff = false;
+      schedulePersist();
+      renewLater();
     },
     persisted: async () => {
       await ready;

@@ -25,6 +25,8 @@ Object.assign(window, {
     setLevel: (level: ConsentLevel) => consent.setLevel(level, 'chromium'),
     trackPageView: () => consent.tracker.trackPageView(),
     track: (action: string) => consent.tracker.trackStructEvent({ category: 'chromium', action }),
+    persisted: () => consent.enforcement.eventStore.persisted(),
+    flush: () => consent.tracker.tracker?.flushBuffer(),
     storageKeys: () => [...Object.keys(localStorage), ...Object.keys(sessionStorage).map((key) => `session:${key}`)],
   },
 });
