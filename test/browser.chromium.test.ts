@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
+import { findLeaks } from 'consent-tracker/testing';
 import { launchChromium, servePage } from './helpers/chromium.js';
 import { useCollector } from './helpers/use-collector.js';
 
