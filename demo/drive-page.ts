@@ -41,6 +41,9 @@ export async function drivePage(context: BrowserContext, demo: DemoServer): Prom
     await inForce(page, level);
   };
 
+  /** The page's queue stored as it is: a reload or a close then hands its slot over. */
+  const stored = (tab: Page) => tab.evaluate('window.demoPersisted()');
+
   const page = await openDemo(context, demo);
   await page.getByRole('button', { name: 'Measure my visits, as me' }).click();
   await inForce(page, 'full');
@@ -55,6 +58,7 @@ export async function drivePage(context: BrowserContext, demo: DemoServer): Prom
   await press(page, 'Bring the collector back');
   await press(page, 'Click');
 
+  await stored(page);
   await page.reload();
   await inForce(page, 'none');
   await choose(page, 'full');
@@ -66,6 +70,7 @@ export async function drivePage(context: BrowserContext, demo: DemoServer): Prom
   await choose(second, 'none');
   await inForce(page, 'none');
   await press(page, 'Click');
+  await stored(second);
   await second.close();
   return page;
 }

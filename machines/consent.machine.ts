@@ -394,7 +394,7 @@ export const consentMachine = setup({
     setTo: ({ event }, params: { level: ConsentLevel }) => event.type === 'CONSENT.SET' && event.level === params.level,
     syncIsNewer: ({ context, event }) => event.type === 'CONSENT.SYNC' && syncOrder(context, event) > 0 && (event.record === null || isConsentLevel(event.record.level)),
     /** Storage holds a decision older than this tab's: another tab's write landed after this one's. */
-    storedIsOlder: ({ context, event }) => event.type === 'CONSENT.SYNC' && event.stored === true && context.record !== null && syncOrder(context, event) < 0,
+    storedIsOlder: ({ context, event }) => event.type === 'CONSENT.SYNC' && event.stored === true && syncOrder(context, event) < 0,
     syncTo: ({ event }, params: { level: ConsentLevel }) => event.type === 'CONSENT.SYNC' && event.record?.level === params.level,
     loadedLevelIs: (_, params: { loaded: ConsentLevel | undefined; level: ConsentLevel }) => params.loaded === params.level,
     loadProblemIs: (_, params: { problem: ConsentProblem['code'] | undefined; codes: ReadonlyArray<ConsentProblem['code']> }) =>

@@ -109,7 +109,7 @@ export function encodeJsonFields(payload: Record<string, unknown>): void {
     const text = payload[plain];
     if (typeof text !== 'string') continue;
     const base64 = encodeBase64Url(text);
-    const parsed = parsedFields.get(plain)?.get(text);
+    const parsed = recent.get(plain)?.get(text);
     if (parsed !== undefined) remember(encoded, base64, parsed);
     delete payload[plain];
     payload[encoded] = base64;
@@ -124,18 +124,20 @@ function checkSelfDescribing(value: unknown, where: string): SelfDescribing {
 }
 
 /**
- * The same encoded field is read up to three times per event (plugin, store, fetch guard). A small
- * cache of parsed fields, keyed by the exact string, makes the second and third reads free. What
- * it holds is shared, so the readers below never mutate what they return.
+ * An encoded field may be read more than once per event (plugin, store, fetch guard). A small
+ * cache of parsed fields, keyed by the exact string, makes the later reads free. What it holds is
+ * shared, so the readers below never mutate what they return. Two generations, the older dropped
+ * whole when the newer is full: no per-entry eviction, which is costly in a `Map`.
  */
 const CACHE_LIMIT = 256;
-/** One map per field name, keyed by the raw string itself, whose hash the engine keeps. */
-const parsedFields = new Map<string, Map<string, unknown>>();
+/** Per field name, keyed by the raw string itself, whose hash the engine keeps. */
+type Generation = Map<string, Map<string, unknown>>;
+let recent: Generation = new Map();
+let older: Generation = new Map();
+let recentSize = 0;
 
 function cached<T>(field: string, raw: string, read: () => T): T {
-  let byValue = parsedFields.get(field);
-  if (!byValue) parsedFields.set(field, (byValue = new Map()));
-  const hit = byValue.get(raw);
+  const hit = recent.get(field)?.get(raw) ?? older.get(field)?.get(raw);
   if (hit !== undefined) return hit as T;
   const value = read();
   remember(field, raw, value);
@@ -143,10 +145,15 @@ function cached<T>(field: string, raw: string, read: () => T): T {
 }
 
 function remember(field: string, raw: string, value: unknown): void {
-  let byValue = parsedFields.get(field);
-  if (!byValue) parsedFields.set(field, (byValue = new Map()));
-  if (byValue.size >= CACHE_LIMIT) byValue.delete(byValue.keys().next().value as string);
+  if (recentSize >= CACHE_LIMIT) {
+    older = recent;
+    recent = new Map();
+    recentSize = 0;
+  }
+  let byValue = recent.get(field);
+  if (!byValue) recent.set(field, (byValue = new Map()));
   byValue.set(raw, value);
+  recentSize += 1;
 }
 
 /** Encodes a contexts envelope, and remembers its parsed form so that later reads are free. */

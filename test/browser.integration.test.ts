@@ -168,6 +168,35 @@ describe('tabs in step', () => {
   });
 });
 
+describe('a withdrawal in this tab, and an older decision of another tab landing in storage after it', () => {
+  it.each(['reset', 'a lower level'] as const)('by %s: storage gets this tab\'s decision back, so a reload finds the withdrawal', async (how) => {
+    const network = cookieJarFetch();
+    const tab = loadPage(network);
+    await tab.ready;
+    await tab.setLevel('full', 'banner');
+    // The other tab granted full just before (its write is slow); this tab then withdraws.
+    const otherTabDecidedAt = (tab.getStatus().record?.decidedAt ?? 0) + 1;
+    vi.useFakeTimers({ toFake: ['Date'], now: otherTabDecidedAt + 5 });
+    try {
+      if (how === 'reset') await tab.reset();
+      else await tab.setLevel('none', 'settings');
+    } finally {
+      vi.useRealTimers();
+    }
+    const late = JSON.stringify({ level: 'full', decidedAt: otherTabDecidedAt, policyVersion: '1', source: 'other tab' });
+    localStorage.setItem('consent-tracker.decision', late);
+    window.dispatchEvent(new StorageEvent('storage', { key: 'consent-tracker.decision', newValue: late }));
+    expect(tab.getLevel()).toBe('none');
+    await expect.poll(() => localStorage.getItem('consent-tracker.decision')).not.toBe(late);
+    await tab.stop();
+    const reloaded = loadPage(network);
+    await reloaded.ready;
+    expect(reloaded.getLevel()).toBe('none');
+    reloaded.tracker.trackStructEvent({ category: 'shop', action: 'after-reload' });
+    expect(findLeaks(await collector.current.waitForEvents(1), 'none')).toEqual([]);
+  });
+});
+
 describe('page views across a change', () => {
   const pageId = (e: CollectedEvent | undefined) => e?.contexts.find((c) => c.schema.includes('/web_page/'))?.data.id as string | undefined;
 

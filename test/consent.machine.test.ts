@@ -291,6 +291,21 @@ describe('a decision made in another tab (CONSENT.SYNC)', () => {
     expect(chart.calls.writeDecision).toHaveLength(writes + 1);
   });
 
+  it('storage found holding an older decision than this tab\'s reset: the stored decision is removed again', async () => {
+    const chart = await inForceAt('full');
+    chart.actor.send({ type: 'CONSENT.RESET' } as never);
+    chart.last('forget').resolve();
+    await chart.settle();
+    chart.last('apply').resolve();
+    chart.last('writeDecision').resolve();
+    await chart.settle();
+    const writes = chart.calls.writeDecision?.length ?? 0;
+    chart.actor.send({ ...(synced('full', chart.context().decidedAt - 1) as object), stored: true } as never);
+    expect(chart.context()).toMatchObject({ record: null, target: 'none' });
+    expect(chart.calls.writeDecision).toHaveLength(writes + 1);
+    expect(chart.last('writeDecision').input).toEqual({ record: null });
+  });
+
   it('a reset in another tab forgets the decision here too', async () => {
     const chart = await inForceAt('full');
     chart.actor.send(synced(null, Date.now() + 1000));

@@ -82,6 +82,10 @@ describe('the demo page', () => {
     // The React Native run, on the page too.
     const reactNative = page.getByRole('table', { name: 'What its collector received' });
     await expect.poll(() => reactNative.locator('tbody tr').count(), { timeout: 10_000 }).toBe((await demo.reactNative).length);
+    // The device view shows what the page holds now (it looks twice a second).
+    const shown = () => page.locator('section', { hasText: 'On this device' }).locator('code').allTextContents();
+    const held = () => page.evaluate(() => Object.keys(localStorage).filter((key) => !key.startsWith('demo.')).sort());
+    await expect.poll(async () => JSON.stringify(await shown()) === JSON.stringify(await held()), { timeout: 5_000 }).toBe(true);
     mkdirSync('docs', { recursive: true });
     await page.screenshot({ path: 'docs/demo.png', fullPage: true });
     await context.close();

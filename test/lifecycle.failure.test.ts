@@ -1,7 +1,8 @@
 import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
 import { SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { webStorage, type ConsentError } from 'consent-tracker';
+import { buildStructEvent, newEmitter, trackerCore } from '@snowplow/tracker-core';
+import { createEnforcement, memoryStorage, webStorage, type ConsentError } from 'consent-tracker';
 import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { HARNESSES, reactNativeHarness, trackerCoreHarness } from './helpers/adapter-harness.js';
 import { deferred } from './helpers/deferred.js';
@@ -416,5 +417,26 @@ describe.each(HARNESSES)('an event larger than the emitter takes in one request,
     collector.current.failWith(undefined);
     await drained(app);
     expect(collector.current.events()).toHaveLength(1);
+  });
+});
+
+describe('an event larger than the emitter takes in one request, sent while no decision is in force', () => {
+  it('is counted as dropped (too-large): nothing keeps it, and nothing is sent before the decision', async () => {
+    let booting = true;
+    const enforcement = createEnforcement({ level: () => 'none', awaitingDecision: () => booting, storage: memoryStorage() });
+    await enforcement.ready;
+    const emitter = newEmitter({ endpoint: collector.current.url, eventStore: enforcement.eventStore, customFetch: enforcement.customFetch, maxPostBytes: 1000 });
+    const core = trackerCore({ corePlugins: [enforcement.plugin], callback: (pb) => void emitter.input(pb.build()) });
+    core.setPlatform('web');
+    core.setTrackerVersion('js-test');
+    core.track(buildStructEvent({ category: 'c', action: 'while-booting', label: 'x'.repeat(2000) }));
+    await expect.poll(() => enforcement.stats().dropped['too-large']).toBe(1);
+    booting = false;
+    await enforcement.levelChanged('none');
+    core.track(buildStructEvent({ category: 'c', action: 'after-boot' }));
+    const events = await collector.current.waitForEvents(1);
+    expect(events.map((e) => e.payload.se_ac)).toEqual(['after-boot']);
+    await expect.poll(() => enforcement.eventStore.count()).toBe(0);
+    expect(enforcement.stats().tracked).toBe(2);
   });
 });

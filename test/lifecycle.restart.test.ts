@@ -1,7 +1,7 @@
 import { SimulatedClock } from 'xstate';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConsentError, selectBooted, selectQuiescent, type ConsentLevel, type ConsentTrackerOptions } from 'consent-tracker';
-import { cookieJarFetch, findLeaks, type CollectedEvent } from 'consent-tracker/testing';
+import { cookieJarFetch, findLeaks, findRelinks, type CollectedEvent } from 'consent-tracker/testing';
 import { HARNESSES, reactNativeHarness, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
 import { faultyStorage, onDecision } from './helpers/faulty-storage.js';
 import { DECISION, IDENTITY, drained, sendingAtFull, settled, entity, event, SESSION, storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
@@ -300,6 +300,43 @@ describe.each(HARNESSES)('a queue stored by the run before, with the $name adapt
     expect(queued?.anonymous).toBe(false);
     expect(findLeaks([queued as CollectedEvent], 'full')).toEqual([]);
     expect(drops).toEqual([]);
+  });
+
+  it('queued at full before a withdrawal whose rewrite of the queue never landed, then a new consent: the next launch forgets it (counted), and nothing links to before', async () => {
+    const device = harness.device();
+    const faults = faultyStorage(device.storage);
+    const first = apps.launch(harness, { device, options: { storage: faults.storage, storageTimeoutMs: 100, onError: () => undefined } });
+    await first.consent.ready;
+    await first.consent.setLevel('full', 'banner');
+    first.track('before');
+    await collector.current.waitForEvents(1);
+    await drained(first);
+    collector.current.failWith(503);
+    first.track('queued');
+    await expect.poll(() => [...device.storage.entries].some(([key, value]) => key.includes('.queue') && value.includes('queued'))).toBe(true);
+    // From here the queue's writes hang; the decision's and the identity's land.
+    faults.stall((call) => call.key.includes('.queue') && call.op === 'setItem');
+    await first.consent.setLevel('none', 'settings');
+    await first.consent.setLevel('full', 'again');
+    expect(storedLevel(device)).toBe('full');
+    first.kill();
+    collector.current.failWith(undefined);
+    // Opened again a minute later: the killed run's hold on its queue has lapsed.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 60_000 });
+    try {
+      const drops: string[] = [];
+      const next = apps.launch(harness, { device, options: { onDrop: (drop) => drops.push(drop.reason) } });
+      await next.consent.ready;
+      next.track('after');
+      await expect.poll(() => collector.current.events().some((e) => e.payload.se_ac === 'after')).toBe(true);
+      await drained(next);
+      const all = collector.current.events();
+      expect(all.map((e) => e.payload.se_ac)).toEqual(['before', 'after']);
+      expect(drops).toContain('forgotten');
+      expect(findRelinks([event(all, 'before')], [event(all, 'after')]).filter((relink) => relink.field !== 'uid')).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('is lowered to a withdrawal the run before stored after it, and dropped and counted at off', async () => {

@@ -13,3 +13,7 @@ export const consent = createConsentTracker({
   adapter: browserAdapter({ namespace: 'demo', endpoint: collector, appId: 'demo-shop', contexts: { webPage: true, browser: true, session: true }, bufferSize: 1 }),
   undecidedLevel: 'off',
 });
+
+// The scripted run waits for the queue to be stored before it reloads or closes the page, so that
+// each run leaves the same keys on the device.
+Object.assign(window, { demoPersisted: () => consent.enforcement.eventStore.persisted() });

@@ -85,11 +85,13 @@ interface Entry {
   limbo?: { reason: DropReason; detail: string };
   /** The status the collector refused its last request with, until it is sent again. */
   refusedWith?: number;
+  /** At `full`: the identity it carries (`own`, or the one given after a withdrawal); see `carriesWithdrawnIdentity`. */
+  identity?: string | undefined;
 }
 
 interface StoredQueue {
   version: 1;
-  events: Array<{ payload: Payload; svrAnon: boolean; level: ConsentLevel; capturedAt?: ConsentLevel }>;
+  events: Array<{ payload: Payload; svrAnon: boolean; level: ConsentLevel; capturedAt?: ConsentLevel; identity?: string }>;
 }
 
 export interface ConsentEventStoreOptions {
@@ -175,10 +177,26 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     }
   }
 
+  /**
+   * An entry at full that carries an identity withdrawn since it was queued: a withdrawal whose
+   * rewrite of the stored queue never landed (a kill, a storage fault), read by a later run.
+   */
+  function carriesWithdrawnIdentity(entry: Entry): boolean {
+    const current = context.identityMarker();
+    return entry.level === 'full' && current !== undefined && (entry.identity ?? 'own') !== current;
+  }
+
   /** Lowers every entry above `level` to it. Synchronous, so nothing is read in between. */
   function lowerTo(level: ConsentLevel, which: readonly Entry[] = entries): boolean {
     let changed = false;
     for (const entry of which) {
+      // Still at full after this: what it carries must be the identity in force (the level of the
+      // withdrawal it missed is not known, so it counts as the lowest).
+      if (!entry.removed && level === 'full' && carriesWithdrawnIdentity(entry)) {
+        changed = true;
+        dropEntry(entry, 'forgotten', 'queued at full before a withdrawal: its identity was withdrawn');
+        continue;
+      }
       if (entry.removed || compareLevels(entry.level, level) <= 0) continue;
       changed = true;
       const result = sanitizeEvent(entry.payload, level, { policy, capturedAt: entry.level });
@@ -188,6 +206,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       }
       entry.payload = result.payload;
       entry.level = result.level;
+      entry.identity = result.level === 'full' ? entry.identity : undefined;
       entry.svrAnon ||= policy[result.level].serverAnonymisation;
       context.counters.resanitized += 1;
     }
@@ -215,7 +234,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   function serialize(): string {
     const queue: StoredQueue = {
       version: 1,
-      events: entries.filter((e) => !e.removed).map(({ payload, svrAnon, level, capturedAt }) => ({ payload, svrAnon, level, capturedAt })),
+      events: entries.filter((e) => !e.removed).map(({ payload, svrAnon, level, capturedAt, identity }) => ({ payload, svrAnon, level, capturedAt, ...(identity !== undefined && { identity }) })),
     };
     return JSON.stringify(queue);
   }
@@ -295,14 +314,14 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     }
     const restored: Entry[] = [];
     for (const item of queue.events as unknown[]) {
-      const { payload, svrAnon, level, capturedAt } = (item ?? {}) as Partial<Entry>;
+      const { payload, svrAnon, level, capturedAt, identity } = (item ?? {}) as Partial<Entry>;
       const result = isConsentLevel(level) && typeof svrAnon === 'boolean' && payload ? sanitizeEvent(payload, level, { policy }) : undefined;
       if (!result?.kept) {
         context.drop('unreadable-stored', 'eventStore', payload?.eid, result ? result.detail : 'a stored event has the wrong shape');
         continue;
       }
       const captured = isConsentLevel(capturedAt) && compareLevels(capturedAt, result.level) >= 0 ? capturedAt : result.level;
-      restored.push({ payload: result.payload, svrAnon: svrAnon as boolean, level: result.level, capturedAt: captured, removed: false });
+      restored.push({ payload: result.payload, svrAnon: svrAnon as boolean, level: result.level, capturedAt: captured, removed: false, ...(result.level === 'full' && typeof identity === 'string' && { identity }) });
     }
     return restored;
   }
@@ -418,6 +437,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
         level: result.level,
         capturedAt: result.level,
         removed: false,
+        ...(result.level === 'full' && { identity: context.identityMarker() }),
       };
       entries.push(entry);
       if (eventId !== undefined) byId.set(eventId, entry);

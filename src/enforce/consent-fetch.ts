@@ -145,6 +145,17 @@ export function createConsentFetch(
     return nothingToSend();
   }
 
+  /** The event ids a request carries (none if it cannot be read). */
+  async function eventIdsIn(request: Request): Promise<string[]> {
+    if (request.method.toUpperCase() !== 'POST') return [new URL(request.url).searchParams.get('eid')].filter((id): id is string => id !== null);
+    try {
+      const { data } = JSON.parse(await request.text()) as { data?: unknown };
+      return Array.isArray(data) ? data.map((event) => (event as { eid?: unknown } | null)?.eid).filter((id): id is string => typeof id === 'string') : [];
+    } catch {
+      return [];
+    }
+  }
+
   function customFetch(input: Request, init?: RequestInit): Promise<Response> {
     // A stopped tracker sends nothing more; its queue stays stored for the next start.
     if (isStopped()) return Promise.reject(new TypeError('consent-tracker: this tracker was stopped'));
@@ -161,8 +172,14 @@ export function createConsentFetch(
   async function handle(input: Request, init?: RequestInit): Promise<Response> {
     // While booting the level is a stand-in: the events wait in the queue (the emitter keeps what
     // a failed request held) for the decision, rather than be sent, or dropped, at the stand-in.
-    if (context.awaitingDecision()) throw new TypeError('consent-tracker: no decision is in force yet; the events wait in the queue');
     const request = init === undefined && input instanceof Request ? input : new Request(input, init);
+    if (context.awaitingDecision()) {
+      // An event sent outside the queue (larger than maxPostBytes) is sent once: nothing keeps it, so it is counted.
+      for (const eventId of await eventIdsIn(request)) {
+        if (!store.holds(eventId)) context.drop('too-large', 'fetch', eventId, "larger than the emitter's maxPostBytes, it was sent once outside the queue while no decision was in force");
+      }
+      throw new TypeError('consent-tracker: no decision is in force yet; the events wait in the queue');
+    }
     const method = request.method.toUpperCase();
     const url = new URL(request.url);
 

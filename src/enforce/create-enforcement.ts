@@ -206,7 +206,17 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
 
   /** The cap of the call being replayed by `trackAtMost`, if any. */
   let ceiling: ConsentLevel | undefined;
-  const context = createEnforcementContext({ policy, level: options.level, ceiling: () => ceiling, awaitingDecision: options.awaitingDecision, onDrop: options.onDrop, onError: options.onError });
+  // Set once the identity store is read: events queued at full record the identity they carry.
+  let identityMarker: () => string | undefined = () => undefined;
+  const context = createEnforcementContext({
+    policy,
+    level: options.level,
+    ceiling: () => ceiling,
+    awaitingDecision: options.awaitingDecision,
+    identityMarker: () => identityMarker(),
+    onDrop: options.onDrop,
+    onError: options.onError,
+  });
   const identityKey = options.identityKey ?? `${storageKey.replace(/\.queue$/, '')}.identity`;
   const identityStore = createIdentityStore(storage, identityKey, storageTimeoutMs, context.error);
   const identity = new IdentityKeeper(policy, options.stitch === true, identityStore.save);
@@ -214,6 +224,7 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
   const identityRestored = identityStore.loaded.then((found) => {
     identity.restore(found);
     identityKnown = true;
+    identityMarker = () => identity.deviceUserId() ?? 'own';
   });
   const eventStore = createConsentEventStore(context, { storage, storageKey, maxSize, storageTimeoutMs, leaseMs: QUEUE_LEASE_MS, clock: options.clock ?? REAL_CLOCK });
   const plugin = createConsentPlugin(context, identity);

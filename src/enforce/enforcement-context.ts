@@ -62,6 +62,11 @@ export interface EnforcementContext {
   readLevel(): ConsentLevel;
   /** Whether the level is the stand-in of booting: no decision is in force yet. */
   awaitingDecision(): boolean;
+  /**
+   * The identity events at `full` carry now: the one given after the last withdrawal, or `own`
+   * (the tracker's); `undefined` until what storage holds is known.
+   */
+  identityMarker(): string | undefined;
   /** The level an event tracked now gets: the level in force, under the ceiling if one is set. */
   capLevel(level: ConsentLevel): ConsentLevel;
   /** Capture levels recorded by the plugin, waiting for the event store (or the fetch guard). */
@@ -90,6 +95,7 @@ export function createEnforcementContext(options: {
   level: () => ConsentLevel;
   ceiling?: (() => ConsentLevel | undefined) | undefined;
   awaitingDecision?: (() => boolean) | undefined;
+  identityMarker?: (() => string | undefined) | undefined;
   onDrop?: ((drop: DroppedEvent) => void) | undefined;
   onError?: ((error: ConsentError) => void) | undefined;
 }): EnforcementContext {
@@ -131,6 +137,7 @@ export function createEnforcementContext(options: {
         return false;
       }
     },
+    identityMarker: () => options.identityMarker?.(),
     capLevel(level) {
       let ceiling: unknown;
       try {

@@ -4,12 +4,15 @@
  * point before it already checked, and keeps it without checking it again.
  */
 export function samePayload(payload: Readonly<Record<string, unknown>>, checked: Readonly<Record<string, unknown>>, ignored?: string): boolean {
-  let count = 0;
-  for (const key in payload) {
-    if (!Object.prototype.hasOwnProperty.call(payload, key) || key === ignored) continue;
-    count += 1;
-    const value = checked[key];
-    if (value === undefined || !Object.prototype.hasOwnProperty.call(checked, key) || String(payload[key]) !== String(value)) return false;
+  const keys = Object.keys(payload);
+  const expected = Object.keys(checked).length;
+  if (keys.length !== expected + (ignored !== undefined && ignored in payload ? 1 : 0)) return false;
+  for (const key of keys) {
+    if (key === ignored) continue;
+    const a = payload[key];
+    const b = checked[key];
+    if (a === b) continue;
+    if (b === undefined || !Object.prototype.hasOwnProperty.call(checked, key) || String(a) !== String(b)) return false;
   }
-  return count === Object.keys(checked).length;
+  return true;
 }
