@@ -81,14 +81,16 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   const config = resolveConsentOptions(options);
   const { adapter, storage, storageKey, storageTimeoutMs, report } = config;
   const chart: { actor?: Actor<typeof consentMachine> } = {};
+  let booted = false;
   // Until the chart exists nothing can be tracked; the level reads as off.
   const enforcement = createEnforcement({
     ...config,
     // A queue in memory only is not stored: what is left of it at stop() is counted there.
     storage: config.storageIsMemory ? undefined : storage,
     level: () => chart.actor?.getSnapshot().context.enforced ?? 'off',
-    // The level of booting stands in for a decision not read yet: what an earlier run queued waits for it.
-    awaitingDecision: () => chart.actor === undefined || !selectBooted(chart.actor.getSnapshot()),
+    // The level of booting stands in for a decision not read yet: what an earlier run queued waits
+    // for it. Booting happens once: after it, the answer is known without reading the chart.
+    awaitingDecision: () => !(booted ||= chart.actor !== undefined && selectBooted(chart.actor.getSnapshot())),
     storageKey: `${storageKey}.queue`,
     onError: report,
   });

@@ -168,21 +168,40 @@ describe('tabs in step', () => {
   });
 });
 
+describe('tabs in step through a withdrawal and a new consent', () => {
+  it("an event one tab queued after the new consent is sent after its reload, though the other tab's new identity is the one stored", async () => {
+    const network = cookieJarFetch();
+    const [first, second] = [loadPage(network), loadPage(network)];
+    await Promise.all([first.ready, second.ready]);
+    for (const level of ['full', 'none', 'full'] as const) {
+      await first.setLevel(level, 'settings');
+      await expect.poll(() => second.getLevel()).toBe(level);
+    }
+    second.tracker.trackStructEvent({ category: 'tab', action: 'second-at-full' });
+    await collector.current.waitForEvents(1);
+    collector.current.failWith(503);
+    first.tracker.trackStructEvent({ category: 'tab', action: 'queued' });
+    await expect.poll(() => Object.keys(localStorage).some((key) => key.startsWith('consent-tracker.queue') && (localStorage.getItem(key) ?? '').includes('queued'))).toBe(true);
+    await first.stop();
+    collector.current.failWith(undefined);
+    const reloaded = loadPage(network);
+    await reloaded.ready;
+    reloaded.tracker.trackStructEvent({ category: 'tab', action: 'reloaded' });
+    await expect.poll(() => collector.current.events().map((e) => e.payload.se_ac).sort()).toEqual(['queued', 'reloaded', 'second-at-full']);
+    expect(reloaded.stats().dropped.forgotten).toBe(0);
+  });
+});
+
 describe('a withdrawal in this tab, and an older decision of another tab landing in storage after it', () => {
   it.each(['reset', 'a lower level'] as const)('by %s: storage gets this tab\'s decision back, so a reload finds the withdrawal', async (how) => {
     const network = cookieJarFetch();
     const tab = loadPage(network);
     await tab.ready;
     await tab.setLevel('full', 'banner');
-    // The other tab granted full just before (its write is slow); this tab then withdraws.
-    const otherTabDecidedAt = (tab.getStatus().record?.decidedAt ?? 0) + 1;
-    vi.useFakeTimers({ toFake: ['Date'], now: otherTabDecidedAt + 5 });
-    try {
-      if (how === 'reset') await tab.reset();
-      else await tab.setLevel('none', 'settings');
-    } finally {
-      vi.useRealTimers();
-    }
+    // The other tab granted full before this tab withdraws (its write is slow, and lands after).
+    const otherTabDecidedAt = (tab.getStatus().record?.decidedAt ?? 0) - 1;
+    if (how === 'reset') await tab.reset();
+    else await tab.setLevel('none', 'settings');
     const late = JSON.stringify({ level: 'full', decidedAt: otherTabDecidedAt, policyVersion: '1', source: 'other tab' });
     localStorage.setItem('consent-tracker.decision', late);
     window.dispatchEvent(new StorageEvent('storage', { key: 'consent-tracker.decision', newValue: late }));

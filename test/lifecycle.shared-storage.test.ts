@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { KeyValueStorage } from 'consent-tracker';
 import { cookieJarFetch, findLeaks } from 'consent-tracker/testing';
 import { HARNESSES, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
-import { drained, IDENTITY, useApps, type App } from './helpers/launch.js';
+import { drained, IDENTITY, storedDecision, useApps, type App } from './helpers/launch.js';
 import { useCollector } from './helpers/use-collector.js';
 
 /**
@@ -194,5 +194,38 @@ describe.each(HARNESSES)('two consent trackers starting at once, one on a slower
     await Promise.all([fast.consent.ready, slow.consent.ready]);
     await Promise.all([drained(fast), drained(slow)]);
     expect(arrived().sort()).toEqual(['q1', 'q2', 'q3']);
+  });
+});
+
+describe.each(HARNESSES)('a queue taken over from an instance that withdrew and consented again, with the $name adapter', (harness) => {
+  it('is sent at full: its identity is the new one, not a withdrawn one', async () => {
+    const clock = new SimulatedClock();
+    const device = harness.device();
+    device.storage.entries.set('consent-tracker.decision', storedDecision('full'));
+    const drops: string[] = [];
+    const other = apps.launch(harness, { device: sameStorage(device, 'other'), options: { clock, onDrop: (drop) => drops.push(drop.reason) } });
+    await other.consent.ready;
+    const app = apps.launch(harness, { device });
+    await app.consent.ready;
+    await app.consent.setLevel('none', 'settings');
+    await app.consent.setLevel('full', 'again');
+    collector.current.failWith(503);
+    app.track('after-new-consent');
+    await app.control.adapter.flush();
+    await app.consent.enforcement.eventStore.persisted();
+    await expect.poll(() => collector.current.requests().length).toBeGreaterThan(0);
+    app.kill();
+    collector.current.failWith(undefined);
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + LEASE_MS + 1 });
+    try {
+      clock.increment(LEASE_MS / 3);
+      await expect.poll(async () => (await other.consent.enforcement.eventStore.getAllPayloads()).some((payload) => payload.se_ac === 'after-new-consent')).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+    other.track('other');
+    await drained(other);
+    expect(arrived().sort()).toEqual(['after-new-consent', 'other']);
+    expect(drops).toEqual([]);
   });
 });

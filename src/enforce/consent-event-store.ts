@@ -178,12 +178,12 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   }
 
   /**
-   * An entry at full that carries an identity withdrawn since it was queued: a withdrawal whose
-   * rewrite of the stored queue never landed (a kill, a storage fault), read by a later run.
+   * An entry at full that carries an identity withdrawn since it was queued (the stored identity
+   * remembers those withdrawn): a withdrawal whose rewrite of the stored queue never landed (a
+   * kill, a storage fault), read by a later run.
    */
   function carriesWithdrawnIdentity(entry: Entry): boolean {
-    const current = context.identityMarker();
-    return entry.level === 'full' && current !== undefined && (entry.identity ?? 'own') !== current;
+    return entry.level === 'full' && context.identityWithdrawn(entry.identity ?? 'own');
   }
 
   /** Lowers every entry above `level` to it. Synchronous, so nothing is read in between. */

@@ -214,6 +214,7 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     ceiling: () => ceiling,
     awaitingDecision: options.awaitingDecision,
     identityMarker: () => identityMarker(),
+    identityWithdrawn: (marker) => identityKnown && identity.isWithdrawn(marker),
     onDrop: options.onDrop,
     onError: options.onError,
   });

@@ -67,6 +67,8 @@ export interface EnforcementContext {
    * (the tracker's); `undefined` until what storage holds is known.
    */
   identityMarker(): string | undefined;
+  /** Whether that identity (`own`, or a replacement's id) has been withdrawn since; `false` until what storage holds is known. */
+  identityWithdrawn(identity: string): boolean;
   /** The level an event tracked now gets: the level in force, under the ceiling if one is set. */
   capLevel(level: ConsentLevel): ConsentLevel;
   /** Capture levels recorded by the plugin, waiting for the event store (or the fetch guard). */
@@ -96,6 +98,7 @@ export function createEnforcementContext(options: {
   ceiling?: (() => ConsentLevel | undefined) | undefined;
   awaitingDecision?: (() => boolean) | undefined;
   identityMarker?: (() => string | undefined) | undefined;
+  identityWithdrawn?: ((identity: string) => boolean) | undefined;
   onDrop?: ((drop: DroppedEvent) => void) | undefined;
   onError?: ((error: ConsentError) => void) | undefined;
 }): EnforcementContext {
@@ -138,6 +141,7 @@ export function createEnforcementContext(options: {
       }
     },
     identityMarker: () => options.identityMarker?.(),
+    identityWithdrawn: (identity) => options.identityWithdrawn?.(identity) === true,
     capLevel(level) {
       let ceiling: unknown;
       try {

@@ -28,6 +28,8 @@ export class IdentityKeeper {
   /** The decision storage held at start does not send the session as is, or could not be read. */
   private storedWithdrawal = false;
   private stale = false;
+  /** The identities withdrawn on this device (`own`: the tracker's own), as far as this run knows. */
+  private readonly withdrawnIds = new Set<string>();
   /** The page view id events carry from a change until the next page view. */
   stalePageViewId = uuidv4();
 
@@ -46,8 +48,18 @@ export class IdentityKeeper {
     private readonly policy: PolicyTable,
     private readonly stitch: boolean,
     /** Stores the identity; `update` when it is the same identity as before (another instance may have replaced it). */
-    private readonly save: (identity: StoredIdentity, update: boolean) => void = () => undefined,
+    private readonly saveIdentity: (identity: StoredIdentity, update: boolean) => void = () => undefined,
   ) {}
+
+  /** Stores the identity with the identities withdrawn before it. */
+  private save(identity: StoredIdentity, update: boolean): void {
+    this.saveIdentity({ ...identity, withdrawn: [...this.withdrawnIds] }, update);
+  }
+
+  /** Whether the identity an event carries (`own`, or a replacement's id) has been withdrawn since. */
+  isWithdrawn(identity: string): boolean {
+    return this.withdrawnIds.has(identity);
+  }
 
   /**
    * Takes note of the decision storage held at start (its level, `unreadable`, or `null` for
@@ -62,6 +74,8 @@ export class IdentityKeeper {
   /** Takes what the start found in storage: the identity to continue, none, or one that cannot be read. */
   restore(found: LoadedIdentity): void {
     this.storedIdentity = found === 'none' ? 'none' : 'found';
+    // A stored identity replaced the tracker's own at a withdrawal, and remembers those withdrawn before.
+    if (typeof found === 'object') for (const id of ['own', ...(found.withdrawn ?? [])]) this.withdrawnIds.add(id);
     if (this.replacement) return; // A withdrawal in this run came first: its identity is newer.
     if (found === 'unreadable') this.forceWithdraw();
     else if (found !== 'none') this.replaceWith(found, 'restored');
@@ -131,7 +145,10 @@ export class IdentityKeeper {
 
   /** The identity in use is withdrawn: a later `full` gets a new one (unless stitched). */
   private withdraw(): void {
-    if (this.inUse && !this.stitch) this.replaceWith({ userId: uuidv4(), sessionCount: 0, lastSessionId: null, used: false }, 'new');
+    if (this.inUse && !this.stitch) {
+      this.withdrawnIds.add(this.replacement?.userId ?? 'own');
+      this.replaceWith({ userId: uuidv4(), sessionCount: 0, lastSessionId: null, used: false }, 'new');
+    }
     this.inUse = false;
   }
 

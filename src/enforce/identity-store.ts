@@ -14,7 +14,12 @@ export interface StoredIdentity {
   readonly lastSessionId: string | null;
   /** Whether it may have been sent (it was in force at `full`); one made at a withdrawal and never used is not. */
   readonly used: boolean;
+  /** The identities withdrawn before it (`own`: the tracker's own): an event queued with one of them is never sent at `full`. */
+  readonly withdrawn?: readonly string[];
 }
+
+/** The most withdrawn identities a stored identity remembers (the oldest are forgotten first). */
+const WITHDRAWN_KEPT = 32;
 
 /** What a start found: an identity, none, or something that could not be read (reported). */
 export type LoadedIdentity = StoredIdentity | 'none' | 'unreadable';
@@ -39,7 +44,7 @@ function parseIdentity(raw: unknown): LoadedIdentity {
   if (raw === null || raw === undefined || raw === '') return 'none';
   try {
     const value = typeof raw === 'string' ? (JSON.parse(raw) as Partial<StoredIdentity> & { version?: unknown }) : undefined;
-    const { userId, sessionCount, lastSessionId, used } = value ?? {};
+    const { userId, sessionCount, lastSessionId, used, withdrawn } = value ?? {};
     const valid =
       value?.version === 1 &&
       typeof userId === 'string' &&
@@ -49,7 +54,8 @@ function parseIdentity(raw: unknown): LoadedIdentity {
       (lastSessionId === null || typeof lastSessionId === 'string') &&
       (used === undefined || typeof used === 'boolean');
     // Without the flag, it counts as used: what cannot be told counts as sent.
-    return valid ? { userId, sessionCount: sessionCount as number, lastSessionId: lastSessionId as string | null, used: used !== false } : 'unreadable';
+    const withdrawnIds = Array.isArray(withdrawn) ? withdrawn.filter((id): id is string => typeof id === 'string').slice(-WITHDRAWN_KEPT) : [];
+    return valid ? { userId, sessionCount: sessionCount as number, lastSessionId: lastSessionId as string | null, used: used !== false, withdrawn: withdrawnIds } : 'unreadable';
   } catch {
     return 'unreadable';
   }
@@ -91,7 +97,7 @@ export function createIdentityStore(storage: KeyValueStorage | undefined, key: s
     await loaded;
     while (dirty && writable && storage) {
       dirty = false;
-      const value = JSON.stringify({ version: 1, ...latest });
+      const value = JSON.stringify({ version: 1, ...latest, ...(latest?.withdrawn && { withdrawn: latest.withdrawn.slice(-WITHDRAWN_KEPT) }) });
       if (latestIsUpdate && latest && !(await storedIs(latest.userId))) continue;
       // A failed write removes what is stored: an identity withdrawn since must not come back at the next start.
       const cause = await storeOrRemove(storage, key, value, timeoutMs);
