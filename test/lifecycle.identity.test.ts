@@ -4,7 +4,7 @@ import { selectQuiescent } from 'consent-tracker';
 import { cookieJarFetch, findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { HARNESSES, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
 import { faultyStorage } from './helpers/faulty-storage.js';
-import { DECISION, IDENTITY, drained, event, sendingAtFull, storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
+import { DECISION, IDENTITY, drained, event, queuedWhileDown, sendingAtFull, storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
 import { useCollector } from './helpers/use-collector.js';
 
 /**
@@ -138,11 +138,7 @@ describe.each(HARNESSES)('a queue adopted from a killed instance, with the $name
     const first = apps.launch(harness, { device, options: { storage: faults.storage, onError: () => undefined } });
     await first.consent.ready;
     await first.consent.setLevel('full', 'banner');
-    collector.current.failWith(503);
-    first.track('queued-at-full');
-    await first.control.adapter.flush();
-    await first.consent.enforcement.eventStore.persisted();
-    await expect.poll(() => collector.current.requests().length).toBeGreaterThan(0);
+    await queuedWhileDown(first, 'queued-at-full', collector.current);
     // The queue's storage is busy as the user withdraws; the app dies before the rewrite lands.
     faults.stall((call) => call.op === 'setItem' && call.key.includes('.queue') && !call.key.endsWith('.lease'));
     await first.consent.setLevel('none', 'withdraw');

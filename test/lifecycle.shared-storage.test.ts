@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { KeyValueStorage } from 'consent-tracker';
 import { cookieJarFetch, findLeaks } from 'consent-tracker/testing';
 import { HARNESSES, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
-import { drained, IDENTITY, storedDecision, useApps, type App } from './helpers/launch.js';
+import { drained, IDENTITY, queuedWhileDown, storedDecision, useApps, type App } from './helpers/launch.js';
 import { useCollector } from './helpers/use-collector.js';
 
 /**
@@ -78,12 +78,9 @@ describe.each(HARNESSES)('two consent trackers on one storage, with the $name ad
     const device = harness.device();
     const survivor = await launchAt(harness, sameStorage(device, 'survivor'), 'none', clock);
     const killed = await launchAt(harness, device, 'full');
-    collector.current.failWith(503);
-    killed.track('left-behind');
-    await killed.control.adapter.flush();
-    await killed.consent.enforcement.eventStore.persisted();
     // Its request has been answered (refused): nothing of it is in flight when it dies.
-    await expect.poll(() => collector.current.requests().length).toBe(1);
+    await queuedWhileDown(killed, 'left-behind', collector.current);
+    expect(collector.current.requests()).toHaveLength(1);
     killed.kill();
     collector.current.failWith(undefined);
     survivor.track('survivor');
@@ -209,11 +206,7 @@ describe.each(HARNESSES)('a queue taken over from an instance that withdrew and 
     await app.consent.ready;
     await app.consent.setLevel('none', 'settings');
     await app.consent.setLevel('full', 'again');
-    collector.current.failWith(503);
-    app.track('after-new-consent');
-    await app.control.adapter.flush();
-    await app.consent.enforcement.eventStore.persisted();
-    await expect.poll(() => collector.current.requests().length).toBeGreaterThan(0);
+    await queuedWhileDown(app, 'after-new-consent', collector.current);
     app.kill();
     collector.current.failWith(undefined);
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + LEASE_MS + 1 });

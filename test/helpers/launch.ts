@@ -2,7 +2,7 @@ import { removeTracker } from '@snowplow/react-native-tracker';
 import { afterEach, expect } from 'vitest';
 import { createConsentTracker, selectOutcome, selectQuiescent, type ConsentTracker, type ConsentTrackerOptions, type FetchFunction } from 'consent-tracker';
 import type { ReactNativeAdapterOptions } from 'consent-tracker/react-native';
-import { cookieJarFetch, type CollectedEvent } from 'consent-tracker/testing';
+import { cookieJarFetch, type CollectedEvent, type Collector } from 'consent-tracker/testing';
 import type { AdapterHarness, Device } from './adapter-harness.js';
 import type { HeldAdapter } from './held-adapter.js';
 import { killSwitch } from './kill-switch.js';
@@ -97,6 +97,18 @@ export async function sendingAtFull(app: App, label: string, received: () => rea
   await expect.poll(() => received().some((e) => e.payload.se_ac === label)).toBe(true);
   await drained(app);
   return app;
+}
+
+/**
+ * Tracks `label` while the collector is down, and resolves once it is stored in the app's queue
+ * and its request has been refused: nothing of it is in flight from then on.
+ */
+export async function queuedWhileDown(app: App, label: string, collector: Pick<Collector, 'failWith' | 'requests'>): Promise<void> {
+  collector.failWith(503);
+  app.track(label);
+  await app.control.adapter.flush();
+  await app.consent.enforcement.eventStore.persisted();
+  await expect.poll(() => collector.requests().length).toBeGreaterThan(0);
 }
 
 /**
