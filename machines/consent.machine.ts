@@ -247,6 +247,8 @@ export interface LoadOutput {
   readonly problem?: ConsentProblem;
   /** The level of a stored decision that has expired: until the user decides again, the level stays at or below it. */
   readonly expiredLevel?: ConsentLevel;
+  /** Storage held a reset: no decision, and the identity sent before it was withdrawn. */
+  readonly reset?: boolean;
 }
 
 /**

@@ -36,7 +36,8 @@ export function createChartActors({ adapter, enforcement, inOrder, storage, deci
     loadDecision: fromPromise<LoadOutput>(async () => {
       const output = await readConsentRecord(storage, decisionKey, rules, storageTimeoutMs);
       // The identity follows what storage held, even if a decision made while booting wins over it.
-      enforcement.storedDecision(output.record?.level ?? (output.problem?.code === 'STORED_DECISION_EXPIRED' ? (output.expiredLevel ?? null) : output.problem ? 'unreadable' : null));
+      // A stored reset withdrew the identity as a withdrawal to off does.
+      enforcement.storedDecision(output.record?.level ?? (output.reset ? 'off' : output.problem?.code === 'STORED_DECISION_EXPIRED' ? (output.expiredLevel ?? null) : output.problem ? 'unreadable' : null));
       return output;
     }),
     startTracker: fromPromise<undefined>(async () => {

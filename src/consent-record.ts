@@ -25,10 +25,19 @@ export interface RecordRules {
 }
 
 const RECORD_KEYS = ['decidedAt', 'level', 'policyVersion', 'source'];
+/** A reset is stored rather than the key removed, so that a later start knows the identity was withdrawn. */
+const RESET_KEYS = ['decidedAt', 'reset'];
+
+/** A stored reset: no decision, the identity withdrawn (`undefined` if it is not a valid one). */
+function parseReset({ reset, decidedAt }: Record<string, unknown>, now: number): LoadOutput | undefined {
+  const valid = reset === true && typeof decidedAt === 'number' && Number.isFinite(decidedAt) && decidedAt >= 0 && decidedAt <= now;
+  return valid ? { record: null, reset: true } : undefined;
+}
 const DAY_MS = 86_400_000;
 
 /**
- * Checks a stored decision. A wrong shape, an unknown level, extra keys (prototype pollution
+ * Checks a stored decision. A stored reset (`{ reset: true, decidedAt }`) is no decision, with
+ * `reset` set. A wrong shape, an unknown level, extra keys (prototype pollution
  * included) or a timestamp in the future mean no decision, reported as `STORED_DATA_UNREADABLE`;
  * another policy version or an age past `maxAgeDays` mean no decision, reported as
  * `STORED_DECISION_EXPIRED`. Absent data is simply no decision.
@@ -53,12 +62,13 @@ export function parseConsentRecord(raw: unknown, rules: RecordRules): LoadOutput
     return unreadable('the stored decision is not an object');
   }
   const keys = Object.getOwnPropertyNames(value).sort();
+  const now = rules.now ?? Date.now();
+  if (keys.join() === RESET_KEYS.join()) return parseReset(value as Record<string, unknown>, now) ?? unreadable('the stored reset has no valid decidedAt');
   if (keys.join() !== RECORD_KEYS.join()) return unreadable(`the stored decision has the keys ${keys.join(', ') || 'none'}`);
   const { level, decidedAt, policyVersion, source } = value as Record<string, unknown>;
   if (!isConsentLevel(level)) return unreadable('the stored decision has an unknown level');
   if (typeof decidedAt !== 'number' || !Number.isFinite(decidedAt) || decidedAt < 0) return unreadable('the stored decision has no valid decidedAt');
   if (typeof policyVersion !== 'string' || typeof source !== 'string' || source.length === 0) return unreadable('the stored decision has no valid policyVersion or source');
-  const now = rules.now ?? Date.now();
   if (decidedAt > now) return unreadable('the stored decision was taken in the future');
   const expired = (message: string): LoadOutput => ({ record: null, problem: { code: 'STORED_DECISION_EXPIRED', message }, expiredLevel: level });
   if (policyVersion !== rules.policyVersion) return expired(`the stored decision is for policy version '${policyVersion}', not '${rules.policyVersion}'`);
@@ -77,9 +87,9 @@ export async function readConsentRecord(storage: KeyValueStorage, key: string, r
 
 /** Writes and removals of the stored decision, one at a time and in the order asked. */
 export interface RecordWriter {
-  /** Stores `record`, or removes the stored decision for `null`. */
+  /** Stores `record`, or a reset for `null` (no decision; the identity before it was withdrawn). */
   write(record: ConsentRecord | null): Promise<void>;
-  /** Removes the stored decision. */
+  /** Removes the stored decision (after a failed write: what is stored may be a grant). */
   clear(): Promise<void>;
 }
 
@@ -104,7 +114,7 @@ export function createRecordWriter(storage: KeyValueStorage, key: string, timeou
   };
   const remove = () => removeStored(storage, key);
   return {
-    write: (record) => run(() => (record ? storage.setItem(key, JSON.stringify(record)) : remove()), 'store the decision', true),
+    write: (record) => run(() => storage.setItem(key, JSON.stringify(record ?? { reset: true, decidedAt: Date.now() })), 'store the decision', true),
     // Not in turn: a write that hangs must not keep the stored grant from being removed. The
     // writes after it wait for it, so a late removal never erases a newer decision.
     clear: () => run(remove, 'remove the stored decision', false),

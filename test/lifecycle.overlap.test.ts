@@ -4,8 +4,8 @@ import type { ConsentError } from 'consent-tracker';
 import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { HARNESSES, reactNativeHarness } from './helpers/adapter-harness.js';
 import { deferred } from './helpers/deferred.js';
-import { faultyStorage, onDecision, type StorageCall } from './helpers/faulty-storage.js';
-import { DECISION, drained, event, settled, storedLevel, useApps, type App } from './helpers/launch.js';
+import { faultyStorage, onDecision, onResetWrite, type StorageCall } from './helpers/faulty-storage.js';
+import { drained, event, settled, storedLevel, storedReset, useApps, type App } from './helpers/launch.js';
 import { RN_IDENTITY } from './helpers/react-native.js';
 import { useCollector } from './helpers/use-collector.js';
 
@@ -68,13 +68,13 @@ describe.each(HARNESSES)('a change overtaken by a new decision, with the $name a
     await expect.poll(() => app.control.pending()).toBe(1);
     app.control.setHold(false);
     await app.consent.reset();
-    expect(device.storage.entries.has(DECISION)).toBe(false);
+    expect(storedReset(device)).toBe(true);
     // The grant's call runs to its end after the reset.
     await app.control.finishApply();
     await expect(grant).resolves.toBeUndefined();
     await drained(app);
     expect(app.consent.getStatus()).toMatchObject({ phase: 'undecided', level: 'none', record: null });
-    expect(device.storage.entries.has(DECISION)).toBe(false);
+    expect(storedReset(device)).toBe(true);
     expect(findLeaks([await sentAfter(app, 'after-reset')], 'none')).toEqual([]);
   });
 });
@@ -243,7 +243,7 @@ describe.each(HARNESSES)('decisions during reset() and while forgetting, with th
     const app = apps.launch(harness, { device, options: { storage: faults.storage } });
     await app.consent.ready;
     await app.consent.setLevel('full', 'banner');
-    const removal = faults.stall(onDecision('removeItem'));
+    const removal = faults.stall(onResetWrite);
     const first = app.consent.reset();
     await expect.poll(removal.started).toBe(true);
     const grant = app.consent.setLevel('full', 'banner');
@@ -264,7 +264,7 @@ describe.each(HARNESSES)('decisions during reset() and while forgetting, with th
       const app = apps.launch(harness, { device, options: { storage: faults.storage } });
       await app.consent.ready;
       await app.consent.setLevel('full', 'banner');
-      const removal = faults.stall(onDecision('removeItem'));
+      const removal = faults.stall(onResetWrite);
       const first = app.consent.reset();
       await expect.poll(removal.started, { interval: 1 }).toBe(true);
       const off = app.consent.setLevel('off', 'settings'); // below the undecided level: enforced and written at once

@@ -4,7 +4,7 @@ import { ConsentError, selectBooted, selectQuiescent, type ConsentLevel, type Co
 import { cookieJarFetch, findLeaks, findRelinks, type CollectedEvent } from 'consent-tracker/testing';
 import { HARNESSES, reactNativeHarness, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
 import { faultyStorage, onDecision } from './helpers/faulty-storage.js';
-import { DECISION, IDENTITY, drained, sendingAtFull, settled, entity, event, SESSION, storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
+import { DECISION, IDENTITY, drained, queuedWhileDown, sendingAtFull, settled, entity, event, SESSION, storedDecision, storedLevel, storedReset, useApps, type App } from './helpers/launch.js';
 import { useCollector } from './helpers/use-collector.js';
 
 /**
@@ -326,6 +326,41 @@ describe.each(HARNESSES)('a queue stored by the run before, with the $name adapt
     try {
       const drops: string[] = [];
       const next = apps.launch(harness, { device, options: { onDrop: (drop) => drops.push(drop.reason) } });
+      await next.consent.ready;
+      next.track('after');
+      await expect.poll(() => collector.current.events().some((e) => e.payload.se_ac === 'after')).toBe(true);
+      await drained(next);
+      const all = collector.current.events();
+      expect(all.map((e) => e.payload.se_ac)).toEqual(['before', 'after']);
+      expect(drops).toContain('forgotten');
+      expect(findRelinks([event(all, 'before')], [event(all, 'after')]).filter((relink) => relink.field !== 'uid')).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it.each(['undecided full', 'a grant while booting'] as const)('a reset whose identity write never landed, then a kill: the next run (%s) sends a new identity, and forgets what was queued', async (variant) => {
+    const device = harness.device();
+    const faults = faultyStorage(device.storage);
+    const undecidedLevel = variant === 'undecided full' ? 'full' : 'none';
+    const first = apps.launch(harness, { device, options: { undecidedLevel, storage: faults.storage, storageTimeoutMs: 100, onError: () => undefined } });
+    await first.consent.ready;
+    await first.consent.setLevel('full', 'banner');
+    first.track('before');
+    await collector.current.waitForEvents(1);
+    await drained(first);
+    await queuedWhileDown(first, 'queued', collector.current);
+    // From here the queue's and the identity's writes hang; the reset itself is stored.
+    faults.stall((call) => (call.key.includes('.queue') || call.key === IDENTITY) && call.op !== 'getItem');
+    await first.consent.reset().catch(() => undefined);
+    await expect.poll(() => storedReset(device)).toBe(true);
+    first.kill();
+    collector.current.failWith(undefined);
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 60_000 });
+    try {
+      const drops: string[] = [];
+      const next = apps.launch(harness, { device, options: { undecidedLevel, onDrop: (drop) => drops.push(drop.reason) } });
+      if (variant === 'a grant while booting') void next.consent.setLevel('full', 'banner');
       await next.consent.ready;
       next.track('after');
       await expect.poll(() => collector.current.events().some((e) => e.payload.se_ac === 'after')).toBe(true);

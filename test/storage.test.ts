@@ -10,7 +10,7 @@ describe('storage', () => {
     await consent.setLevel('session-only', 'banner');
     expect(JSON.parse(local.getItem('consent-tracker.decision') ?? '{}')).toMatchObject({ level: 'session-only', source: 'banner', policyVersion: '1' });
     await consent.reset();
-    expect(local.getItem('consent-tracker.decision')).toBeNull();
+    expect(JSON.parse(local.getItem('consent-tracker.decision') ?? '{}')).toMatchObject({ reset: true });
     consent.stop();
   });
 

@@ -51,3 +51,6 @@ export function faultyStorage(base = memoryStorage()) {
 
 /** Matches the calls on the stored decision (of `op`, if given). */
 export const onDecision = (op?: StorageCall['op']): Match => (call) => call.key.endsWith('.decision') && (op === undefined || call.op === op);
+
+/** The write of a reset in place of the stored decision. */
+export const onResetWrite: Match = (call) => onDecision('setItem')(call) && call.value?.includes('"reset":true') === true;

@@ -139,6 +139,9 @@ export const storedLevel = (device: Device) => {
   return raw ? (JSON.parse(raw) as { level?: string }).level : undefined;
 };
 
+/** Whether the device holds a reset in place of a decision (no decision; the identity before it withdrawn). */
+export const storedReset = (device: Device) => (JSON.parse(device.storage.entries.get(DECISION) ?? 'null') as { reset?: unknown } | null)?.reset === true;
+
 /** The decision stored on the device, parsed; `undefined` if none. */
 export const storedRecord = (device: Device) => {
   const raw = device.storage.entries.get(DECISION);
