@@ -293,6 +293,30 @@ describe.each(HARNESSES)('a queue stored by the run before, with the $name adapt
     return { app, drops };
   }
 
+  /**
+   * Launches again a minute later (the killed run's hold on its queue has lapsed), at full, and
+   * checks that only 'before' and 'after' arrived: the queued event was forgotten (counted), and
+   * nothing links 'after' to 'before'.
+   */
+  async function nextRunForgetsQueued(device: Device, options: Partial<ConsentTrackerOptions<object>>, grantWhileBooting = false) {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 60_000 });
+    try {
+      const drops: string[] = [];
+      const next = apps.launch(harness, { device, options: { ...options, onDrop: (drop) => drops.push(drop.reason) } });
+      if (grantWhileBooting) void next.consent.setLevel('full', 'banner');
+      await next.consent.ready;
+      next.track('after');
+      await expect.poll(() => collector.current.events().some((e) => e.payload.se_ac === 'after')).toBe(true);
+      await drained(next);
+      const all = collector.current.events();
+      expect(all.map((e) => e.payload.se_ac)).toEqual(['before', 'after']);
+      expect(drops).toContain('forgotten');
+      expect(findRelinks([event(all, 'before')], [event(all, 'after')]).filter((relink) => relink.field !== 'uid')).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
+  }
+
   it.each(['none', 'off'] as const)('is sent at the level of the decision read, not lowered to the stand-in of booting (undecided level %s), without another event', async (undecidedLevel) => {
     const { drops } = await queuedThenRestarted('full', undefined, undecidedLevel);
     const [queued] = await collector.current.waitForEvents(1);
@@ -321,22 +345,7 @@ describe.each(HARNESSES)('a queue stored by the run before, with the $name adapt
     expect(storedLevel(device)).toBe('full');
     first.kill();
     collector.current.failWith(undefined);
-    // Opened again a minute later: the killed run's hold on its queue has lapsed.
-    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 60_000 });
-    try {
-      const drops: string[] = [];
-      const next = apps.launch(harness, { device, options: { onDrop: (drop) => drops.push(drop.reason) } });
-      await next.consent.ready;
-      next.track('after');
-      await expect.poll(() => collector.current.events().some((e) => e.payload.se_ac === 'after')).toBe(true);
-      await drained(next);
-      const all = collector.current.events();
-      expect(all.map((e) => e.payload.se_ac)).toEqual(['before', 'after']);
-      expect(drops).toContain('forgotten');
-      expect(findRelinks([event(all, 'before')], [event(all, 'after')]).filter((relink) => relink.field !== 'uid')).toEqual([]);
-    } finally {
-      vi.useRealTimers();
-    }
+    await nextRunForgetsQueued(device, {});
   });
 
   it.each(['undecided full', 'a grant while booting'] as const)('a reset whose identity write never landed, then a kill: the next run (%s) sends a new identity, and forgets what was queued', async (variant) => {
@@ -356,22 +365,7 @@ describe.each(HARNESSES)('a queue stored by the run before, with the $name adapt
     await expect.poll(() => storedReset(device)).toBe(true);
     first.kill();
     collector.current.failWith(undefined);
-    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 60_000 });
-    try {
-      const drops: string[] = [];
-      const next = apps.launch(harness, { device, options: { undecidedLevel, onDrop: (drop) => drops.push(drop.reason) } });
-      if (variant === 'a grant while booting') void next.consent.setLevel('full', 'banner');
-      await next.consent.ready;
-      next.track('after');
-      await expect.poll(() => collector.current.events().some((e) => e.payload.se_ac === 'after')).toBe(true);
-      await drained(next);
-      const all = collector.current.events();
-      expect(all.map((e) => e.payload.se_ac)).toEqual(['before', 'after']);
-      expect(drops).toContain('forgotten');
-      expect(findRelinks([event(all, 'before')], [event(all, 'after')]).filter((relink) => relink.field !== 'uid')).toEqual([]);
-    } finally {
-      vi.useRealTimers();
-    }
+    await nextRunForgetsQueued(device, { undecidedLevel }, variant === 'a grant while booting');
   });
 
   it('is lowered to a withdrawal the run before stored after it, and dropped and counted at off', async () => {
