@@ -102,17 +102,15 @@ export function writeJsonField(json: unknown, base64: boolean): string {
 
 /**
  * Turns the plain JSON fields of a payload (`co`, `ue_pr`) into their base64 forms (`cx`,
- * `ue_px`), in place, as tracker-core's processor would have, remembering the parsed forms.
+ * `ue_px`), in place, as tracker-core's processor would have. Their parsed forms are not cached:
+ * the store and the guard keep the plugin's output without reading it again.
  */
 export function encodeJsonFields(payload: Record<string, unknown>): void {
   for (const [plain, encoded] of [['co', 'cx'], ['ue_pr', 'ue_px']] as const) {
     const text = payload[plain];
     if (typeof text !== 'string') continue;
-    const base64 = encodeBase64Url(text);
-    const parsed = recent.get(plain)?.get(text);
-    if (parsed !== undefined) remember(encoded, base64, parsed);
     delete payload[plain];
-    payload[encoded] = base64;
+    payload[encoded] = encodeBase64Url(text);
   }
 }
 

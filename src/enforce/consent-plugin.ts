@@ -19,6 +19,12 @@ function realSessionId(payload: Record<string, unknown>, entities: readonly unkn
   return undefined;
 }
 
+/** Makes `target` hold exactly what `source` holds, touching only the fields that differ (the tracker's own payload object stays fast). */
+function replaceContents(target: Record<string, unknown>, source: Readonly<Record<string, unknown>>): void {
+  for (const key of Object.keys(target)) if (!Object.prototype.hasOwnProperty.call(source, key)) delete target[key];
+  for (const key of Object.keys(source)) if (target[key] !== source[key]) target[key] = source[key];
+}
+
 /** Whether the payload is a screen view (after the JSON processor has run; unreadable counts as not). */
 function isScreenView(payload: Record<string, unknown>): boolean {
   const field = 'ue_px' in payload ? 'ue_px' : 'ue_pr' in payload ? 'ue_pr' : undefined;
@@ -90,14 +96,14 @@ export function createConsentPlugin(context: EnforcementContext, identity: Ident
           // tracker-core's own processor throws on a contexts field it cannot parse; fail closed on anything.
           result = { kept: false, level, reason: 'malformed', detail: `the payload could not be built: ${String(error)}` };
         }
-        for (const key of Object.keys(dict)) delete dict[key];
         if (result.kept) {
-          Object.assign(dict, result.payload);
+          replaceContents(dict, result.payload);
           produced = result.payload;
           context.vouched = { payload: dict, fields: produced, level: result.level };
           return;
         }
         produced = undefined;
+        for (const key of Object.keys(dict)) delete dict[key];
         // Keep only the id, so that nothing can leave even if another plugin ignores our filter.
         dict.eid = eventId;
         if (!rejected.has(String(eventId))) {
