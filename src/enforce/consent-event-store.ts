@@ -87,6 +87,8 @@ interface Entry {
   refusedWith?: number;
   /** At `full`: the identity it carries (`own`, or the one given after a withdrawal); see `carriesWithdrawnIdentity`. */
   identity?: string | undefined;
+  /** What is stored of it, as JSON: made once, and again only when it is lowered. */
+  stored?: string | undefined;
 }
 
 interface StoredQueue {
@@ -208,6 +210,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       entry.level = result.level;
       entry.identity = result.level === 'full' ? entry.identity : undefined;
       entry.svrAnon ||= policy[result.level].serverAnonymisation;
+      entry.stored = undefined;
       context.counters.resanitized += 1;
     }
     if (changed) compact();
@@ -231,12 +234,18 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   let writing: Promise<void> = Promise.resolve();
   let writerRunning = false;
 
+  /** The stored form of one entry (a `StoredQueue` event), as JSON. */
+  function storedForm(entry: Entry): string {
+    const { payload, svrAnon, level, capturedAt, identity } = entry;
+    const event: StoredQueue['events'][number] = { payload, svrAnon, level, capturedAt, ...(identity !== undefined && { identity }) };
+    return (entry.stored ??= JSON.stringify(event));
+  }
+
+  /** The queue as stored: each entry's JSON made once, so a write costs little more than joining them. */
   function serialize(): string {
-    const queue: StoredQueue = {
-      version: 1,
-      events: entries.filter((e) => !e.removed).map(({ payload, svrAnon, level, capturedAt, identity }) => ({ payload, svrAnon, level, capturedAt, ...(identity !== undefined && { identity }) })),
-    };
-    return JSON.stringify(queue);
+    const events: string[] = [];
+    for (const entry of entries) if (!entry.removed) events.push(storedForm(entry));
+    return `{"version":1,"events":[${events.join(',')}]}`;
   }
 
   let stopped = false;
