@@ -236,9 +236,10 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
 
   /** The stored form of one entry (a `StoredQueue` event), as JSON. */
   function storedForm(entry: Entry): string {
+    if (entry.stored !== undefined) return entry.stored;
     const { payload, svrAnon, level, capturedAt, identity } = entry;
     const event: StoredQueue['events'][number] = { payload, svrAnon, level, capturedAt, ...(identity !== undefined && { identity }) };
-    return (entry.stored ??= JSON.stringify(event));
+    return (entry.stored = JSON.stringify(event));
   }
 
   /** The queue as stored: each entry's JSON made once, so a write costs little more than joining them. */

@@ -206,14 +206,13 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
 
   /** The cap of the call being replayed by `trackAtMost`, if any. */
   let ceiling: ConsentLevel | undefined;
-  // Set once the identity store is read: events queued at full record the identity they carry.
-  let identityMarker: () => string | undefined = () => undefined;
   const context = createEnforcementContext({
     policy,
     level: options.level,
     ceiling: () => ceiling,
     awaitingDecision: options.awaitingDecision,
-    identityMarker: () => identityMarker(),
+    // Events queued at full record the identity they carry, once the identity store is read.
+    identityMarker: () => (identityKnown ? (identity.deviceUserId() ?? 'own') : undefined),
     identityWithdrawn: (marker) => identityKnown && identity.isWithdrawn(marker),
     onDrop: options.onDrop,
     onError: options.onError,
@@ -225,7 +224,6 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
   const identityRestored = identityStore.loaded.then((found) => {
     identity.restore(found);
     identityKnown = true;
-    identityMarker = () => identity.deviceUserId() ?? 'own';
   });
   const eventStore = createConsentEventStore(context, { storage, storageKey, maxSize, storageTimeoutMs, leaseMs: QUEUE_LEASE_MS, clock: options.clock ?? REAL_CLOCK });
   const plugin = createConsentPlugin(context, identity);
