@@ -30,6 +30,14 @@ describe('storage', () => {
     expect(parseConsentRecord(JSON.stringify(valid), { policyVersion: '2', maxAgeDays: 1, now: 1000 + 2 * 86_400_000 }).problem?.code).toBe('STORED_DECISION_EXPIRED');
   });
 
+  it('parseConsentRecord reads a stored reset as no decision, and a malformed one as unreadable', () => {
+    const rules = { policyVersion: '2', now: 2000 };
+    expect(parseConsentRecord(JSON.stringify({ reset: true, decidedAt: 1000 }), rules)).toEqual({ record: null, reset: true });
+    for (const bad of [{ reset: 'yes', decidedAt: 1000 }, { reset: true, decidedAt: 3000 }, { reset: true, decidedAt: -1 }, { reset: true, decidedAt: 1000, level: 'full' }]) {
+      expect(parseConsentRecord(JSON.stringify(bad), rules)).toMatchObject({ record: null, problem: { code: 'STORED_DATA_UNREADABLE' } });
+    }
+  });
+
   it('passes the chart to an inspector', async () => {
     const seen: string[] = [];
     const consent = createConsentTracker({ adapter: trackerCoreAdapter({ endpoint: 'http://127.0.0.1:9' }), inspect: (event) => seen.push(event.type) });
