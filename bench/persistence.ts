@@ -1,13 +1,14 @@
 /**
  * The cost of persistence as the queue grows: events tracked with the collector down (its
  * requests never answer, so everything stays queued) and the queue stored in memory storage, timed
- * once the queue holds about 10 events and again once it holds about 1,000.
+ * once the queue holds about 10 events and again once it holds about 1,000 (the queue's cap is
+ * raised so that neither measurement drops the oldest event on the way).
  */
 import { buildStructEvent } from '@snowplow/tracker-core';
 import { createIdentifiedApp } from '../demo/identified-app.js';
 import { createEnforcement, memoryStorage } from '../src/index.js';
 
-const SAMPLE = Number(process.env.BENCH_PERSIST_SAMPLE ?? 200);
+const SAMPLE = Number(process.env.BENCH_PERSIST_SAMPLE ?? 500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 /** A collector that is down: its requests settle only once the measurement is over. */
@@ -21,7 +22,8 @@ function downCollector() {
 async function perEvent(queued: number): Promise<number> {
   const storage = memoryStorage();
   const collector = downCollector();
-  const enforcement = createEnforcement({ level: () => 'full', fetch: collector.fetch, storage });
+  // Room for every event of both measurements: neither drops the oldest on the way.
+  const enforcement = createEnforcement({ level: () => 'full', fetch: collector.fetch, storage, maxQueueSize: 10_000 });
   const { core } = createIdentifiedApp({
     endpoint: 'http://127.0.0.1:1',
     extraPlugins: [enforcement.plugin],

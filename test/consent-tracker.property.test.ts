@@ -45,6 +45,10 @@ const REGRESSIONS: Array<{ caught: string; commands: Command[] }> = [
     caught: 'an event refused by the collector, dropped from the queue at off, was sent by the emitter retrying that request after a new consent, and counted as rejected too',
     commands: [{ kind: 'track' }, { kind: 'outage', down: true }, { kind: 'flush' }, { kind: 'track' }, { kind: 'set', level: 'none', settle: false }, { kind: 'regrant', via: 'off' }],
   },
+  {
+    caught: 'an event removed from the queue while its segment was being written stayed in the stored segment, and the next start counted its drop a second time',
+    commands: [{ kind: 'track' }, { kind: 'set', level: 'none', settle: false }, { kind: 'regrant', via: 'off' }, { kind: 'restart' }, { kind: 'set', level: 'off', settle: false }],
+  },
 ];
 
 /** Runs per adapter. */

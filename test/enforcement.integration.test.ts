@@ -4,6 +4,7 @@ import { NULL_UUID, createEnforcement, memoryStorage, type ConsentError, type Co
 import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { MOBILE_SCHEMA, SESSION_SCHEMA, createTestTracker, mobileContextPlugin, sessionPlugin } from './helpers/tracker.js';
 import { useCollector } from './helpers/use-collector.js';
+import { storedQueue } from './helpers/stored-queue.js';
 
 const collectorRef = useCollector();
 
@@ -195,9 +196,9 @@ describe('a restart with a persisted queue', () => {
     for (const action of ['q1', 'q2', 'q3']) before.trackStruct(action);
     await before.flush();
     await before.enforcement.eventStore.persisted();
-    expect(storage.entries.get('consent-tracker.queue')).toContain('user-1');
+    expect(storedQueue(storage.entries)).toContain('user-1');
     await before.setLevel('none');
-    expect(storage.entries.get('consent-tracker.queue')).not.toContain('user-1');
+    expect(storedQueue(storage.entries)).not.toContain('user-1');
     await before.enforcement.stop();
 
     collectorRef.current.failWith(undefined);
@@ -226,7 +227,7 @@ describe('a restart with a persisted queue', () => {
     const after = createTestTracker(collectorRef.current.url, { initial: 'none', storage });
     await after.enforcement.levelChanged();
     vi.useRealTimers();
-    expect(storage.entries.get('consent-tracker.queue')).not.toContain('user-1');
+    expect(storedQueue(storage.entries)).not.toContain('user-1');
     after.trackStruct('after-restart');
     await after.drain();
     const events = await collectorRef.current.waitForEvents(2);

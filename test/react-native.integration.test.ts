@@ -6,6 +6,7 @@ import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
 import { RN_IDENTITY, rnTrackerOptions, trackRn } from './helpers/react-native.js';
 import { entity, event, SCREEN, SESSION } from './helpers/launch.js';
 import { useCollector } from './helpers/use-collector.js';
+import { storedQueue } from './helpers/stored-queue.js';
 
 const collector = useCollector();
 
@@ -340,8 +341,8 @@ describe('a restart with a persisted queue after a withdrawal', () => {
     await first.enforcement.eventStore.persisted();
     // What the next launch finds: a decision of none, two queued events, no stored session.
     expect(JSON.parse(device.entries.get('consent-tracker.decision') ?? '{}')).toMatchObject({ level: 'none' });
-    expect(device.entries.get('consent-tracker.queue')).toContain('queued-1');
-    expect(device.entries.get('consent-tracker.queue')).not.toContain(RN_IDENTITY.userId);
+    expect(storedQueue(device.entries)).toContain('queued-1');
+    expect(storedQueue(device.entries)).not.toContain(RN_IDENTITY.userId);
     expect(device.entries.get(`snowplow_${namespace}_session`) ?? '').toBe('');
     await first.stop();
     expect(collector.current.requests()).toEqual([]);

@@ -5,8 +5,8 @@ import { sanitizeEvent, type DropReason } from '../sanitize.js';
 import { samePayload } from './same-payload.js';
 import type { KeyValueStorage } from '../storage.js';
 import type { EnforcementContext } from './enforcement-context.js';
+import { createQueueLayout, readQueue, removeSegments, SEGMENT_SIZE, sweepRange, type QueueLayout, type QueueSegment, type ReadQueue } from './queue-layout.js';
 import { createQueueSlots } from './queue-slots.js';
-import { storeOrRemove } from './store-or-remove.js';
 import type { Clock } from './clock.js';
 import { withTimeout } from './with-timeout.js';
 
@@ -89,11 +89,17 @@ interface Entry {
   identity?: string | undefined;
   /** What is stored of it, as JSON: made once, and again only when it is lowered. */
   stored?: string | undefined;
+  /** The segment of the stored queue it is written in; `undefined` until it is placed in one. */
+  segment?: QueueSegment<Entry> | undefined;
 }
 
-interface StoredQueue {
-  version: 1;
-  events: Array<{ payload: Payload; svrAnon: boolean; level: ConsentLevel; capturedAt?: ConsentLevel; identity?: string }>;
+/** A queued event as a segment stores it. */
+interface StoredEvent {
+  payload: Payload;
+  svrAnon: boolean;
+  level: ConsentLevel;
+  capturedAt?: ConsentLevel;
+  identity?: string;
 }
 
 export interface ConsentEventStoreOptions {
@@ -114,6 +120,11 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   let slotKey: string | undefined;
   const { policy } = context;
   let entries: Entry[] = [];
+  /** The stored queue's segments, in order, and how this instance's slot holds them. */
+  let segments: QueueSegment<Entry>[] = [];
+  let layout: QueueLayout | undefined;
+  /** Events that are not in a segment yet other than at the end (read from storage, taken over): placed at the next write. */
+  let needsArrange = false;
   const byId = new Map<string, Entry>();
   /** Entries the emitter's latest iterator handed out: `removeHead(n)` removes these, by identity. */
   let handedOut: Entry[] = [];
@@ -162,8 +173,14 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     for (const entry of handedOut) settleEntry(entry, false);
   }
 
+  /** Its segment is to be written again. */
+  function touch(entry: Entry) {
+    if (entry.segment) entry.segment.dirty = true;
+  }
+
   function remove(entry: Entry) {
     entry.removed = true;
+    touch(entry);
     const id = idOf(entry.payload);
     if (id !== undefined && byId.get(id) === entry) byId.delete(id);
   }
@@ -211,6 +228,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       entry.identity = result.level === 'full' ? entry.identity : undefined;
       entry.svrAnon ||= policy[result.level].serverAnonymisation;
       entry.stored = undefined;
+      touch(entry);
       context.counters.resanitized += 1;
     }
     if (changed) compact();
@@ -234,19 +252,98 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   let writing: Promise<void> = Promise.resolve();
   let writerRunning = false;
 
-  /** The stored form of one entry (a `StoredQueue` event), as JSON. */
+  /** The stored form of one entry, as JSON. */
   function storedForm(entry: Entry): string {
     if (entry.stored !== undefined) return entry.stored;
     const { payload, svrAnon, level, capturedAt, identity } = entry;
-    const event: StoredQueue['events'][number] = { payload, svrAnon, level, capturedAt, ...(identity !== undefined && { identity }) };
+    const event: StoredEvent = { payload, svrAnon, level, capturedAt, ...(identity !== undefined && { identity }) };
     return (entry.stored = JSON.stringify(event));
   }
 
-  /** The queue as stored: each entry's JSON made once, so a write costs little more than joining them. */
-  function serialize(): string {
-    const events: string[] = [];
-    for (const entry of entries) if (!entry.removed) events.push(storedForm(entry));
-    return `{"version":1,"events":[${events.join(',')}]}`;
+  /**
+   * A segment as stored: each entry's JSON made once, so a write costs little more than joining
+   * them. What was removed while an earlier write was awaited is left out (and out of the segment).
+   */
+  function serializeSegment(segment: QueueSegment<Entry>): string {
+    segment.entries = segment.entries.filter((entry) => !entry.removed);
+    return `[${segment.entries.map(storedForm).join(',')}]`;
+  }
+
+  /** A new segment, numbered apart from every other of the slot's (`inUse`: those in memory). */
+  function newSegment(into: QueueLayout, inUse = new Set(segments.map((segment) => segment.number))): QueueSegment<Entry> {
+    const number = into.freeNumber(inUse);
+    inUse.add(number);
+    return { number, entries: [], dirty: true };
+  }
+
+  /** Places a new event at the end of the stored queue, when nothing else waits to be placed. */
+  function placeAtEnd(entry: Entry) {
+    if (!layout || needsArrange) return void (needsArrange = true);
+    let tail = segments.at(-1);
+    if (!tail || tail.entries.length >= SEGMENT_SIZE) segments.push((tail = newSegment(layout)));
+    tail.entries.push(entry);
+    tail.dirty = true;
+    entry.segment = tail;
+  }
+
+  /**
+   * Puts every queued event in a segment, in queue order: those read from storage keep theirs,
+   * the others (taken over, or queued before the stored queue was read) go in new ones, or at the
+   * end of the last. Segments left empty are given up.
+   */
+  function arrange(into: QueueLayout) {
+    const last = segments.at(-1);
+    const inUse = new Set(segments.map((segment) => segment.number));
+    const arranged: QueueSegment<Entry>[] = [];
+    let open: QueueSegment<Entry> | undefined;
+    for (const entry of entries) {
+      if (entry.removed) continue;
+      if (entry.segment) {
+        if (arranged.at(-1) !== entry.segment) arranged.push(entry.segment);
+        open = entry.segment === last ? last : undefined;
+        continue;
+      }
+      if (!open || open.entries.length >= SEGMENT_SIZE) arranged.push((open = newSegment(into, inUse)));
+      open.entries.push(entry);
+      open.dirty = true;
+      entry.segment = open;
+    }
+    segments = arranged;
+    needsArrange = false;
+  }
+
+  /**
+   * Drops what the queue no longer holds from the segments to be written, gives up segments left
+   * empty, and joins a changed segment with its neighbour when one would hold both: no two
+   * neighbours fit in one, so a queue of n events never has more than 2n / SEGMENT_SIZE + 1
+   * segments. (A kill between the two writes leaves events in both: they are read once, by id.)
+   */
+  function compactSegments() {
+    const compacted: QueueSegment<Entry>[] = [];
+    for (const segment of segments) {
+      if (segment.dirty) segment.entries = segment.entries.filter((entry) => !entry.removed);
+      if (segment.entries.length === 0) continue;
+      const previous = compacted.at(-1);
+      if (!previous || !(previous.dirty || segment.dirty) || previous.entries.length + segment.entries.length > SEGMENT_SIZE) {
+        compacted.push(segment);
+        continue;
+      }
+      for (const entry of segment.entries) entry.segment = previous;
+      previous.entries.push(...segment.entries);
+      previous.dirty = true;
+    }
+    segments = compacted;
+  }
+
+  /** Writes what changed to `key`'s slot: a queue moved to a new slot is written there whole. */
+  async function writeQueue(key: string): Promise<unknown> {
+    if (layout?.slotKey !== key) {
+      layout = createQueueLayout({ storage: storage as KeyValueStorage, slotKey: key, timeoutMs: storageTimeoutMs });
+      for (const segment of segments) segment.dirty = true;
+    }
+    if (needsArrange) arrange(layout);
+    compactSegments();
+    return layout.write(segments, serializeSegment);
   }
 
   let stopped = false;
@@ -269,9 +366,9 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
         const key = await slotToWrite();
         if (key === undefined) break;
         // One write at a time, each to its end: a slow write must never land after a newer one (it
-        // could restore events already sent, or identifiers). A failed one removes what is stored,
-        // which may hold events at a level they may no longer carry; this run's queue goes on.
-        const cause = await storeOrRemove(storage, key, serialize(), storageTimeoutMs);
+        // could restore events already sent, or identifiers). A failed one removes what it would
+        // have replaced, which may hold events at a level they may no longer carry; this run's queue goes on.
+        const cause = await writeQueue(key);
         lastWriteFailed = cause !== undefined;
         if (lastWriteFailed) context.error(new ConsentError('STORAGE_FAILED', `could not persist the event queue: ${String(cause)}`, { cause }));
       }
@@ -284,12 +381,29 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
    * was thought gone), a new one. Without one, the queue lives in memory from then on.
    */
   async function slotToWrite(): Promise<string | undefined> {
-    if (slots && slotKey !== undefined && !(await slots.owns(slotKey).catch(() => false))) slotKey = await slots.claim();
+    if (slots && slotKey !== undefined && !(await slots.owns(slotKey).catch(() => false))) {
+      slotKey = await slots.claim();
+      if (slotKey !== undefined) await moveTo(slotKey);
+    }
     if (slotKey === undefined) {
       writable = false;
       context.error(new ConsentError('STORAGE_FAILED', `every queue slot under '${storageKey}' is in use or cannot be written; this queue lives in memory`));
     }
     return slotKey;
+  }
+
+  /**
+   * This queue is written to a new slot from now on: the events a stopped instance left there
+   * are taken in, and its segments are given up (removed once this queue is stored there).
+   */
+  async function moveTo(key: string) {
+    const read = await readQueue(storage as KeyValueStorage, key, storageTimeoutMs).catch(() => undefined);
+    if (read) takeIn(restoreQueue(read, key, false));
+    const found = storedLayout(read);
+    layout = createQueueLayout({ storage: storage as KeyValueStorage, slotKey: key, timeoutMs: storageTimeoutMs, stored: { segments: [], loose: [...found.segments, ...found.loose] } });
+    for (const entry of entries) entry.segment = undefined;
+    segments = [];
+    needsArrange = true;
   }
 
   /** Waits for the writes so far, but no longer than the storage timeout: a dead storage is reported, not waited for. */
@@ -308,22 +422,10 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     }
   }
 
-  function readStored(raw: unknown, key: string): Entry[] {
-    if (raw === null || raw === undefined || raw === '') return [];
-    let parsed: unknown;
-    try {
-      parsed = typeof raw === 'string' ? JSON.parse(raw) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    const queue = parsed as Partial<StoredQueue> | undefined;
-    if (typeof queue !== 'object' || queue === null || queue.version !== 1 || !Array.isArray(queue.events)) {
-      context.drop('unreadable-stored', 'eventStore', undefined, 'the stored event queue is unreadable; it was discarded');
-      context.error(new ConsentError('STORED_DATA_UNREADABLE', `the stored event queue under '${key}' is unreadable; it was discarded`));
-      return [];
-    }
+  /** Checks stored events (anything may be stored there): each kept is sanitised again at its stored level. */
+  function restoreEvents(events: unknown[]): Entry[] {
     const restored: Entry[] = [];
-    for (const item of queue.events as unknown[]) {
+    for (const item of events) {
       const { payload, svrAnon, level, capturedAt, identity } = (item ?? {}) as Partial<Entry>;
       const result = isConsentLevel(level) && typeof svrAnon === 'boolean' && payload ? sanitizeEvent(payload, level, { policy }) : undefined;
       if (!result?.kept) {
@@ -336,6 +438,34 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     return restored;
   }
 
+  function reportUnreadable(what: string) {
+    context.drop('unreadable-stored', 'eventStore', undefined, `${what} is unreadable; it was discarded`);
+    context.error(new ConsentError('STORED_DATA_UNREADABLE', `${what} is unreadable; it was discarded`));
+  }
+
+  /** A slot's stored queue as entries; with `own`, each keeps the segment it is stored in (one that lost an event is written again). */
+  function restoreQueue(read: ReadQueue, key: string, own: boolean): Entry[] {
+    if (read.unreadable) reportUnreadable(`the stored event queue under '${key}'`);
+    const restored = restoreEvents(read.legacy);
+    for (const { number, events } of read.segments) {
+      if (events === undefined) {
+        reportUnreadable(`a segment of the stored event queue under '${key}'`);
+        continue;
+      }
+      const kept = restoreEvents(events);
+      const segment: QueueSegment<Entry> = { number, entries: kept, dirty: kept.length !== events.length };
+      if (own) for (const entry of kept) entry.segment = segment;
+      restored.push(...kept);
+    }
+    return restored;
+  }
+
+  /** The segment keys a slot's manifest lists (every key, when it is unreadable: they are swept). */
+  function storedLayout(read: ReadQueue | undefined) {
+    if (!read || read.unreadable) return { segments: [], loose: Array.from({ length: sweepRange(maxSize) }, (_, i) => i) };
+    return { segments: read.segments.map((segment) => segment.number), loose: read.loose };
+  }
+
   /** Adds queued events read from storage, behind those already queued, each once. */
   function merge(restored: Entry[]) {
     const fresh = restored.filter((entry) => {
@@ -346,7 +476,10 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       const id = idOf(entry.payload);
       if (id !== undefined) byId.set(id, entry);
     }
+    const kept = new Set(fresh);
+    for (const entry of restored) if (!kept.has(entry)) touch(entry);
     entries = [...fresh, ...entries];
+    needsArrange = true;
     enforceCap();
   }
 
@@ -358,15 +491,27 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     if (!slots || slotKey === undefined || stopped || handedOff) return;
     const keys = await slots.claimFree(slotKey);
     if (keys.length === 0) return;
-    const adopted: Entry[] = [];
-    for (const key of keys) adopted.push(...readStored(await withTimeout(storage?.getItem(key), storageTimeoutMs, 'storage.getItem').catch(() => null), key));
-    // Its instance may have withdrawn after it last stored this queue: each event is lowered to the
-    // lowest level this instance has followed, as its own stored queue was when it started.
-    if (!context.awaitingDecision()) lowerTo(minLevel(lastLevel, lowestSinceStart), adopted);
-    merge(adopted.filter((entry) => !entry.removed));
+    const reads = new Map<string, ReadQueue | undefined>();
+    for (const key of keys) reads.set(key, await readQueue(storage as KeyValueStorage, key, storageTimeoutMs).catch(() => undefined));
+    takeIn([...reads].flatMap(([key, read]) => (read ? restoreQueue(read, key, false) : [])));
     schedulePersist();
     await writing;
-    for (const key of keys) await (lastWriteFailed || !writable ? slots.release(key) : slots.discard(key)).catch(() => undefined);
+    for (const [key, read] of reads) {
+      // One that could not be read is left for a later start; one whose events are now stored here is removed, segments first.
+      const keep = lastWriteFailed || !writable || !read;
+      if (!keep) await removeSegments(storage as KeyValueStorage, key, [...storedLayout(read).segments, ...storedLayout(read).loose], storageTimeoutMs);
+      await (keep ? slots.release(key) : slots.discard(key)).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Adds events another instance stored: its instance may have withdrawn after it last stored
+   * them, so each is lowered to the lowest level this instance has followed, as its own stored
+   * queue was when it started.
+   */
+  function takeIn(adopted: Entry[]) {
+    if (!context.awaitingDecision()) lowerTo(minLevel(lastLevel, lowestSinceStart), adopted);
+    merge(adopted.filter((entry) => !entry.removed));
   }
 
   let renewal: unknown;
@@ -391,13 +536,13 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   const ownQueueRead: Promise<void> = storage && slots
     ? (async () => {
         slotKey = await slots.claim();
-        let raw: unknown = null;
+        let read: ReadQueue | undefined;
         if (slotKey === undefined) {
           writable = false;
           context.error(new ConsentError('STORAGE_FAILED', `every queue slot under '${storageKey}' is in use or cannot be read; this queue lives in memory`));
         } else {
           try {
-            raw = await withTimeout(storage.getItem(slotKey), storageTimeoutMs, 'storage.getItem');
+            read = await readQueue(storage, slotKey, storageTimeoutMs);
           } catch (cause) {
             // What is stored is unknown, not absent: leave it for the next start rather than overwrite it.
             writable = false;
@@ -405,9 +550,12 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
             context.error(new ConsentError('STORAGE_FAILED', `could not read the stored event queue; it is left as it is and this queue lives in memory: ${String(cause)}`, { cause }));
           }
         }
-        merge(readStored(raw, slotKey ?? storageKey));
+        if (read && slotKey !== undefined) layout = createQueueLayout({ storage, slotKey, timeoutMs: storageTimeoutMs, stored: storedLayout(read) });
+        merge(read && slotKey !== undefined ? restoreQueue(read, slotKey, true) : []);
         loaded = true;
         followLevel();
+        // Keys left loose by a run cut short, or a queue stored whole by an earlier version: tidied now.
+        if (read && (read.loose.length > 0 || read.unreadable || read.legacy.length > 0)) schedulePersist();
       })()
     : Promise.resolve();
 
@@ -450,6 +598,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
         ...(result.level === 'full' && { identity: context.identityMarker() }),
       };
       entries.push(entry);
+      placeAtEnd(entry);
       if (eventId !== undefined) byId.set(eventId, entry);
       enforceCap();
       if (loaded) schedulePersist();
