@@ -280,7 +280,11 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   function placeAtEnd(entry: Entry) {
     if (!layout || needsArrange) return void (needsArrange = true);
     let tail = segments.at(-1);
-    if (!tail || tail.entries.length >= SEGMENT_SIZE) segments.push((tail = newSegment(layout)));
+    if (!tail || tail.entries.length >= SEGMENT_SIZE) {
+      // Segments emptied since the last write (sent, dropped) give their numbers back first: numbers stay low.
+      segments = segments.filter((segment) => segment.entries.some((entry) => !entry.removed));
+      segments.push((tail = newSegment(layout)));
+    }
     tail.entries.push(entry);
     tail.dirty = true;
     entry.segment = tail;
@@ -343,7 +347,8 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     }
     if (needsArrange) arrange(layout);
     compactSegments();
-    return layout.write(segments, serializeSegment);
+    // The segments as they are now: one opened while this write is awaited waits for the next, so that it is listed first.
+    return layout.write([...segments], serializeSegment);
   }
 
   let stopped = false;
@@ -383,7 +388,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   async function slotToWrite(): Promise<string | undefined> {
     if (slots && slotKey !== undefined && !(await slots.owns(slotKey).catch(() => false))) {
       slotKey = await slots.claim();
-      if (slotKey !== undefined) await moveTo(slotKey);
+      if (slotKey !== undefined) slotKey = await moveTo(slotKey);
     }
     if (slotKey === undefined) {
       writable = false;
@@ -394,16 +399,21 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
 
   /**
    * This queue is written to a new slot from now on: the events a stopped instance left there
-   * are taken in, and its segments are given up (removed once this queue is stored there).
+   * are taken in, and its segments stay listed until this queue, theirs included, is stored there.
+   * A slot that cannot be read is left as it is: `undefined`, the queue then lives in memory.
    */
-  async function moveTo(key: string) {
+  async function moveTo(key: string): Promise<string | undefined> {
     const read = await readQueue(storage as KeyValueStorage, key, storageTimeoutMs).catch(() => undefined);
-    if (read) takeIn(restoreQueue(read, key, false));
-    const found = storedLayout(read);
-    layout = createQueueLayout({ storage: storage as KeyValueStorage, slotKey: key, timeoutMs: storageTimeoutMs, stored: { segments: [], loose: [...found.segments, ...found.loose] } });
+    if (!read) {
+      await slots?.release(key).catch(() => undefined);
+      return undefined;
+    }
+    takeIn(restoreQueue(read, key, false));
+    layout = layoutOf(key, read);
     for (const entry of entries) entry.segment = undefined;
     segments = [];
     needsArrange = true;
+    return key;
   }
 
   /** Waits for the writes so far, but no longer than the storage timeout: a dead storage is reported, not waited for. */
@@ -461,23 +471,32 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   }
 
   /** The segment keys a slot's manifest lists (every key, when it is unreadable: they are swept). */
-  function storedLayout(read: ReadQueue | undefined) {
-    if (!read || read.unreadable) return { segments: [], loose: Array.from({ length: sweepRange(maxSize) }, (_, i) => i) };
-    return { segments: read.segments.map((segment) => segment.number), loose: read.loose };
+  function storedLayout(read: ReadQueue) {
+    // Not a manifest: every number a queue could have used is removed once one replaces it.
+    if (read.unreadable || read.legacy.length > 0) return { segments: [], loose: Array.from({ length: sweepRange(maxSize) }, (_, i) => i), replace: true };
+    return { segments: read.segments.map((segment) => segment.number), loose: read.loose, replace: false };
   }
+
+  /** The layout of `key`'s slot as `read` found it. */
+  const layoutOf = (key: string, read: ReadQueue) => createQueueLayout({ storage: storage as KeyValueStorage, slotKey: key, timeoutMs: storageTimeoutMs, stored: storedLayout(read), replace: storedLayout(read).replace });
 
   /** Adds queued events read from storage, behind those already queued, each once. */
   function merge(restored: Entry[]) {
+    // Once each: a kill between two segment writes can leave an event in both.
     const fresh = restored.filter((entry) => {
       const id = idOf(entry.payload);
-      return id === undefined || !byId.has(id);
+      if (id === undefined) return true;
+      if (byId.has(id)) return false;
+      byId.set(id, entry);
+      return true;
     });
-    for (const entry of fresh) {
-      const id = idOf(entry.payload);
-      if (id !== undefined) byId.set(id, entry);
-    }
     const kept = new Set(fresh);
-    for (const entry of restored) if (!kept.has(entry)) touch(entry);
+    for (const entry of restored) {
+      if (kept.has(entry)) continue;
+      // Out of the queue, and out of the segment it was read from.
+      entry.removed = true;
+      touch(entry);
+    }
     entries = [...fresh, ...entries];
     needsArrange = true;
     enforceCap();
@@ -493,15 +512,26 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     if (keys.length === 0) return;
     const reads = new Map<string, ReadQueue | undefined>();
     for (const key of keys) reads.set(key, await readQueue(storage as KeyValueStorage, key, storageTimeoutMs).catch(() => undefined));
-    takeIn([...reads].flatMap(([key, read]) => (read ? restoreQueue(read, key, false) : [])));
+    const adopted = [...reads].flatMap(([key, read]) => (read ? restoreQueue(read, key, false) : []));
+    takeIn(adopted);
     schedulePersist();
     await writing;
-    for (const [key, read] of reads) {
-      // One that could not be read is left for a later start; one whose events are now stored here is removed, segments first.
-      const keep = lastWriteFailed || !writable || !read;
-      if (!keep) await removeSegments(storage as KeyValueStorage, key, [...storedLayout(read).segments, ...storedLayout(read).loose], storageTimeoutMs);
-      await (keep ? slots.release(key) : slots.discard(key)).catch(() => undefined);
-    }
+    // Stored here only if each event taken in is in a segment written since (a stop may have come first).
+    const stored = !lastWriteFailed && writable && !stopped && !handedOff && adopted.every((entry) => entry.removed || (entry.segment && !entry.segment.dirty));
+    for (const [key, read] of reads) await giveUp(key, stored ? read : undefined);
+  }
+
+  /**
+   * Ends the hold on an adopted slot: with `read` (its events are now stored here), its segments
+   * are removed and then the slot; a segment that cannot be removed stays listed, as loose, for
+   * the next instance to take the slot. Without, the slot is left as it is, for a later start.
+   */
+  async function giveUp(key: string, read: ReadQueue | undefined) {
+    const { segments: listedSegments, loose } = read ? storedLayout(read) : { segments: [], loose: [] };
+    const { left } = read ? await removeSegments(storage as KeyValueStorage, key, [...listedSegments, ...loose], storageTimeoutMs) : { left: [] };
+    if (read && left.length === 0) return void (await slots?.discard(key).catch(() => undefined));
+    if (left.length > 0) await withTimeout(storage?.setItem(key, JSON.stringify({ version: 2, segments: [], loose: left })), storageTimeoutMs, 'storage.setItem').catch(() => undefined);
+    await slots?.release(key).catch(() => undefined);
   }
 
   /**
@@ -550,7 +580,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
             context.error(new ConsentError('STORAGE_FAILED', `could not read the stored event queue; it is left as it is and this queue lives in memory: ${String(cause)}`, { cause }));
           }
         }
-        if (read && slotKey !== undefined) layout = createQueueLayout({ storage, slotKey, timeoutMs: storageTimeoutMs, stored: storedLayout(read) });
+        if (read && slotKey !== undefined) layout = layoutOf(slotKey, read);
         merge(read && slotKey !== undefined ? restoreQueue(read, slotKey, true) : []);
         loaded = true;
         followLevel();

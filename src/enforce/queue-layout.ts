@@ -75,13 +75,22 @@ export async function readQueue(storage: KeyValueStorage, slotKey: string, timeo
   return { segments, legacy: [], loose: stored.loose, unreadable: false };
 }
 
-/** Removes every segment key `numbers` names under `slotKey`; resolves with those whose removal failed. */
-export async function removeSegments(storage: KeyValueStorage, slotKey: string, numbers: Iterable<number>, timeoutMs: number): Promise<number[]> {
-  const failed: number[] = [];
+/**
+ * Removes every segment key `numbers` names under `slotKey`; one whose removal fails is emptied
+ * instead (an empty segment reads as holding nothing). Resolves with the keys not removed (to be
+ * removed later), and whether any of them may still hold what it held.
+ */
+export async function removeSegments(storage: KeyValueStorage, slotKey: string, numbers: Iterable<number>, timeoutMs: number): Promise<{ left: number[]; holding: boolean }> {
+  const left: number[] = [];
+  let holding = false;
+  const attempt = (work: () => unknown, what: string) => withTimeout(Promise.resolve().then(work), timeoutMs, what).then(() => true, () => false);
   for (const number of numbers) {
-    await withTimeout(Promise.resolve().then(() => removeStored(storage, segmentKey(slotKey, number))), timeoutMs, 'storage.removeItem').catch(() => failed.push(number));
+    const key = segmentKey(slotKey, number);
+    if (await attempt(() => removeStored(storage, key), 'storage.removeItem')) continue;
+    left.push(number);
+    holding ||= !(await attempt(() => storage.setItem(key, ''), 'storage.setItem'));
   }
-  return failed;
+  return { left, holding };
 }
 
 /**
@@ -92,12 +101,17 @@ export async function removeSegments(storage: KeyValueStorage, slotKey: string, 
  */
 export interface QueueLayout {
   readonly slotKey: string;
-  /** A segment number free to use, with `inUse` those of the queue in memory. */
+  /**
+   * A segment number free to use, with `inUse` those of the queue in memory. A number listed as
+   * loose may be taken again: until a manifest lists it as a segment, what is written there is
+   * removed at the next start, as an event not yet stored would be lost.
+   */
   freeNumber(inUse: ReadonlySet<number>): number;
   /**
    * Stores the queue: new segment keys are listed (as loose) before they are written, the dirty
    * segments are written (a failed one is removed and stays dirty), the manifest is updated, and
-   * the keys given up are removed. Resolves with the first failure's cause, or `undefined`.
+   * the keys given up are removed. Resolves with the first failure's cause (a removal that failed
+   * included), or `undefined`.
    */
   write<Entry>(segments: ReadonlyArray<QueueSegment<Entry>>, serialize: (segment: QueueSegment<Entry>) => string): Promise<unknown>;
 }
@@ -108,21 +122,32 @@ export interface QueueLayoutOptions {
   readonly timeoutMs: number;
   /** What the slot's manifest lists now (nothing for a slot newly taken). */
   readonly stored?: { readonly segments: readonly number[]; readonly loose: readonly number[] } | undefined;
+  /** The slot's key holds something else than a manifest (a queue stored whole, an unreadable one): it is replaced at the first write. */
+  readonly replace?: boolean;
 }
 
-export function createQueueLayout({ storage, slotKey, timeoutMs, stored }: QueueLayoutOptions): QueueLayout {
+export function createQueueLayout({ storage, slotKey, timeoutMs, stored, replace = false }: QueueLayoutOptions): QueueLayout {
   /** What the manifest on the device lists, as far as this instance knows (after a failed write, the union of both). */
   let listed = { segments: new Set(stored?.segments ?? []), order: [...(stored?.segments ?? [])], loose: new Set(stored?.loose ?? []) };
   const isListed = (number: number) => listed.segments.has(number) || listed.loose.has(number);
 
-  /** Writes the manifest; after a failure either version may be stored, so both count as listed. */
+  /** Whether the slot's key must be written even if the queue did not change. */
+  let mustWrite = replace;
+
+  /**
+   * Writes the manifest, awaited to its end even past the timeout (a slow one must not land over
+   * the next); after a failure either version may be stored, so both count as listed.
+   */
   async function writeManifest(segments: number[], loose: Set<number>): Promise<unknown> {
     const manifest: Manifest = { version: 2, segments, loose: [...loose] };
+    const write = Promise.resolve().then(() => storage.setItem(slotKey, JSON.stringify(manifest)));
     try {
-      await withTimeout(Promise.resolve().then(() => storage.setItem(slotKey, JSON.stringify(manifest))), timeoutMs, 'storage.setItem');
+      await withTimeout(write, timeoutMs, 'storage.setItem');
       listed = { segments: new Set(segments), order: segments, loose: new Set(loose) };
+      mustWrite = false;
       return undefined;
     } catch (cause) {
+      await write.catch(() => undefined);
       for (const number of [...segments, ...loose]) if (!listed.segments.has(number)) listed.loose.add(number);
       return cause ?? new Error('the write failed');
     }
@@ -132,7 +157,7 @@ export function createQueueLayout({ storage, slotKey, timeoutMs, stored }: Queue
     slotKey,
     freeNumber(inUse) {
       let number = 0;
-      while (inUse.has(number) || isListed(number)) number += 1;
+      while (inUse.has(number) || listed.segments.has(number)) number += 1;
       return number;
     },
     async write(segments, serialize) {
@@ -152,11 +177,12 @@ export function createQueueLayout({ storage, slotKey, timeoutMs, stored }: Queue
       const live = new Set(numbers);
       const loose = new Set([...listed.loose, ...listed.order].filter((number) => !live.has(number)));
       const same = numbers.length === listed.order.length && numbers.every((n, i) => n === listed.order[i]) && loose.size === listed.loose.size;
-      if (!same) failure ??= await writeManifest(numbers, loose);
+      if (!same || mustWrite) failure ??= await writeManifest(numbers, loose);
       // Removed whether or not the manifest was written: a segment a manifest lists but storage
       // lacks reads as empty, and what it held may no longer be stored (a withdrawal).
-      const kept = await removeSegments(storage, slotKey, loose, timeoutMs);
-      for (const number of loose) if (!kept.includes(number)) listed.loose.delete(number);
+      const { left, holding } = await removeSegments(storage, slotKey, loose, timeoutMs);
+      for (const number of loose) if (!left.includes(number)) listed.loose.delete(number);
+      if (holding) failure ??= new Error(`could not remove or empty ${left.length} segment(s) the queue gave up; they are tried again at the next write`);
       return failure;
     },
   };
