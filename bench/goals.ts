@@ -12,6 +12,12 @@ export interface Goal {
 
 const recorded: Array<{ goal: Goal; samples: number[] }> = [];
 
+/**
+ * Each measurement starts with a round that is not counted: it compiles every variant's code
+ * paths, which would otherwise weigh on whichever variant runs them first.
+ */
+export const FIRST_COUNTED_ROUND = -1;
+
 /** Records a figure's samples (one per round, or one for a deterministic figure) against its goal. */
 export function recordFigure(goal: Goal, samples: readonly number[]): void {
   recorded.push({ goal, samples: [...samples] });

@@ -7,7 +7,7 @@
 import { newTracker, removeTracker, type ReactNativeTracker } from '@snowplow/react-native-tracker';
 import { createConsentTracker, memoryStorage, type ConsentLevel, type ConsentTracker } from '../src/index.js';
 import { reactNativeAdapter, type ReactNativeAdapterOptions } from '../src/react-native/index.js';
-import { median, recordFigure } from './goals.js';
+import { FIRST_COUNTED_ROUND, median, recordFigure } from './goals.js';
 import { instantFetch } from './instant-fetch.js';
 
 const EVENTS = Number(process.env.BENCH_RN_EVENTS ?? 10_000);
@@ -66,9 +66,10 @@ export async function reactNativeThroughput(): Promise<void> {
   try {
     const variants = ['raw', 'raw-memory', 'full', 'session-only', 'none', 'off'] as const;
     const rates = Object.fromEntries(variants.map((v) => [v, [] as number[]])) as Record<(typeof variants)[number], number[]>;
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = FIRST_COUNTED_ROUND; round < ROUNDS; round++) {
       for (const variant of variants) {
-        rates[variant].push(variant === 'raw' ? await raw(true) : variant === 'raw-memory' ? await raw(false) : await withAdapter(variant));
+        const rate = variant === 'raw' ? await raw(true) : variant === 'raw-memory' ? await raw(false) : await withAdapter(variant);
+        if (round >= 0) rates[variant].push(rate);
       }
     }
     const ratios = (variant: (typeof variants)[number], to: 'raw' | 'raw-memory') => rates[variant].map((rate, round) => rate / (rates[to][round] as number));
@@ -97,7 +98,7 @@ export async function reactNativeLevelChange(): Promise<void> {
   const ratios: number[] = [];
   let adapterPerChange = 0;
   let recreatePerChange = 0;
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = FIRST_COUNTED_ROUND; round < ROUNDS; round++) {
     const consent: ConsentTracker<ReactNativeTracker> = createConsentTracker({ adapter: reactNativeAdapter(appConfig()), storage: memoryStorage() });
     await consent.ready;
     let start = performance.now();
@@ -115,7 +116,7 @@ export async function reactNativeLevelChange(): Promise<void> {
     }
     recreatePerChange = (performance.now() - start) / CHANGES;
     removeTracker(config.namespace);
-    ratios.push(adapterPerChange / recreatePerChange);
+    if (round >= 0) ratios.push(adapterPerChange / recreatePerChange);
   }
 
   console.log(`\nReact Native level change, ${CHANGES} changes cycling full → session-only → none → off (last round)`);
