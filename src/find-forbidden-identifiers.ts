@@ -13,7 +13,7 @@ import {
   SESSION_FIELDS,
   USER_IDENTIFIER_FIELDS,
   checkPayloadShape,
-  readContextsShared,
+  readContexts,
   readSelfDescribingEventShared,
 } from './tp2.js';
 
@@ -67,7 +67,7 @@ export function findForbiddenIdentifiers(payload: EventPayload, level: ConsentLe
     if (rules.session === 'removed') for (const field of SESSION_FIELDS) if (field in payload) flag(field, payload[field]);
     for (const key of ['co', 'cx'] as const) {
       if (!(key in payload)) continue;
-      for (const { schema, data } of readContextsShared(payload, key).data) {
+      for (const { schema, data } of readContexts(payload, key).data) {
         if (rules.removeEntities.some((pattern) => schemaMatches(pattern, schema))) flag(schema, data);
         flagEntityFields(schema, data);
         if (schema.startsWith(CLIENT_SESSION_SCHEMA_PREFIX)) {

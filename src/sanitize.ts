@@ -15,9 +15,8 @@ import {
   SESSION_FIELDS,
   USER_IDENTIFIER_FIELDS,
   checkPayloadShape,
-  readContextsShared,
+  readContexts,
   readSelfDescribingEventShared,
-  writeContexts,
   writeJsonField,
   type SelfDescribing,
 } from './tp2.js';
@@ -160,9 +159,28 @@ function isAnonymisedSession(data: Record<string, unknown>): boolean {
 
 function withoutKeys(data: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> | undefined {
   if (!keys.some((key) => key in data)) return undefined;
-  const copy = { ...data };
-  for (const key of keys) delete copy[key];
-  return copy;
+  return copyWithout(data, new Set(keys));
+}
+
+/** A copy of `data` without `keys`, built rather than deleted from (an object fields were deleted from is slow to read and serialise). */
+function copyWithout<T extends Record<string, unknown>>(data: T, keys: ReadonlySet<string>): T {
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(data)) if (!keys.has(key)) copy[key] = data[key];
+  return copy as T;
+}
+
+/** The payload fields a level removes (its user identifiers, its own list, and the session's when it is removed), by level rules. */
+const removedFieldsOf = new WeakMap<LevelPolicy, [withSession: Set<string>, withoutSession: Set<string>]>();
+
+function removedFields(rules: LevelPolicy, sessionRemoved: boolean): Set<string> {
+  let sets = removedFieldsOf.get(rules);
+  if (!sets) {
+    const fields = [...(rules.userIdentifiers ? [] : USER_IDENTIFIER_FIELDS), ...rules.removeFields];
+    sets = [new Set(fields), new Set([...fields, ...SESSION_FIELDS])];
+    // Kept only for rules that cannot change (`definePolicy` freezes them).
+    if (Object.isFrozen(rules) && Object.isFrozen(rules.removeFields)) removedFieldsOf.set(rules, sets);
+  }
+  return sets[sessionRemoved ? 1 : 0];
 }
 
 /** How the session is treated for this event: kept, rewritten to `session`, or removed. */
@@ -245,11 +263,8 @@ function sanitizeEntity(entity: SelfDescribing, rules: LevelPolicy, treatment: S
 function withEntityFields(entity: SelfDescribing, rules: LevelPolicy): SelfDescribing {
   const matching = rules.entityFields.filter((rule) => rule.field in entity.data && schemaMatches(rule.schema, entity.schema));
   if (matching.length === 0) return entity;
-  const data = { ...entity.data };
-  for (const { field, action } of matching) {
-    if (action === 'remove') delete data[field];
-    else data[field] = NULL_UUID;
-  }
+  const data = copyWithout(entity.data, new Set(matching.flatMap((rule) => (rule.action === 'remove' ? [rule.field] : []))));
+  for (const { field, action } of matching) if (action !== 'remove') data[field] = NULL_UUID;
   return { schema: entity.schema, data };
 }
 
@@ -285,21 +300,17 @@ export function sanitizeEvent(payload: EventPayload, level: ConsentLevel, option
   if (!rules.send) return { kept: false, level: effective, reason: 'off', detail: `nothing is sent at '${effective}'` };
   try {
     checkPayloadShape(payload);
-    const out: EventPayload = { ...payload };
     const downgraded = capturedAt !== undefined && compareLevels(capturedAt, effective) > 0;
     const treatment = sessionTreatment(rules, downgraded, options);
+    const out: EventPayload = copyWithout(payload, removedFields(rules, treatment.kind === 'removed'));
     // A level whose views may not link events resets them on every event.
     const resetViews = options.resetViews === true || !rules.chainViews;
 
     if (!rules.userIdentifiers) {
-      for (const field of USER_IDENTIFIER_FIELDS) delete out[field];
       // The cross-domain linker's parameter carries the device and session ids of another page.
       for (const field of ['url', 'refr'] as const) if (typeof out[field] === 'string') out[field] = withoutLinkerParameter(out[field]);
     }
-    for (const field of rules.removeFields) delete out[field];
-    if (treatment.kind === 'removed') {
-      for (const field of SESSION_FIELDS) delete out[field];
-    } else if (treatment.kind === 'rewrite' || treatment.kind === 'replace') {
+    if (treatment.kind === 'rewrite' || treatment.kind === 'replace') {
       const session = treatment.kind === 'rewrite' ? treatment.session : treatment.identity;
       if ('sid' in out) out.sid = session.sessionId;
       if ('vid' in out) out.vid = String(session.sessionIndex);
@@ -311,7 +322,7 @@ export function sanitizeEvent(payload: EventPayload, level: ConsentLevel, option
 
     for (const field of ['co', 'cx'] as const) {
       if (!(field in payload)) continue;
-      const envelope = readContextsShared(payload, field);
+      const envelope = readContexts(payload, field);
       const entities: SelfDescribing[] = [];
       let changed = false;
       for (const entity of envelope.data) {
@@ -321,7 +332,7 @@ export function sanitizeEvent(payload: EventPayload, level: ConsentLevel, option
       }
       if (!changed) continue;
       if (entities.length === 0) delete out[field];
-      else out[field] = writeContexts({ schema: envelope.schema, data: entities }, field);
+      else out[field] = writeJsonField({ schema: envelope.schema, data: entities }, field === 'cx');
     }
     // Self-describing events carry no identifier the policy names, but an unreadable one is never
     // passed on; a screen view after a downgrade loses its link to the screen before it.

@@ -122,10 +122,12 @@ function checkSelfDescribing(value: unknown, where: string): SelfDescribing {
 }
 
 /**
- * An encoded field may be read more than once per event (plugin, store, fetch guard). A small
- * cache of parsed fields, keyed by the exact string, makes the later reads free. What it holds is
- * shared, so the readers below never mutate what they return. Two generations, the older dropped
- * whole when the newer is full: no per-entry eviction, which is costly in a `Map`.
+ * The self-describing event of a payload is read twice per event (the plugin's screen-view check,
+ * then the sanitiser). A small cache of parsed fields, keyed by the exact string, makes the second
+ * read free. What it holds is shared, so the readers below never mutate what they return. Two
+ * generations, the older dropped whole when the newer is full: no per-entry eviction, which is
+ * costly in a `Map`. Contexts are not cached: each is read once on an event's way, and caching a
+ * fresh string (hashing it, storing it) costs more than it saves.
  */
 const CACHE_LIMIT = 256;
 /** Per field name, keyed by the raw string itself, whose hash the engine keeps. */
@@ -152,19 +154,6 @@ function remember(field: string, raw: string, value: unknown): void {
   if (!byValue) recent.set(field, (byValue = new Map()));
   byValue.set(raw, value);
   recentSize += 1;
-}
-
-/** Encodes a contexts envelope, and remembers its parsed form so that later reads are free. */
-export function writeContexts(envelope: { schema: string; data: SelfDescribing[] }, field: 'co' | 'cx'): string {
-  const text = writeJsonField(envelope, field === 'cx');
-  remember(field, text, envelope);
-  return text;
-}
-
-/** The contexts envelope `{ schema, data: SelfDescribing[] }`, checked; shared, never to be mutated. */
-export function readContextsShared(payload: Record<string, unknown>, field: 'co' | 'cx'): { schema: string; data: SelfDescribing[] } {
-  const raw = payload[field];
-  return typeof raw === 'string' ? cached(field, raw, () => readContexts(payload, field)) : readContexts(payload, field);
 }
 
 /** The self-describing event envelope, checked; shared, never to be mutated. */
