@@ -125,6 +125,8 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   let layout: QueueLayout | undefined;
   /** Events that are not in a segment yet other than at the end (read from storage, taken over): placed at the next write. */
   let needsArrange = false;
+  /** Whether an event left the queue since the segments were last compacted (else only the last one changed). */
+  let removedSinceCompaction = false;
   const byId = new Map<string, Entry>();
   /** Entries the emitter's latest iterator handed out: `removeHead(n)` removes these, by identity. */
   let handedOut: Entry[] = [];
@@ -180,6 +182,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
 
   function remove(entry: Entry) {
     entry.removed = true;
+    removedSinceCompaction = true;
     touch(entry);
     const id = idOf(entry.payload);
     if (id !== undefined && byId.get(id) === entry) byId.delete(id);
@@ -323,6 +326,8 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
    * segments. (A kill between the two writes leaves events in both: they are read once, by id.)
    */
   function compactSegments() {
+    if (!removedSinceCompaction) return;
+    removedSinceCompaction = false;
     const compacted: QueueSegment<Entry>[] = [];
     for (const segment of segments) {
       if (segment.dirty) segment.entries = segment.entries.filter((entry) => !entry.removed);
@@ -495,6 +500,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       if (kept.has(entry)) continue;
       // Out of the queue, and out of the segment it was read from.
       entry.removed = true;
+      removedSinceCompaction = true;
       touch(entry);
     }
     entries = [...fresh, ...entries];

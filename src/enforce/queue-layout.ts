@@ -153,6 +153,20 @@ export function createQueueLayout({ storage, slotKey, timeoutMs, stored, replace
     }
   }
 
+  /** Writes each changed segment (one that fails is removed, and stays changed); resolves with the first failure. */
+  async function writeDirty<Entry>(segments: ReadonlyArray<QueueSegment<Entry>>, serialize: (segment: QueueSegment<Entry>) => string): Promise<unknown> {
+    let failure: unknown;
+    for (const segment of segments) {
+      if (!segment.dirty) continue;
+      segment.dirty = false;
+      const cause = await storeOrRemove(storage, segmentKey(slotKey, segment.number), serialize(segment), timeoutMs);
+      if (cause === undefined) continue;
+      segment.dirty = true;
+      failure ??= cause;
+    }
+    return failure;
+  }
+
   return {
     slotKey,
     freeNumber(inUse) {
@@ -161,19 +175,16 @@ export function createQueueLayout({ storage, slotKey, timeoutMs, stored, replace
       return number;
     },
     async write(segments, serialize) {
+      // The usual write: the same segments, one or two of them changed. The manifest stays as it is.
+      const sameList = !mustWrite && listed.loose.size === 0 && segments.length === listed.order.length && segments.every((segment, i) => segment.number === listed.order[i]);
+      if (sameList) return writeDirty(segments, serialize);
       const numbers = segments.map((segment) => segment.number);
       const fresh = new Set(numbers.filter((number) => !isListed(number)));
       // A key no manifest lists is never written: a kill before the next manifest would leave it behind.
       const listing = fresh.size > 0 ? await writeManifest(listed.order, new Set([...listed.loose, ...fresh])) : undefined;
-      let failure = listing;
-      for (const segment of segments) {
-        if (!segment.dirty || (listing !== undefined && fresh.has(segment.number))) continue;
-        segment.dirty = false;
-        const cause = await storeOrRemove(storage, segmentKey(slotKey, segment.number), serialize(segment), timeoutMs);
-        if (cause === undefined) continue;
-        segment.dirty = true;
-        failure ??= cause;
-      }
+      // A fresh segment that could not be listed is not written (it stays dirty for the next write).
+      const written = await writeDirty(listing === undefined ? segments : segments.filter((segment) => !fresh.has(segment.number)), serialize);
+      let failure = listing ?? written;
       const live = new Set(numbers);
       const loose = new Set([...listed.loose, ...listed.order].filter((number) => !live.has(number)));
       const same = numbers.length === listed.order.length && numbers.every((n, i) => n === listed.order[i]) && loose.size === listed.loose.size;
