@@ -45,24 +45,35 @@ function fromUtf8(bytes: Uint8Array): string {
   if (decoder) return decoder.decode(bytes);
   let text = '';
   for (let i = 0; i < bytes.length; ) {
-    const first = bytes[i] as number;
-    const size = first < 0x80 ? 1 : first >= 0xf0 ? 4 : first >= 0xe0 ? 3 : first >= 0xc0 ? 2 : 0;
-    let code = size === 1 ? first : first & (0xff >> (size + 1));
-    let valid = size > 0 && i + size <= bytes.length;
-    for (let k = 1; valid && k < size; k++) {
-      const next = bytes[i + k] as number;
-      valid = (next & 0xc0) === 0x80;
-      code = (code << 6) | (next & 63);
-    }
-    if (!valid) {
-      text += '\ufffd';
-      i += 1;
-      continue;
-    }
-    text += String.fromCodePoint(code);
-    i += size;
+    const { code, read } = codePointAt(bytes, i);
+    text += code === undefined ? '\ufffd' : String.fromCodePoint(code);
+    i += read;
   }
   return text;
+}
+
+/**
+ * The code point UTF-8 encodes at `i`, and how many bytes it takes, as the WHATWG decoder reads
+ * them: no overlong forms, no surrogates, nothing above U+10FFFF. A malformed sequence gives no
+ * code point and takes its lead byte and the continuation bytes that were valid (one U+FFFD).
+ */
+function codePointAt(bytes: Uint8Array, i: number): { code: number | undefined; read: number } {
+  const first = bytes[i] as number;
+  if (first < 0x80) return { code: first, read: 1 };
+  const needed = first >= 0xc2 && first <= 0xdf ? 1 : first >= 0xe0 && first <= 0xef ? 2 : first >= 0xf0 && first <= 0xf4 ? 3 : 0;
+  if (needed === 0) return { code: undefined, read: 1 };
+  // The second byte's range rules out overlong forms, surrogates and code points past U+10FFFF.
+  let lower = first === 0xe0 ? 0xa0 : first === 0xf0 ? 0x90 : 0x80;
+  let upper = first === 0xed ? 0x9f : first === 0xf4 ? 0x8f : 0xbf;
+  let code = first & (0x3f >> needed);
+  for (let k = 1; k <= needed; k++) {
+    const next = bytes[i + k];
+    if (next === undefined || next < lower || next > upper) return { code: undefined, read: k };
+    code = (code << 6) | (next & 0x3f);
+    lower = 0x80;
+    upper = 0xbf;
+  }
+  return { code, read: needed + 1 };
 }
 
 /** Every pair of base64 characters, by the 12 bits they stand for: two lookups per three bytes. */

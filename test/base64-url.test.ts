@@ -12,6 +12,7 @@ import { decodeBase64, encodeBase64Url } from '../src/base64-url.js';
 
 const text = fc.string({ unit: 'grapheme', maxLength: 200 });
 const PlatformDecoder = TextDecoder;
+const PlatformBuffer = Buffer;
 
 describe('base64 of payload fields', () => {
   it('encodes UTF-8 text as URL-safe base64 without padding, as a reference library does', () => {
@@ -51,5 +52,26 @@ describe.each([
     // 0xff and a cut-off two-byte sequence are not UTF-8.
     expect(fallback.decodeBase64('_8M')).toBe(new PlatformDecoder().decode(new Uint8Array([0xff, 0xc3])));
     expect(fallback.encodeBase64Url('\ud800x')).toBe(encodeBase64Url('\ud800x'));
+  });
+
+  it('encodes any UTF-16 text, lone and cut-off surrogates included, as the platform does', async () => {
+    for (const name of missing) vi.stubGlobal(name, undefined);
+    vi.resetModules();
+    const fallback = await import('../src/base64-url.js');
+    const anyUnits = fc.string({ unit: 'binary', maxLength: 60 });
+    fc.assert(fc.property(anyUnits, (value) => fallback.encodeBase64Url(value) === encodeBase64Url(value)));
+    for (const edge of ['\udbff\udfff', '\udc00', 'a\ud800', '\u007f\u0080\u07ff\u0800\uffff', '\ud83d\ude00']) expect(fallback.encodeBase64Url(edge)).toBe(encodeBase64Url(edge));
+  });
+
+  it('reads any bytes, malformed UTF-8 included, as the platform TextDecoder does', async () => {
+    for (const name of missing) vi.stubGlobal(name, undefined);
+    vi.resetModules();
+    const fallback = await import('../src/base64-url.js');
+    const read = (bytes: Uint8Array) => fallback.decodeBase64(PlatformBuffer.from(bytes).toString('base64url'));
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => read(bytes) === new PlatformDecoder().decode(bytes)));
+    // Leading bytes at each boundary, cut off and followed by what cannot continue them.
+    for (const edge of [[0x7f], [0x80], [0xc0, 0x80], [0xc2, 0x80], [0xdf, 0xbf], [0xe0, 0xa0, 0x80], [0xef, 0xbf, 0xbf], [0xf0, 0x90, 0x80, 0x80], [0xf4, 0x8f, 0xbf, 0xbf], [0xf0, 0x41], [0xe2, 0x82]]) {
+      expect(read(new Uint8Array(edge))).toBe(new PlatformDecoder().decode(new Uint8Array(edge)));
+    }
   });
 });

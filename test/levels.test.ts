@@ -29,6 +29,9 @@ describe('levels', () => {
     [undefined, false],
     [3, false],
     [{}, false],
+    // An object that reads as a level when turned into a string is still not one.
+    [{ toString: () => 'full' }, false],
+    [['full'], false],
   ])('isConsentLevel(%j) is %s', (value, expected) => {
     expect(isConsentLevel(value)).toBe(expected);
   });
