@@ -58,9 +58,12 @@ describe.each([
     for (const name of missing) vi.stubGlobal(name, undefined);
     vi.resetModules();
     const fallback = await import('../src/base64-url.js');
-    const anyUnits = fc.string({ unit: 'binary', maxLength: 60 });
+    // Any UTF-16 code units, surrogates alone, paired or swapped included.
+    const anyUnits = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit)), maxLength: 40 });
     fc.assert(fc.property(anyUnits, (value) => fallback.encodeBase64Url(value) === encodeBase64Url(value)));
-    for (const edge of ['\udbff\udfff', '\udc00', 'a\ud800', '\u007f\u0080\u07ff\u0800\uffff', '\ud83d\ude00']) expect(fallback.encodeBase64Url(edge)).toBe(encodeBase64Url(edge));
+    for (const edge of ['\udbff\udfff', '\udc00', 'a\udc00', '\udc00\ud800', '\ud800\ud800', 'a\ud800', '\ud7ff\udc00', '\u007f\u0080\u07ff\u0800\uffff', '\ud800\udc00', '\ud83d\ude00']) {
+      expect(fallback.encodeBase64Url(edge)).toBe(encodeBase64Url(edge));
+    }
   });
 
   it('reads any bytes, malformed UTF-8 included, as the platform TextDecoder does', async () => {
@@ -70,7 +73,9 @@ describe.each([
     const read = (bytes: Uint8Array) => fallback.decodeBase64(PlatformBuffer.from(bytes).toString('base64url'));
     fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => read(bytes) === new PlatformDecoder().decode(bytes)));
     // Leading bytes at each boundary, cut off and followed by what cannot continue them.
-    for (const edge of [[0x7f], [0x80], [0xc0, 0x80], [0xc2, 0x80], [0xdf, 0xbf], [0xe0, 0xa0, 0x80], [0xef, 0xbf, 0xbf], [0xf0, 0x90, 0x80, 0x80], [0xf4, 0x8f, 0xbf, 0xbf], [0xf0, 0x41], [0xe2, 0x82]]) {
+    // Overlong forms, surrogates and code points past U+10FFFF are malformed too.
+    const overlongOrOutOfRange = [[0xe0, 0x80, 0x80], [0xe0, 0x9f, 0xbf], [0xf0, 0x80, 0x80, 0x80], [0xf0, 0x8f, 0xbf, 0xbf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xf5, 0x80, 0x80, 0x80]];
+    for (const edge of [[0x7f], [0x80], [0xc0, 0x80], [0xc2, 0x80], [0xdf, 0xbf], [0xe0, 0xa0, 0x80], [0xef, 0xbf, 0xbf], [0xed, 0x9f, 0xbf], [0xf0, 0x90, 0x80, 0x80], [0xf4, 0x8f, 0xbf, 0xbf], [0xf0, 0x41], [0xe2, 0x82], ...overlongOrOutOfRange]) {
       expect(read(new Uint8Array(edge))).toBe(new PlatformDecoder().decode(new Uint8Array(edge)));
     }
   });
