@@ -157,10 +157,13 @@ function isAnonymisedSession(data: Record<string, unknown>): boolean {
   return data.userId === NULL_UUID && (data.previousSessionId === null || data.previousSessionId === undefined);
 }
 
-function withoutKeys(data: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> | undefined {
-  if (!keys.some((key) => key in data)) return undefined;
-  return copyWithout(data, new Set(keys));
+function withoutKeys(data: Record<string, unknown>, keys: ReadonlySet<string>): Record<string, unknown> | undefined {
+  for (const key of keys) if (key in data) return copyWithout(data, keys);
+  return undefined;
 }
+
+const AD_ID_KEYS: ReadonlySet<string> = new Set(AD_ID_FIELDS);
+const PREVIOUS_VIEW_KEYS: ReadonlySet<string> = new Set(PREVIOUS_VIEW_FIELDS);
 
 /** A copy of `data` without `keys`, built rather than deleted from (an object fields were deleted from is slow to read and serialise). */
 function copyWithout<T extends Record<string, unknown>>(data: T, keys: ReadonlySet<string>): T {
@@ -253,7 +256,7 @@ function sanitizeEntity(entity: SelfDescribing, rules: LevelPolicy, treatment: S
     }
   }
   if (!rules.adIdentifiers && schema.startsWith(MOBILE_CONTEXT_SCHEMA_PREFIX)) {
-    const data = withoutKeys(entity.data, AD_ID_FIELDS);
+    const data = withoutKeys(entity.data, AD_ID_KEYS);
     return data ? { schema, data } : entity;
   }
   return withEntityFields(entity, rules);
@@ -341,7 +344,7 @@ export function sanitizeEvent(payload: EventPayload, level: ConsentLevel, option
       const envelope = readSelfDescribingEventShared(payload, field);
       let event = withEntityFields(envelope.data, rules);
       if (resetViews && event.schema.startsWith(SCREEN_VIEW_SCHEMA_PREFIX)) {
-        const data = withoutKeys(event.data, PREVIOUS_VIEW_FIELDS);
+        const data = withoutKeys(event.data, PREVIOUS_VIEW_KEYS);
         if (data) event = { schema: event.schema, data };
       }
       if (event !== envelope.data) out[field] = writeJsonField({ schema: envelope.schema, data: event }, field === 'ue_px');

@@ -483,7 +483,10 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   }
 
   /** The layout of `key`'s slot as `read` found it. */
-  const layoutOf = (key: string, read: ReadQueue) => createQueueLayout({ storage: storage as KeyValueStorage, slotKey: key, timeoutMs: storageTimeoutMs, stored: storedLayout(read), replace: storedLayout(read).replace });
+  function layoutOf(key: string, read: ReadQueue): QueueLayout {
+    const stored = storedLayout(read);
+    return createQueueLayout({ storage: storage as KeyValueStorage, slotKey: key, timeoutMs: storageTimeoutMs, stored, replace: stored.replace });
+  }
 
   /** Adds queued events read from storage, behind those already queued, each once. */
   function merge(restored: Entry[]) {
