@@ -46,17 +46,23 @@ async function instancesOnSlots(storage: KeyValueStorage, n: number, count: numb
   return instances;
 }
 
+/** A tracker (the collector down) whose first event's write of the slot's key hangs until `release()`: `more` events are tracked meanwhile. */
+async function trackedDuringStalledWrite(more: number, options: Parameters<typeof createTestTracker>[1] = {}) {
+  const faults = faultyStorage();
+  const t = createTestTracker(collector.current.url, { initial: 'full', storage: faults.storage, ...options });
+  await t.enforcement.ready;
+  collector.current.failWith(503);
+  const stalled = faults.stall((call) => call.op === 'setItem' && call.key === QUEUE);
+  t.trackStruct('first');
+  await expect.poll(() => stalled.started()).toBe(true);
+  for (let i = 0; i < more; i++) t.trackStruct(`q${i}`);
+  return { faults, t, release: stalled.release };
+}
+
 describe('writes that overlap', () => {
   it('a segment opened while a write is under way is listed before it is written, and removed once emptied', async () => {
-    const faults = faultyStorage();
-    const t = createTestTracker(collector.current.url, { initial: 'full', storage: faults.storage });
-    await t.enforcement.ready;
-    collector.current.failWith(503);
-    const listing = faults.stall((call) => call.op === 'setItem' && call.key === QUEUE);
-    t.trackStruct('q0');
-    await expect.poll(() => listing.started()).toBe(true);
-    for (let i = 1; i < 26; i++) t.trackStruct(`q${i}`);
-    listing.release();
+    const { faults, t, release } = await trackedDuringStalledWrite(25);
+    release();
     await t.enforcement.eventStore.persisted();
     expect(unlisted(faults.entries)).toEqual([]);
     // All of it sent: no segment is left behind.
@@ -69,15 +75,8 @@ describe('writes that overlap', () => {
   });
 
   it('events piling up during a slow write keep segment numbers low, within what a sweep removes', async () => {
-    const faults = faultyStorage();
-    const t = createTestTracker(collector.current.url, { initial: 'full', storage: faults.storage, maxQueueSize: 20 });
-    await t.enforcement.ready;
-    collector.current.failWith(503);
-    const slow = faults.stall((call) => call.op === 'setItem' && call.key === QUEUE);
-    t.trackStruct('first');
-    await expect.poll(() => slow.started()).toBe(true);
-    for (let i = 0; i < 300; i++) t.trackStruct(`q${i}`);
-    slow.release();
+    const { faults, t, release } = await trackedDuringStalledWrite(300, { maxQueueSize: 20 });
+    release();
     await t.enforcement.eventStore.persisted();
     await t.enforcement.stop();
     faults.entries.set(QUEUE, '{broken');
