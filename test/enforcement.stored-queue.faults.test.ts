@@ -196,6 +196,23 @@ describe('a kill at any storage call', () => {
 });
 
 describe('storage that fails', () => {
+  it('events whose writes failed are stored at stop once storage works again, or counted as stopped if it still fails', async () => {
+    for (const healed of [true, false]) {
+      const faults = faultyStorage();
+      const t = createTestTracker(collector.current.url, { initial: 'full', storage: faults.storage, onError: () => undefined });
+      await t.enforcement.ready;
+      collector.current.failWith(503);
+      faults.fail((call) => call.op === 'setItem' && call.key.startsWith(QUEUE) && !call.key.endsWith('.lease'));
+      t.trackStruct('a');
+      t.trackStruct('b');
+      await t.enforcement.eventStore.persisted();
+      if (healed) faults.heal();
+      await t.enforcement.stop();
+      if (healed) expect(storedActions(faults.entries)).toEqual(['a', 'b']);
+      else expect(t.enforcement.stats().dropped.stopped, 'not stored, so counted').toBe(2);
+    }
+  });
+
   it('a slot that cannot be read is not written over when the queue moves: its events wait for a later start', async () => {
     const faults = faultyStorage();
     const [a, x] = await instancesOnSlots(faults.storage, 2, 5);

@@ -421,6 +421,24 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     return key;
   }
 
+  /**
+   * At `stop()`: the last write ended; if it failed, or events came after it, the queue is written
+   * once more. What is still not stored then ends here, counted as `stopped`. False if that write
+   * did not end in time: it may yet land, so the slot is left to its lease, as after a kill.
+   */
+  async function storedAtStop(key: string): Promise<boolean> {
+    const ended = await withTimeout(writing, storageTimeoutMs, 'the event queue write').then(() => true, () => false);
+    if (ended && !dirty && !lastWriteFailed) return true;
+    const cause = ended ? await withTimeout(writeQueue(key), storageTimeoutMs, 'the event queue write').catch((error: unknown) => error ?? 'failed') : 'did not end';
+    if (cause === undefined) return true;
+    context.error(new ConsentError('STORAGE_FAILED', `could not persist the event queue at stop: ${String(cause)}`, { cause }));
+    for (const entry of entries) {
+      if (!entry.removed) context.drop('stopped', 'eventStore', entry.payload.eid, 'still queued when the consent tracker stopped, and could not be stored');
+    }
+    entries = [];
+    return ended;
+  }
+
   /** Waits for the writes so far, but no longer than the storage timeout: a dead storage is reported, not waited for. */
   async function writesDone(): Promise<void> {
     const settled = (async () => {
@@ -717,9 +735,9 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       for (const entry of [...inLimbo.values()]) settleEntry(entry, false);
       if (handedOff) return;
       if (storage && writable && slots && slotKey !== undefined) {
-        // Given up once the last write has ended, so the next instance takes it with what it holds.
+        // Given up once the queue is stored as it stands, so the next instance takes it with what it holds.
         const key = slotKey;
-        await withTimeout(writing.then(() => slots.release(key)), storageTimeoutMs, 'releasing the queue slot').catch(() => undefined);
+        if (await storedAtStop(key)) await withTimeout(slots.release(key), storageTimeoutMs, 'releasing the queue slot').catch(() => undefined);
         return;
       }
       // A queue that is not stored (no storage, or a stored one that could not be read) ends here.

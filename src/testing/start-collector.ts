@@ -45,8 +45,12 @@ export interface Collector {
   reset(): void;
   /** Resolves once this many good events have arrived (rejects after `timeoutMs`, default 5000). */
   waitForEvents(count: number, timeoutMs?: number): Promise<CollectedEvent[]>;
-  /** Makes the collector answer event requests with this status (503 for an outage), or normally with `undefined`. */
-  failWith(status: number | undefined): void;
+  /**
+   * Makes the collector answer event requests with this status (503 for an outage), close their
+   * connections without an answer (`'drop'`), or answer normally (`undefined`). Nothing is
+   * accepted while it fails; each request is still listed by `requests()` (status 0 if dropped).
+   */
+  failWith(status: number | 'drop' | undefined): void;
   /** Closes the server and every open connection. */
   stop(): Promise<void>;
 }
@@ -103,7 +107,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   let events: CollectedEvent[] = [];
   let requests: CollectedRequest[] = [];
   let bad: BadEvent[] = [];
-  let failStatus: number | undefined;
+  let failStatus: number | 'drop' | undefined;
   const waiters = new Set<() => void>();
 
   function readBody(req: IncomingMessage): Promise<string> {
@@ -143,7 +147,8 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   function record(req: IncomingMessage, res: ServerResponse, method: 'GET' | 'POST', payloads: Record<string, string>[]): void {
     if (failStatus !== undefined) {
       // An outage: nothing is accepted, the tracker is expected to retry.
-      requests.push({ index: requests.length, method, path: req.url ?? '', headers: { ...req.headers }, anonymous: req.headers['sp-anonymous'] !== undefined, status: failStatus, setCookie: undefined, eventIds: payloads.map((p) => p.eid), bad: undefined });
+      requests.push({ index: requests.length, method, path: req.url ?? '', headers: { ...req.headers }, anonymous: req.headers['sp-anonymous'] !== undefined, status: failStatus === 'drop' ? 0 : failStatus, setCookie: undefined, eventIds: payloads.map((p) => p.eid), bad: undefined });
+      if (failStatus === 'drop') res.socket?.destroy();
       return;
     }
     const anonymous = req.headers['sp-anonymous'] !== undefined;
@@ -280,7 +285,8 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
         return rejectRequest(req, res, 'payload_data must hold events of string fields with e, tv and p', envelope);
       }
       record(req, res, 'POST', data);
-      res.statusCode = failStatus ?? 200;
+      if (failStatus === 'drop') return;
+      res.statusCode = typeof failStatus === 'number' ? failStatus : 200;
       res.end('ok');
       return;
     }
@@ -289,7 +295,8 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
       for (const [key, value] of url.searchParams) if (key !== '__proto__') payload[key] = value;
       if (!payload.e) return rejectRequest(req, res, 'GET /i without an event type', payload);
       record(req, res, 'GET', [payload]);
-      res.statusCode = failStatus ?? 200;
+      if (failStatus === 'drop') return;
+      res.statusCode = typeof failStatus === 'number' ? failStatus : 200;
       res.setHeader('Content-Type', 'image/gif');
       res.end(PIXEL);
       return;

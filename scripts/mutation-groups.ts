@@ -1,0 +1,44 @@
+/**
+ * The files `npm run mutation` mutates, in groups, each with the test files that exercise it.
+ * A mutant runs only the tests of its group that reach it (per-test coverage): a group's tests
+ * are chosen so that the slow wire-level suites run only against the files they are there for.
+ */
+export interface MutationGroup {
+  readonly name: string;
+  readonly files: readonly string[];
+  readonly tests: readonly string[];
+}
+
+export const MUTATION_GROUPS: readonly [MutationGroup, ...MutationGroup[]] = [
+  {
+    name: 'levels-and-codec',
+    files: ['machines/levels.ts', 'src/policy.ts', 'src/sanitize.ts', 'src/tp2.ts', 'src/base64-url.ts'],
+    tests: [
+      'test/levels.test.ts',
+      'test/policy.test.ts',
+      'test/sanitize.test.ts',
+      'test/sanitize.property.test.ts',
+      'test/base64-url.test.ts',
+      'test/fetch-guard.test.ts',
+      'test/app-entities.test.ts',
+      'test/collector.test.ts',
+    ],
+  },
+  {
+    name: 'enforcement',
+    files: ['src/enforce/consent-plugin.ts', 'src/enforce/consent-event-store.ts', 'src/enforce/consent-fetch.ts'],
+    tests: ['test/fetch-guard.test.ts', 'test/enforcement.*.test.ts', 'test/app-entities.test.ts', 'test/react-native-adapter.test.ts', 'test/lifecycle.restart.test.ts', 'test/lifecycle.shared-storage.test.ts'],
+  },
+  {
+    name: 'chart-and-gate',
+    files: ['machines/consent.machine.ts', 'src/gate.ts'],
+    tests: ['test/consent.machine.test.ts', 'test/lifecycle.*.test.ts', 'test/enforcement.races.test.ts'],
+  },
+];
+
+/** The group named `name`; throws, naming the groups, for any other name. */
+export function mutationGroup(name: string): MutationGroup {
+  const group = MUTATION_GROUPS.find((g) => g.name === name);
+  if (group === undefined) throw new Error(`No mutation group "${name}": pick one of ${MUTATION_GROUPS.map((g) => g.name).join(', ')}`);
+  return group;
+}

@@ -1,0 +1,71 @@
+import fc from 'fast-check';
+import { expect, vi } from 'vitest';
+import type { Collector } from 'consent-tracker/testing';
+import type { AdapterHarness } from '../helpers/adapter-harness.js';
+import { soakCommand } from './soak-command.js';
+import { emptyTally, soakRun, type SoakTally } from './soak-run.js';
+
+/** How a soak is asked for: `npm run soak` passes these through the environment. */
+export interface SoakSettings {
+  readonly runs: number;
+  readonly seed: number;
+  /** Print a line every this many runs (0: never). */
+  readonly progressEvery: number;
+}
+
+/** The settings from `SOAK_RUNS`, `SOAK_SEED` and `SOAK_PROGRESS`, or `runs` runs from a fresh seed, quietly. */
+export function soakSettings(runs: number): SoakSettings {
+  return {
+    runs: Number(process.env.SOAK_RUNS ?? runs),
+    seed: Number(process.env.SOAK_SEED ?? Math.floor(Math.random() * 2 ** 31)),
+    progressEvery: Number(process.env.SOAK_PROGRESS ?? 0),
+  };
+}
+
+/**
+ * Random runs of decisions, resets, retries, tracks, flushes, collector and storage faults, clock
+ * jumps, waits, restarts and kills against `harness`'s adapter, on a simulated clock, each checked
+ * by {@link soakRun}. On a failure fast-check shrinks the run and the error names the seed (and
+ * the path) that replays it.
+ */
+export async function runSoak(harness: AdapterHarness, collector: Collector, settings: SoakSettings): Promise<SoakTally> {
+  const tally = emptyTally();
+  const started = performance.now();
+  const progress = () => {
+    const seconds = (performance.now() - started) / 1000;
+    process.stdout.write(`soak ${harness.name}: ${tally.runs}/${settings.runs} runs, ${seconds.toFixed(0)} s, ${tally.tracked} tracked, ${tally.delivered} delivered, ${tally.kills} kills (seed ${settings.seed})\n`);
+  };
+  // Timers and the date are simulated; setImmediate, nextTick and microtasks stay real, so that sockets work.
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  const quiet = silenceTrackerLogs();
+  try {
+    await fc.assert(
+      fc.asyncProperty(fc.array(soakCommand, { minLength: 1, maxLength: 16 }), async (commands) => {
+        await soakRun(harness, collector, commands, tally);
+        if (settings.progressEvery > 0 && tally.runs % settings.progressEvery === 0) progress();
+      }),
+      { numRuns: settings.runs, seed: settings.seed },
+    );
+  } catch (error) {
+    progress();
+    const cause = (error as Error).cause;
+    throw new Error(`The soak failed with the ${harness.name} adapter. Replay: npm run soak -- --adapters ${harness.name} --runs ${settings.runs} --seed ${settings.seed}\n${String(error)}\n${cause instanceof Error ? cause.message : String(cause)}`, { cause: error });
+  } finally {
+    quiet();
+    vi.useRealTimers();
+  }
+  if (settings.progressEvery > 0) progress();
+  expect(tally.delivered, 'a soak that delivers nothing proves nothing').toBeGreaterThan(settings.runs / 4);
+  return tally;
+}
+
+/** The trackers log each request that times out or fails: thousands of lines over a soak. */
+function silenceTrackerLogs(): () => void {
+  const { error, warn } = console;
+  console.error = () => undefined;
+  console.warn = () => undefined;
+  return () => {
+    console.error = error;
+    console.warn = warn;
+  };
+}
