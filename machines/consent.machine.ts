@@ -13,7 +13,7 @@
  * - `cleanup`: the forgetting a withdrawal or a reset starts. No decision cancels it, and a
  *   change waits for it.
  * - `persistence`: the decision is written as soon as it is made; a failed write removes the
- *   stored decision and is retried. A write the actor holds back (a grant whose new identity
+ *   stored decision and is retried (after `storageRetryMs`, on `retry()`, and at `stop()`). A write the actor holds back (a grant whose new identity
  *   could not be stored first) leaves what is stored, which is lower, and is retried.
  * - `gate`: `holding` while the tracker does not exist or a change is applied, `open` otherwise.
  *
@@ -148,8 +148,8 @@ export interface DecidedEvent {
 }
 
 /**
- * The events the chart takes. Apps send none of them directly: `setLevel`, `reset` and `retry`
- * of the consent tracker do. `DECIDED` is raised by the chart itself.
+ * The events the chart takes. Apps send none of them directly: `setLevel`, `reset`, `retry` and
+ * `stop` of the consent tracker do. `DECIDED` is raised by the chart itself.
  *
  * @example
  * ```ts
@@ -161,6 +161,8 @@ export type ConsentEvent =
   | { type: 'CONSENT.SET'; level: ConsentLevel; source: string }
   | { type: 'CONSENT.RESET' }
   | { type: 'CONSENT.RETRY' }
+  /** The run ends (`stop()`): a decision whose write failed is written once more (a write under way is that last try), so that the next start finds it. */
+  | { type: 'CONSENT.STOP' }
   | SyncedDecision
   | DecidedEvent;
 
@@ -686,9 +688,13 @@ export const consentMachine = setup({
             onDone: 'retrying',
             onError: { target: 'retrying', actions: { type: 'fail', params: ({ event }) => problemOf(event.error, 'STORAGE_REFUSED') } },
           },
-          on: { DECIDED: { guard: 'asksToStore', target: 'writing' } },
+          on: { DECIDED: { guard: 'asksToStore', target: 'writing' }, 'CONSENT.STOP': 'writing' },
         },
-        retrying: { after: { storageRetry: 'writing' }, on: { 'CONSENT.RETRY': { target: 'writing', actions: 'clearError' }, DECIDED: { guard: 'asksToStore', target: 'writing' } } },
+        retrying: {
+          after: { storageRetry: 'writing' },
+          // At stop the write is tried once more: a withdrawal that storage refused a moment ago must still reach the next start.
+          on: { 'CONSENT.RETRY': { target: 'writing', actions: 'clearError' }, 'CONSENT.STOP': 'writing', DECIDED: { guard: 'asksToStore', target: 'writing' } },
+        },
       },
     },
     gate: {

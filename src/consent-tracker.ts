@@ -149,7 +149,8 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
         stop(new ConsentError('STOPPED', 'the consent tracker was stopped'));
         tabs?.stop();
         gate.stop();
-        // The decision's write and a clean-up under way end first, so the next start finds them.
+        // The decision's write (tried once more if it failed) and a clean-up under way end first, so the next start finds them.
+        actor.send({ type: 'CONSENT.STOP' });
         await waitFor(actor, selectQuiescent, { timeout: storageTimeoutMs }).catch(() => undefined);
         actor.stop();
         const enforcementStopped = enforcement.stop();

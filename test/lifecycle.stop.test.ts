@@ -189,3 +189,20 @@ describe('stop() with no storage given (tracker-core keeps nothing on the device
     expect(collector.current.events()).toEqual([]);
   });
 });
+
+describe.each(HARNESSES)('stop() after storage refused the decision, with the $name adapter', (harness) => {
+  it('writes the withdrawal once more: storage that works again at stop() keeps it for the next launch', async () => {
+    const { device, app } = await atFull(harness);
+    const faults = faultyStorage(device.storage);
+    const refusing = apps.launch(harness, { device, options: { storage: faults.storage, storageRetryMs: 60_000, onError: () => undefined } });
+    await app.consent.stop();
+    await refusing.consent.ready;
+    faults.fail((call) => call.key.endsWith('.decision') && call.op !== 'getItem');
+    await refusing.consent.setLevel('off', 'withdraw');
+    faults.heal();
+    await refusing.consent.stop();
+    const next = apps.launch(harness, { device });
+    await next.consent.ready;
+    expect(next.consent.getLevel()).toBe('off');
+  });
+});
