@@ -196,6 +196,22 @@ describe('a kill at any storage call', () => {
 });
 
 describe('storage that fails', () => {
+  it('a lease that cannot be read keeps the slot: an event sent meanwhile leaves its stored copy too', async () => {
+    const faults = faultyStorage();
+    const t = createTestTracker(collector.current.url, { initial: 'full', storage: faults.storage, onError: () => undefined });
+    await t.enforcement.ready;
+    collector.current.failWith(503);
+    t.trackStruct('a');
+    await t.enforcement.eventStore.persisted();
+    expect(storedActions(faults.entries)).toEqual(['a']);
+    faults.fail((call) => call.op === 'getItem' && call.key.endsWith('.lease'));
+    collector.current.failWith(undefined);
+    await t.flush();
+    await expect.poll(() => collector.current.events().length).toBe(1);
+    await t.enforcement.eventStore.persisted();
+    expect(storedActions(faults.entries)).toEqual([]);
+  });
+
   it('events whose writes failed are stored at stop once storage works again, or counted as stopped if it still fails', async () => {
     for (const healed of [true, false]) {
       const faults = faultyStorage();

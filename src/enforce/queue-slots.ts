@@ -33,7 +33,7 @@ export interface QueueSlots {
   readonly owner: string;
   /** Leases the first free slot; `undefined` when none is (all in use, or storage fails). */
   claim(): Promise<string | undefined>;
-  /** Whether `key` is still this instance's: re-leased if its lease lapsed and nobody took it. */
+  /** Whether `key` is still this instance's: re-leased if its lease lapsed and nobody took it; yes if its lease cannot be read. */
   owns(key: string): Promise<boolean>;
   /** Renews this instance's lease on `key`. */
   renew(key: string): Promise<void>;
@@ -95,8 +95,13 @@ export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now 
         return undefined;
       }),
     async owns(key) {
-      const lease = await leaseOf(key).catch(() => undefined);
-      return lease?.owner === owner || take(key);
+      // A lease that cannot be read is no sign of a takeover (that leaves a readable lease of
+      // another owner): the slot stays this instance's, or its stored copy would be left behind as it was.
+      const lease = await leaseOf(key).then(
+        (read) => ({ read }),
+        () => undefined,
+      );
+      return lease === undefined || lease.read?.owner === owner || take(key);
     },
     renew: (key) => writeLease(key),
     release: async (key) => void (await call(() => removeStored(storage, leaseKey(key)), 'storage.removeItem')),
