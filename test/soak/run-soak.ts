@@ -54,7 +54,7 @@ export async function runSoak(harness: AdapterHarness, collector: Collector, set
     quiet();
     vi.useRealTimers();
   }
-  if (settings.progressEvery > 0) progress();
+  if (settings.progressEvery > 0 && tally.runs % settings.progressEvery !== 0) progress();
   expect(tally.delivered, 'a soak that delivers nothing proves nothing').toBeGreaterThan(settings.runs / 4);
   return tally;
 }

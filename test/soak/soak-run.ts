@@ -33,6 +33,25 @@ interface Launch {
   unsubscribe(): void;
 }
 
+/**
+ * The stored queues as the next start reads them: each slot's manifest and the segments it lists
+ * (a segment written but not listed yet, as a kill may leave it, holds nothing stored), or a queue
+ * stored whole (the first layout).
+ */
+function storedQueues(entries: ReadonlyMap<string, string>): string {
+  const parts: string[] = [];
+  for (const [key, value] of entries) {
+    try {
+      const manifest = JSON.parse(value) as { version?: unknown; segments?: unknown; events?: unknown };
+      if (manifest.version === 1) parts.push(JSON.stringify(manifest.events));
+      if (manifest.version === 2 && Array.isArray(manifest.segments)) for (const n of manifest.segments) parts.push(entries.get(`${key}.events.${String(n)}`) ?? '');
+    } catch {
+      // Not JSON: no queue.
+    }
+  }
+  return parts.join('\n');
+}
+
 const droppedTotal = (stats: EnforcementStats & { gate: { dropped: number } }) => Object.values(stats.dropped).reduce((a, b) => a + b, 0) + stats.gate.dropped;
 
 /**
@@ -79,8 +98,9 @@ export async function soakRun(harness: AdapterHarness, collector: Collector, com
     let enforced = app.consent.actor.getSnapshot().context.enforced;
     const subscription = app.consent.actor.subscribe((s) => {
       if (process.env.SOAK_DEBUG) process.stdout.write(`DEBUG launch ${launches.length} ${JSON.stringify(s.value)} enforced=${s.context.enforced}\n`);
-      // While booting, the level in force stands in for a decision not read yet: it lowers no queued event.
-      if (app.process.killed() || !selectBooted(s)) return;
+      // While booting, and while the stored decision cannot be read, the level in force stands in for
+      // a decision: it lowers no queued event (design.md, "A stored queue waits for the decision").
+      if (app.process.killed() || !selectBooted(s) || s.matches({ decision: { undecided: 'unreadable' } })) return;
       for (const [label, level] of lowestSince) lowestSince.set(label, minLevel(level, s.context.enforced));
       if (enforced === 'full' && s.context.enforced !== 'full') period += 1;
       enforced = s.context.enforced;
@@ -98,7 +118,7 @@ export async function soakRun(harness: AdapterHarness, collector: Collector, com
     dead.app.kill();
     network.killed();
     tally.kills += 1;
-    const stored = [...device.storage.entries.values()].join('\n');
+    const stored = storedQueues(device.storage.entries);
     // What was stored may have been sent already: the next start sends it again (at least once).
     for (const [, id] of stored.matchAll(/\\?"eid\\?":\\?"([0-9a-f-]{36})/g)) queuedAtRestart.add(id as string);
     const delivered = new Set(collector.events().map((e) => e.payload.se_ac));
@@ -199,6 +219,7 @@ export async function soakRun(harness: AdapterHarness, collector: Collector, com
   for (let waited = 0; waited <= 40_000; waited += 10_000) {
     await vi.advanceTimersByTimeAsync(10_000);
     await runUntil(idle, network);
+    if (process.env.SOAK_DEBUG) process.stdout.write(`DEBUG waited ${waited}: ${await consent.enforcement.eventStore.count()} queued, stored ${JSON.stringify([...device.storage.entries.keys()])}\n`);
   }
   for (let round = 0; round < 20; round += 1) {
     await run(current.app.control.adapter.flush());
@@ -213,6 +234,7 @@ export async function soakRun(harness: AdapterHarness, collector: Collector, com
   async function checkRun() {
     const events = collector.events().filter((e) => e.payload.se_ac?.startsWith(`${runId}-`));
     const drops = launches.flatMap((l) => l.drops);
+    if (process.env.SOAK_DEBUG) process.stdout.write(`DEBUG current queue ${JSON.stringify(await current.app.consent.enforcement.eventStore.getAllPayloads())}\n`);
     if (process.env.SOAK_DEBUG) process.stdout.write(`DEBUG requests ${JSON.stringify(collector.requests().map((r) => [r.status, r.eventIds.length, r.headers[SEND_HEADER]]))} stats ${JSON.stringify(launches.map((l) => l.app.consent.stats()))}\n`);
     if (process.env.SOAK_DEBUG) process.stdout.write(`DEBUG stored ${JSON.stringify([...device.storage.entries])}\nDEBUG drops ${JSON.stringify(drops)}\n`);
     const deliveredIds = new Set(events.map((e) => e.id));

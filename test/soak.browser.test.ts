@@ -1,0 +1,13 @@
+// @vitest-environment jsdom
+// @vitest-environment-options {"url": "https://www.example.com/shop"}
+/** The soak (test/soak/), briefly, with the browser adapter in jsdom: `npm run soak` runs it long. */
+import { it } from 'vitest';
+import { browserHarness } from './helpers/adapter-harness.js';
+import { useCollector } from './helpers/use-collector.js';
+import { runSoak, soakSettings } from './soak/run-soak.js';
+
+const collector = useCollector();
+
+it('random decisions, tracks, faults, clock jumps, restarts and kills: no leak, no re-link, each event delivered or counted (but what a kill caught in memory)', async () => {
+  await runSoak(browserHarness, collector.current, soakSettings(100));
+}, 900_000);
