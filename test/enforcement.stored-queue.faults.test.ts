@@ -115,6 +115,29 @@ describe('writes that overlap', () => {
 });
 
 describe('a kill at any storage call', () => {
+  it('a withdrawal made while a killed instance still held its slot reaches that slot: the start that takes it over lowers its events', async () => {
+    const device = memoryStorage();
+    const process = killSwitch();
+    const killed = createTestTracker(collector.current.url, { initial: 'session-only', storage: process.storage(device) });
+    await killed.enforcement.ready;
+    collector.current.failWith(503);
+    killed.trackStruct('queued-before-withdrawal');
+    await killed.enforcement.eventStore.persisted();
+    process.kill();
+    // The next run withdraws to off and consents again while the killed one's lease still stands.
+    const next = createTestTracker(collector.current.url, { initial: 'session-only', storage: device });
+    await next.enforcement.ready;
+    await next.setLevel('off');
+    await next.setLevel('full');
+    await next.enforcement.stop();
+    collector.current.failWith(undefined);
+    const later = await nextStart(device);
+    expect(await later.enforcement.eventStore.count()).toBe(0);
+    expect(later.enforcement.stats().dropped.off, 'dropped at the withdrawal it missed, and counted').toBe(1);
+    await later.enforcement.eventStore.persisted();
+    expect(storedActions(device.entries), 'and gone from the device').toEqual([]);
+  });
+
   it('an event a kill left in two segments is read once, sent once and counted once', async () => {
     /** 25 queued; 10 sent (as the emitter does), which joins segments; killed at the `step`-th storage call after. */
     const killedAt = async (step: number) => {

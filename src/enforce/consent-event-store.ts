@@ -493,6 +493,18 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     return restored;
   }
 
+  /**
+   * The events of a slot taken from another instance, lowered to the slot's floor: the lowest
+   * level decided while that instance held it, which it missed if it was gone.
+   */
+  function atFloor(key: string, restored: Entry[]): Entry[] {
+    const floor = slots?.floorOf(key);
+    // Lowered segments are dirty: stored again, then the slot's lease (and floor) is this instance's.
+    if (floor === undefined || !lowerTo(floor, restored)) return restored;
+    schedulePersist();
+    return restored.filter((entry) => !entry.removed);
+  }
+
   /** The segment keys a slot's manifest lists (every key, when it is unreadable: they are swept). */
   function storedLayout(read: ReadQueue) {
     // Not a manifest: every number a queue could have used is removed once one replaces it.
@@ -539,7 +551,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     if (keys.length === 0) return;
     const reads = new Map<string, ReadQueue | undefined>();
     for (const key of keys) reads.set(key, await readQueue(storage as KeyValueStorage, key, storageTimeoutMs).catch(() => undefined));
-    const adopted = [...reads].flatMap(([key, read]) => (read ? restoreQueue(read, key, false) : []));
+    const adopted = [...reads].flatMap(([key, read]) => (read ? atFloor(key, restoreQueue(read, key, false)) : []));
     takeIn(adopted);
     schedulePersist();
     await writing;
@@ -608,7 +620,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
           }
         }
         if (read && slotKey !== undefined) layout = layoutOf(slotKey, read);
-        merge(read && slotKey !== undefined ? restoreQueue(read, slotKey, true) : []);
+        merge(read && slotKey !== undefined ? atFloor(slotKey, restoreQueue(read, slotKey, true)) : []);
         loaded = true;
         followLevel();
         // Keys left loose by a run cut short, or a queue stored whole by an earlier version: tidied now.
@@ -713,6 +725,10 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
         lastLevel = level;
         if (loaded) lowestSinceStart = minLevel(lowestSinceStart, level);
         if (lowerTo(level)) schedulePersist();
+        // The queues of other instances, which may be gone, keep this decision for whoever takes them.
+        if (slots && level !== 'full') {
+          await slots.lowerFloors(level).catch((cause: unknown) => context.error(new ConsentError('STORAGE_FAILED', `could not record the decision on the other queue slots: ${String(cause)}`, { cause })));
+        }
       }
       await writesDone();
     },

@@ -1,14 +1,20 @@
 import { v4 as uuidv4 } from 'uuid';
+import { compareLevels, isConsentLevel, type ConsentLevel } from '../../machines/levels.js';
 import { removeStored, type KeyValueStorage } from '../storage.js';
 import { withTimeout } from './with-timeout.js';
 
 /** How many queues one storage key can hold: one per consent tracker running on it at once. */
 export const QUEUE_SLOTS = 8;
 
-/** A slot's lease: which instance writes its queue, and until when it counts as running. */
+/**
+ * A slot's lease: which instance writes its queue, and until when it counts as running. `floor`
+ * is the lowest level another instance decided while the lease stood: if its owner is gone, its
+ * queue missed that decision. A renewal, by a live owner that follows decisions itself, drops it.
+ */
 interface Lease {
   readonly owner: string;
   readonly until: number;
+  readonly floor?: ConsentLevel;
 }
 
 export interface QueueSlotsOptions {
@@ -43,19 +49,27 @@ export interface QueueSlots {
   claimFree(except: string): Promise<string[]>;
   /** Removes an adopted slot's queue, then its lease. */
   discard(key: string): Promise<void>;
+  /** Records `level` as the floor of every slot another instance leases, or leased (it may be gone). */
+  lowerFloors(level: ConsentLevel): Promise<void>;
+  /** The floor `key` had when this instance took it: its queue is lowered to it. */
+  floorOf(key: string): ConsentLevel | undefined;
 }
 
 export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now }: QueueSlotsOptions): QueueSlots {
   const owner = uuidv4();
   const slotKeys = Array.from({ length: QUEUE_SLOTS }, (_, i) => (i === 0 ? storageKey : `${storageKey}.${i + 1}`));
   const leaseKey = (key: string) => `${key}.lease`;
+  /** The floors of the slots this instance took from another. */
+  const floors = new Map<string, ConsentLevel>();
   const call = <T>(work: () => Promise<T> | T, what: string) => withTimeout(Promise.resolve().then(work), timeoutMs, what);
 
   async function leaseOf(key: string): Promise<Lease | undefined> {
     const raw = await call(() => storage.getItem(leaseKey(key)), 'storage.getItem');
     try {
       const lease = typeof raw === 'string' && raw !== '' ? (JSON.parse(raw) as Partial<Lease>) : undefined;
-      return typeof lease?.owner === 'string' && typeof lease.until === 'number' ? (lease as Lease) : undefined;
+      if (typeof lease?.owner !== 'string' || typeof lease.until !== 'number') return undefined;
+      // A floor that cannot be read counts as the lowest level.
+      return lease.floor === undefined || isConsentLevel(lease.floor) ? (lease as Lease) : { owner: lease.owner, until: lease.until, floor: 'off' };
     } catch {
       return undefined;
     }
@@ -75,6 +89,7 @@ export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now 
     try {
       const lease = await leaseOf(key);
       if (lease?.owner !== owner && !isFree(lease, now())) return false;
+      if (lease?.owner !== owner && lease?.floor !== undefined) floors.set(key, lease.floor);
       const started = Date.now();
       await writeLease(key);
       if (!storage.lock) await new Promise((resolve) => setTimeout(resolve, 2 * (Date.now() - started)));
@@ -118,6 +133,15 @@ export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now 
     async discard(key) {
       await call(() => removeStored(storage, key), 'storage.removeItem');
       await call(() => removeStored(storage, leaseKey(key)), 'storage.removeItem');
+      floors.delete(key);
     },
+    async lowerFloors(level) {
+      for (const key of slotKeys) {
+        const lease = await leaseOf(key).catch(() => undefined);
+        if (lease === undefined || lease.owner === owner || (lease.floor !== undefined && compareLevels(lease.floor, level) <= 0)) continue;
+        await call(() => storage.setItem(leaseKey(key), JSON.stringify({ ...lease, floor: level })), 'storage.setItem');
+      }
+    },
+    floorOf: (key) => floors.get(key),
   };
 }
