@@ -114,6 +114,12 @@ export interface ConsentContext {
   readonly forgetAgain: ForgetInput | null;
   /** Whether the tracker has reached a level (in force, or failed closed) in this run: booting ends then. */
   readonly converged: boolean;
+  /**
+   * Whether a decision (made, or read from storage) has come into force in this run. Until then
+   * the level in force stands in for one (booting, an unreadable decision, the change out of it):
+   * what earlier runs queued keeps its own levels.
+   */
+  readonly decisionInForce: boolean;
   /** The last problem. */
   readonly error: ConsentProblem | null;
   /** When the latest decision (or reset) this tracker knows of was made: a synced one older than it is ignored. */
@@ -208,16 +214,19 @@ export interface ConsentMachineInput {
 
 /**
  * What the apply actor is asked to do: bring the tracker to `level`, coming from `from`.
+ * `decided`: whether `level` follows a decision (made, or read from storage) rather than standing
+ * in for one that could not be read; only a decision lowers what earlier runs queued.
  *
  * @example
  * ```ts
  * import type { ApplyInput } from 'consent-tracker';
- * const grant: ApplyInput = { level: 'full', from: 'none' };
+ * const grant: ApplyInput = { level: 'full', from: 'none', decided: true };
  * ```
  */
 export interface ApplyInput {
   readonly level: ConsentLevel;
   readonly from: ConsentLevel;
+  readonly decided: boolean;
 }
 
 /**
@@ -476,7 +485,7 @@ export const consentMachine = setup({
       store: false,
     })),
     reject: assign(({ event }) => ({ error: event.type === 'CONSENT.SET' ? decisionProblem(event.level, event.source) : null })),
-    putInForce: assign(({ context }) => ({ inForce: context.target, enforced: context.target ?? context.enforced })),
+    putInForce: assign(({ context }) => ({ inForce: context.target, enforced: context.target ?? context.enforced, decisionInForce: context.decisionInForce || context.deviceKnown })),
     fail: assign((_, params: ConsentProblem) => ({ error: params })),
     converge: assign({ converged: true }),
     /** A retry starts afresh: the problem it retries is no longer the last word (a new failure reports its own). */
@@ -508,6 +517,7 @@ export const consentMachine = setup({
       deviceKnown: false,
       forgetAgain: null,
       converged: false,
+      decisionInForce: false,
       error: null,
       decidedAt: 0,
       undecidedLevel,
@@ -614,7 +624,7 @@ export const consentMachine = setup({
               invoke: {
                 id: CHART_ACTORS.apply,
                 src: 'apply',
-                input: ({ context }) => ({ level: context.target ?? context.enforced, from: context.inForce ?? context.target ?? context.enforced }),
+                input: ({ context }) => ({ level: context.target ?? context.enforced, from: context.inForce ?? context.target ?? context.enforced, decided: context.deviceKnown }),
                 onDone: { target: '#consent.tracker.inForce', actions: 'putInForce' },
                 onError: { target: '#consent.tracker.failed', actions: { type: 'fail', params: ({ event }) => problemOf(event.error, 'APPLY_FAILED') } },
               },

@@ -116,6 +116,23 @@ export function selectBooted(snapshot: ConsentSnapshot): boolean {
 }
 
 /**
+ * Whether the level in force stands in for a decision: until a decision (made, or read from
+ * storage) first comes into force in this run. So while booting, while the stored decision
+ * cannot be read (an unreadable decision is not a withdrawal), and while the first decision
+ * after it is applied. What earlier runs queued keeps its own levels meanwhile.
+ *
+ * @example
+ * ```ts
+ * import { createActor } from 'xstate';
+ * import { consentMachine, selectAwaitingDecision } from 'consent-tracker';
+ * selectAwaitingDecision(createActor(consentMachine, { input: {} }).getSnapshot()); // true
+ * ```
+ */
+export function selectAwaitingDecision(snapshot: ConsentSnapshot): boolean {
+  return !snapshot.context.decisionInForce;
+}
+
+/**
  * Whether the app holds events until a first decision and none has been made (an expired or
  * unreadable decision is not a first one: its cap holds).
  */

@@ -46,8 +46,9 @@ export function createChartActors({ adapter, enforcement, inOrder, storage, deci
     }),
     apply: fromPromise<undefined, ApplyInput>(async ({ input, signal }) => {
       await adapter.apply(input.level, input.from, signal);
-      // The queue at rest is brought in line with the level now in force.
-      if (!signal.aborted) await enforcement.levelChanged(input.level);
+      // The queue at rest is brought in line with the level now in force (a stand-in for an
+      // unreadable decision is not a decision: the queue keeps its levels, and nothing is sent).
+      if (!signal.aborted) await enforcement.levelChanged(input.decided ? input.level : undefined);
       return undefined;
     }),
     forget: fromPromise<undefined, ForgetInput>(async ({ input, signal }) => {

@@ -1,6 +1,6 @@
 import { createActor, waitFor, type Actor } from 'xstate';
 import { consentMachine, decisionProblem } from '../machines/consent.machine.js';
-import { selectBootCap, selectBooted, selectDecision, selectHoldCap, selectHolding, selectQuiescent, selectStarted, selectStatus, type ConsentStatus } from '../machines/consent.selectors.js';
+import { selectAwaitingDecision, selectBootCap, selectBooted, selectDecision, selectHoldCap, selectHolding, selectQuiescent, selectStarted, selectStatus, type ConsentStatus } from '../machines/consent.selectors.js';
 import type { ConsentLevel } from '../machines/levels.js';
 import { createChartActors } from './chart-actors.js';
 import { createTabSync } from './tab-sync.js';
@@ -81,16 +81,16 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   const config = resolveConsentOptions(options);
   const { adapter, storage, storageKey, storageTimeoutMs, report } = config;
   const chart: { actor?: Actor<typeof consentMachine> } = {};
-  let booted = false;
+  let decisionInForce = false;
   // Until the chart exists nothing can be tracked; the level reads as off.
   const enforcement = createEnforcement({
     ...config,
     // A queue in memory only is not stored: what is left of it at stop() is counted there.
     storage: config.storageIsMemory ? undefined : storage,
     level: () => chart.actor?.getSnapshot().context.enforced ?? 'off',
-    // The level of booting stands in for a decision not read yet: what an earlier run queued waits
-    // for it. Booting happens once: after it, the answer is known without reading the chart.
-    awaitingDecision: () => !(booted ||= chart.actor !== undefined && selectBooted(chart.actor.getSnapshot())),
+    // Until a decision is in force the level stands in for one: what an earlier run queued waits
+    // for it. Once one is in force that stays so: the chart is not read again.
+    awaitingDecision: () => !(decisionInForce ||= chart.actor !== undefined && !selectAwaitingDecision(chart.actor.getSnapshot())),
     storageKey: `${storageKey}.queue`,
     onError: report,
   });

@@ -59,6 +59,7 @@ export {
   selectDecision,
   selectConsentView,
   type ConsentView,
+  selectAwaitingDecision,
   selectBooted,
   selectHoldCap,
   selectHolding,

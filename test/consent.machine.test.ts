@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONSENT_LEVELS, LEVEL_STATES, consentMachine, selectPhase, toTrackerConfiguration, type ConsentRecord } from 'consent-tracker';
+import { CONSENT_LEVELS, LEVEL_STATES, consentMachine, selectAwaitingDecision, selectPhase, toTrackerConfiguration, type ConsentRecord } from 'consent-tracker';
 import { controlledChart } from './helpers/controllable-actors.js';
 
 /** The chart on its own: every actor controlled by the test, on a simulated clock. */
@@ -39,7 +39,7 @@ describe('booting', () => {
     expect(chart.context()).toMatchObject({ enforced: 'none', target: 'full', inForce: 'full' });
     chart.last('forget').resolve();
     await chart.settle();
-    expect(chart.last('apply').input).toEqual({ level: 'full', from: 'full' });
+    expect(chart.last('apply').input).toEqual({ level: 'full', from: 'full', decided: true });
     chart.last('apply').resolve();
     await chart.settle();
     expect(chart.context().enforced).toBe('full');
@@ -61,8 +61,10 @@ describe('booting', () => {
     await chart.boot({ record: null, problem: { code, message: 'x' } });
     expect(chart.actor.getSnapshot().matches({ decision: { undecided: 'unreadable' } })).toBe(true);
     expect(chart.context()).toMatchObject({ enforced: 'off', target: 'off', error: { code } });
-    // Not a withdrawal: nothing is cleared.
+    // Not a withdrawal: nothing is cleared, and off stands in for a decision (what earlier runs queued waits).
     expect(chart.calls.forget).toEqual([]);
+    expect(chart.last('apply').input).toMatchObject({ level: 'off', decided: false });
+    expect(selectAwaitingDecision(chart.actor.getSnapshot())).toBe(true);
     chart.actor.send({ type: 'CONSENT.RETRY' });
     expect(chart.calls.loadDecision).toHaveLength(2);
   });
@@ -85,7 +87,7 @@ describe('a change', () => {
     expect(chart.actor.getSnapshot().matches({ tracker: { applying: 'awaitingCleanup' } })).toBe(true);
     chart.last('forget').resolve();
     await chart.settle();
-    expect(chart.last('apply').input).toEqual({ level: 'none', from: 'full' });
+    expect(chart.last('apply').input).toEqual({ level: 'none', from: 'full', decided: true });
   });
 
   it('an upgrade raises the level only when applied', async () => {
@@ -188,7 +190,7 @@ describe('failures', () => {
     chart.clock.increment(100);
     expect(cleanup.signal.aborted).toBe(true);
     expect(chart.context().error?.code).toBe('APPLY_TIMEOUT');
-    expect(chart.last('apply').input).toEqual({ level: 'none', from: 'full' });
+    expect(chart.last('apply').input).toEqual({ level: 'none', from: 'full', decided: true });
   });
 
   it('a clean-up that times out with another asked for meanwhile runs that one next', async () => {

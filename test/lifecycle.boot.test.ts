@@ -6,7 +6,7 @@ import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { HARNESSES, reactNativeHarness } from './helpers/adapter-harness.js';
 import { deferred } from './helpers/deferred.js';
 import { faultyStorage, onDecision } from './helpers/faulty-storage.js';
-import { DECISION, drained, entity, event, SESSION, storedDecision, storedLevel, useApps } from './helpers/launch.js';
+import { DECISION, drained, entity, event, queuedWhileDown, SESSION, storedDecision, storedLevel, useApps } from './helpers/launch.js';
 import { RN_IDENTITY } from './helpers/react-native.js';
 import { useCollector } from './helpers/use-collector.js';
 
@@ -150,6 +150,26 @@ describe.each(HARNESSES)('a stored decision that cannot be read, with the $name 
     app.track('after-retry');
     const events = await collector.current.waitForEvents(1);
     expect(findLeaks(events, 'session-only')).toEqual([]);
+  });
+
+  it('what an earlier run queued is kept, not dropped at the off that stands in for the decision; retry() sends it at the decision read', async () => {
+    const device = harness.device();
+    const first = apps.launch(harness, { device });
+    await first.consent.ready;
+    await first.consent.setLevel('session-only', 'banner');
+    await queuedWhileDown(first, 'queued-earlier', collector.current);
+    await first.consent.stop();
+    collector.current.failWith(undefined);
+    const faults = faultyStorage(device.storage);
+    faults.fail(onDecision('getItem'), new Error('storage is locked'));
+    const next = apps.launch(harness, { device, options: { storage: faults.storage, onError: () => undefined } });
+    await next.consent.ready;
+    await next.control.adapter.flush();
+    expect(next.consent.stats().dropped.off, 'an unreadable decision is not a withdrawal').toBe(0);
+    faults.heal();
+    await next.consent.retry();
+    await drained(next);
+    expect(collector.current.events().map((e) => e.payload.se_ac)).toEqual(['queued-earlier']);
   });
 
   it('storage that never answers counts as off after the storage timeout', async () => {
