@@ -13,7 +13,8 @@ export default {
   mutate: (process.env.MUTATE ?? 'machines/levels.ts').split(','),
   concurrency: Number(process.env.MUTATION_CONCURRENCY ?? 2),
   reporters: ['clear-text', 'progress', 'json'],
-  jsonReporter: { fileName: `reports/mutation/${process.env.MUTATION_GROUP ?? 'levels-and-codec'}.json` },
-  tempDirName: '.stryker-tmp',
+  jsonReporter: { fileName: `reports/mutation/${process.env.MUTATION_REPORT ?? process.env.MUTATION_GROUP ?? 'levels-and-codec'}.json` },
+  // Runs side by side need temp dirs of their own.
+  tempDirName: process.env.MUTATION_TMP ?? '.stryker-tmp',
   cleanTempDir: 'always',
 };

@@ -16,8 +16,10 @@ export const MUTATION_GROUPS: readonly [MutationGroup, ...MutationGroup[]] = [
     tests: [
       'test/levels.test.ts',
       'test/policy.test.ts',
+      'test/policy.load.test.ts',
       'test/sanitize.test.ts',
       'test/sanitize.property.test.ts',
+      'test/tp2.test.ts',
       'test/base64-url.test.ts',
       'test/fetch-guard.test.ts',
       'test/app-entities.test.ts',

@@ -12,7 +12,7 @@ const { values } = parseArgs({ options: { group: { type: 'string' }, files: { ty
 const groups = values.group === undefined ? MUTATION_GROUPS : [mutationGroup(values.group)];
 const only = values.files?.split(',');
 
-/** Killed, timed out or not compiling, over the mutants some test reached. */
+/** Killed, timed out or not compiling: the score is these over every mutant (those no test reaches count as surviving). */
 const DETECTED = new Set(['Killed', 'Timeout', 'CompileError', 'RuntimeError']);
 
 function printScores(reportFile: string): void {
@@ -20,7 +20,8 @@ function printScores(reportFile: string): void {
   for (const [file, { mutants }] of Object.entries(report.files)) {
     const covered = mutants.filter((m) => m.status !== 'NoCoverage' && m.status !== 'Ignored');
     const detected = covered.filter((m) => DETECTED.has(m.status)).length;
-    console.log(`${file}: ${detected}/${covered.length} detected (${((100 * detected) / Math.max(1, covered.length)).toFixed(1)} %), ${mutants.length - covered.length} not covered`);
+    const scored = mutants.filter((m) => m.status !== 'Ignored').length;
+    console.log(`${file}: ${detected}/${scored} detected (${((100 * detected) / Math.max(1, scored)).toFixed(1)} %; ${scored - covered.length} of the undetected reached by no test)`);
   }
 }
 
@@ -28,7 +29,9 @@ for (const group of groups) {
   const files = only === undefined ? group.files : group.files.filter((f) => only.includes(f));
   if (files.length === 0) continue;
   console.log(`\n# ${group.name}: ${files.join(', ')}`);
-  const run = spawnSync('npx', ['stryker', 'run'], { stdio: 'inherit', env: { ...process.env, MUTATION_GROUP: group.name, MUTATE: files.join(',') } });
+  // A run narrowed to some files reports apart, so that narrowed runs side by side do not overwrite each other.
+  const report = only === undefined ? group.name : files.map((f) => f.replace(/^.*\//, '').replace(/\.ts$/, '')).join('+');
+  const run = spawnSync('npx', ['stryker', 'run'], { stdio: 'inherit', env: { ...process.env, MUTATION_GROUP: group.name, MUTATE: files.join(','), MUTATION_REPORT: report, MUTATION_TMP: `.stryker-tmp/${report}` } });
   if (run.status !== 0) process.exit(run.status ?? 1);
-  printScores(`reports/mutation/${group.name}.json`);
+  printScores(`reports/mutation/${report}.json`);
 }

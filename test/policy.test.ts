@@ -1,12 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { ConsentError, DEFAULT_POLICY, definePolicy, levelPolicy, toTrackerConfiguration } from 'consent-tracker';
+import { CONSENT_LEVELS, DEFAULT_POLICY, definePolicy, levelPolicy, toTrackerConfiguration, type EntityFieldRule } from 'consent-tracker';
+
+/** Matches the `ConsentError` with `code` whose message contains `message`. */
+const consentError = (code: string, message: string) => expect.objectContaining({ name: 'ConsentError', code, message: expect.stringContaining(message) });
+
+/** What every level below `full` shares in the default table. */
+const ANONYMOUS = { userIdentifiers: false, serverAnonymisation: true, adIdentifiers: false, resetViewsOnDowngrade: true, chainViews: false, removeFields: [], removeEntities: [], entityFields: [] };
+
+const USER = 'iglu:com.acme/user/jsonschema/1-*-*';
+const removeCustomerId: EntityFieldRule = { schema: USER, field: 'customerId', action: 'remove' };
+const nullAccountId: EntityFieldRule = { schema: USER, field: 'accountId', action: 'null-uuid' };
 
 describe('policy', () => {
   it('holds the DESIGN.md identifier table', () => {
-    expect(levelPolicy('full')).toMatchObject({ send: true, userIdentifiers: true, serverAnonymisation: false, session: 'as-is', adIdentifiers: true, resetViewsOnDowngrade: false, deviceStorage: 'keep' });
-    expect(levelPolicy('session-only')).toMatchObject({ send: true, userIdentifiers: false, serverAnonymisation: true, session: 'anonymous', adIdentifiers: false, resetViewsOnDowngrade: true, deviceStorage: 'clear-on-entry' });
-    expect(levelPolicy('none')).toMatchObject({ send: true, userIdentifiers: false, serverAnonymisation: true, session: 'removed', adIdentifiers: false, resetViewsOnDowngrade: true, deviceStorage: 'never-store' });
-    expect(levelPolicy('off')).toMatchObject({ send: false, session: 'removed' });
+    expect(DEFAULT_POLICY).toEqual({
+      full: { level: 'full', send: true, userIdentifiers: true, serverAnonymisation: false, session: 'as-is', adIdentifiers: true, resetViewsOnDowngrade: false, chainViews: true, deviceStorage: 'keep', removeFields: [], removeEntities: [], entityFields: [] },
+      'session-only': { ...ANONYMOUS, level: 'session-only', send: true, session: 'anonymous', chainViews: true, deviceStorage: 'clear-on-entry' },
+      none: { ...ANONYMOUS, level: 'none', send: true, session: 'removed', deviceStorage: 'never-store' },
+      off: { ...ANONYMOUS, level: 'off', send: false, session: 'removed', deviceStorage: 'never-store' },
+    });
+  });
+
+  it('gives the default table itself when no policy is passed', () => {
+    for (const level of CONSENT_LEVELS) expect(levelPolicy(level)).toBe(DEFAULT_POLICY[level]);
   });
 
   it('maps each level to the seed page v2 configuration', () => {
@@ -33,23 +49,45 @@ describe('policy', () => {
     expect(DEFAULT_POLICY.full.adIdentifiers).toBe(true);
   });
 
+  it('accepts overrides that restate the default', () => {
+    const table = definePolicy({
+      overrides: {
+        full: { adIdentifiers: true, session: 'as-is', deviceStorage: 'keep' },
+        'session-only': { session: 'anonymous', deviceStorage: 'clear-on-entry' },
+        none: { session: 'removed', deviceStorage: 'never-store' },
+        off: { send: false },
+      },
+    });
+    expect(table).toEqual(DEFAULT_POLICY);
+  });
+
+  it('protects payload fields from removeFields only, not from entity patterns', () => {
+    expect(definePolicy({ overrides: { none: { removeEntities: ['cx'] } } }).none.removeEntities).toEqual(['cx']);
+  });
+
   it.each([
-    [{ none: { userIdentifiers: true } }, 'POLICY_WEAKENED'],
-    [{ 'session-only': { serverAnonymisation: false } }, 'POLICY_WEAKENED'],
-    [{ none: { session: 'anonymous' } }, 'POLICY_WEAKENED'],
-    [{ off: { send: true } }, 'POLICY_WEAKENED'],
-    [{ none: { deviceStorage: 'keep' } }, 'POLICY_WEAKENED'],
-    [{ none: { resetViewsOnDowngrade: false } }, 'POLICY_WEAKENED'],
-    [{ none: { chainViews: true } }, 'POLICY_WEAKENED'],
-    [{ everything: {} }, 'INVALID_LEVEL'],
-    [{ full: { colour: true } }, 'INVALID_OPTION'],
-    [{ full: { session: 'sometimes' } }, 'INVALID_OPTION'],
-    [{ full: { adIdentifiers: 'no' } }, 'INVALID_OPTION'],
-    [{ full: { removeFields: ['eid'] } }, 'INVALID_OPTION'],
-    [{ full: { removeFields: 'ua' } }, 'INVALID_OPTION'],
-    [{ full: null }, 'INVALID_OPTION'],
-  ])('rejects the override %j with %s', (overrides, code) => {
-    expect(() => definePolicy({ overrides: overrides as never })).toThrow(expect.objectContaining({ name: 'ConsentError', code }));
+    [{ none: { userIdentifiers: true } }, 'POLICY_WEAKENED', "overrides['none'].userIdentifiers = true would send more than the default 'none' level allows"],
+    [{ 'session-only': { serverAnonymisation: false } }, 'POLICY_WEAKENED', "overrides['session-only'].serverAnonymisation = false would send more"],
+    [{ none: { session: 'anonymous' } }, 'POLICY_WEAKENED', 'would send more'],
+    [{ off: { send: true } }, 'POLICY_WEAKENED', 'would send more'],
+    [{ none: { deviceStorage: 'keep' } }, 'POLICY_WEAKENED', 'would send more'],
+    [{ none: { resetViewsOnDowngrade: false } }, 'POLICY_WEAKENED', 'would send more'],
+    [{ none: { chainViews: true } }, 'POLICY_WEAKENED', 'would send more'],
+    [{ everything: {} }, 'INVALID_LEVEL', 'a policy override key must be one of'],
+    [{ full: { colour: true } }, 'INVALID_OPTION', "overrides['full'].colour is not a policy rule"],
+    [{ full: { session: 'sometimes' } }, 'INVALID_OPTION', "overrides['full'].session has an invalid value \"sometimes\""],
+    [{ full: { adIdentifiers: 'no' } }, 'INVALID_OPTION', 'has an invalid value'],
+    [{ full: { removeFields: 'ua' } }, 'INVALID_OPTION', "overrides['full'].removeFields must be an array of non-empty strings"],
+    [{ full: { removeFields: ['ua', ''] } }, 'INVALID_OPTION', 'must be an array of non-empty strings'],
+    [{ full: { removeFields: [['ua']] } }, 'INVALID_OPTION', 'must be an array of non-empty strings'],
+    [{ full: null }, 'INVALID_OPTION', "a policy override for 'full' must be an object; got null"],
+    [{ full: true }, 'INVALID_OPTION', 'must be an object; got true'],
+  ])('rejects the override %j with %s', (overrides, code, message) => {
+    expect(() => definePolicy({ overrides: overrides as never })).toThrow(consentError(code, message));
+  });
+
+  it.each(['e', 'eid', 'tv', 'p', 'dtm', 'stm', 'co', 'cx', 'ue_pr', 'ue_px'])('refuses to remove the field %s the enforcement points need', (field) => {
+    expect(() => definePolicy({ overrides: { none: { removeFields: ['ua', field] } } })).toThrow(consentError('INVALID_OPTION', `overrides['none'].removeFields may not remove '${field}'`));
   });
 
   it('weakens session-only only through the explicitly named option', () => {
@@ -57,18 +95,50 @@ describe('policy', () => {
     expect(table['session-only'].serverAnonymisation).toBe(false);
     expect(table.none.serverAnonymisation).toBe(true);
     expect(toTrackerConfiguration('session-only', table).emitterConfig.serverAnonymisation).toBe(false);
-    expect(() => definePolicy({ unsafeSessionOnlyWithoutServerAnonymisation: 'yes' as never })).toThrow(ConsentError);
+    expect(() => definePolicy({ unsafeSessionOnlyWithoutServerAnonymisation: 'yes' as never })).toThrow(consentError('INVALID_OPTION', 'unsafeSessionOnlyWithoutServerAnonymisation must be a boolean'));
   });
 
   it('rebuilds a hand-made table instead of trusting it, and rejects unknown options', () => {
     const handMade = { ...DEFAULT_POLICY, none: { ...DEFAULT_POLICY.none, userIdentifiers: true } };
     expect(() => levelPolicy('none', handMade as never)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
-    expect(() => definePolicy({ strict: true } as never)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    expect(() => definePolicy({ strict: true } as never)).toThrow(consentError('INVALID_OPTION', "'strict' is not a policy option"));
     const built = definePolicy({ overrides: { full: { adIdentifiers: false } } });
     expect(levelPolicy('full', built)).toBe(built.full);
   });
 
+  it.each([
+    [null, 'null'],
+    [5, '5'],
+    ['strict', '"strict"'],
+  ])('rejects the options %j, which are not an object', (options, described) => {
+    expect(() => definePolicy(options as never)).toThrow(consentError('INVALID_OPTION', `policy options must be an object; got ${described}`));
+  });
+
   it('rejects an unknown level with a typed error', () => {
-    expect(() => levelPolicy('FULL' as never)).toThrow(expect.objectContaining({ code: 'INVALID_LEVEL' }));
+    expect(() => levelPolicy('FULL' as never)).toThrow(consentError('INVALID_LEVEL', 'level must be one of'));
+  });
+});
+
+describe('policy rules for the app own entities', () => {
+  it('keeps exactly the schema, field and action of each valid rule', () => {
+    const table = definePolicy({ overrides: { 'session-only': { entityFields: [{ ...removeCustomerId, note: 'x' } as EntityFieldRule, nullAccountId] } } });
+    expect(table['session-only'].entityFields).toEqual([removeCustomerId, nullAccountId]);
+    expect(table.off.entityFields).toEqual([removeCustomerId, nullAccountId]);
+    expect(table.full.entityFields).toEqual([]);
+  });
+
+  it.each([
+    ['a string', 'customerId'],
+    ['a rule without the iglu: prefix', [{ ...removeCustomerId, schema: 'com.acme/user/' }]],
+    ['a rule with a numeric schema', [{ ...removeCustomerId, schema: 42 }]],
+    ['a rule with an empty field', [{ ...removeCustomerId, field: '' }]],
+    ['a rule with a numeric field', [{ ...removeCustomerId, field: 7 }]],
+    ['a rule with an unknown action', [{ ...removeCustomerId, action: 'hash' }]],
+    ['a null rule', [null]],
+    ['a valid rule followed by an invalid one', [nullAccountId, { ...removeCustomerId, action: 'keep' }]],
+  ])('refuses %s with a typed error', (_, entityFields) => {
+    expect(() => definePolicy({ overrides: { none: { entityFields: entityFields as never } } })).toThrow(
+      consentError('INVALID_OPTION', "overrides['none'].entityFields must be an array of { schema: 'iglu:…', field, action: 'remove' | 'null-uuid' }"),
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { definePolicy, sanitizeEvent, type AnonymousSession, type EventPayload } from 'consent-tracker';
+import { DEFAULT_POLICY, definePolicy, sanitizeEvent, type AnonymousSession, type ConsentLevel, type EventPayload, type SelfDescribing } from 'consent-tracker';
 import { MOBILE, NIL, SESSION, UNSTRUCT, contextsOf, decode, encode, entity, fullPayload, CONTEXTS } from './helpers/payloads.js';
 
 const session: AnonymousSession = { sessionId: 'anon-session-1', sessionIndex: 1, eventIndex: 3, firstEventId: 'anon-first', firstEventTimestamp: '2026-11-28T00:00:00.000Z' };
@@ -85,7 +85,7 @@ describe.each([
   });
 
   it('off: dropped, with the reason', () => {
-    expect(sanitizeEvent(fullPayload(base64), 'off')).toMatchObject({ kept: false, reason: 'off', level: 'off' });
+    expect(sanitizeEvent(fullPayload(base64), 'off')).toMatchObject({ kept: false, reason: 'off', level: 'off', detail: "nothing is sent at 'off'" });
   });
 
   it('session-only without a session keeps only an already anonymised session entity', () => {
@@ -166,5 +166,163 @@ describe('sanitizeEvent with malformed payloads', () => {
 
   it.each([null, undefined, 'text', 42, ['e', 'pv']])('drops a payload that is %j', (payload) => {
     expect(sanitizeEvent(payload as never, 'none')).toMatchObject({ kept: false, reason: 'malformed' });
+  });
+});
+
+const BROWSER = 'iglu:com.snowplowanalytics.snowplow/browser_context/jsonschema/2-0-0';
+const WEB_PAGE = 'iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0';
+const SCREEN_VIEW = 'iglu:com.snowplowanalytics.mobile/screen_view/jsonschema/1-0-0';
+const USER = 'iglu:com.acme/user/jsonschema/1-0-0';
+const thing: SelfDescribing = { schema: 'iglu:com.acme/thing/jsonschema/1-0-0', data: { name: 'x' } };
+const SENDING_LEVELS = ['full', 'session-only', 'none'] as const;
+const minimal: EventPayload = { e: 'ue', eid: 'event-2', tv: 't', p: 'web' };
+
+/** A payload with these entities in `co` (and this event in `ue_pr`), written with spaces as the sanitiser never writes them, so that any rewrite shows. */
+function plainPayload(entities: SelfDescribing[], event?: SelfDescribing): EventPayload {
+  return {
+    ...minimal,
+    co: JSON.stringify({ schema: CONTEXTS, data: entities }, null, 1),
+    ...(event && { ue_pr: JSON.stringify({ schema: UNSTRUCT, data: event }, null, 1) }),
+  };
+}
+
+describe('sanitizeEvent leaves what it has no reason to change as it was sent', () => {
+  const untouched: SelfDescribing[] = [
+    { schema: BROWSER, data: { viewport: '1x1' } },
+    { schema: BROWSER, data: { viewport: '1x1', tabId: null } },
+    { schema: MOBILE, data: { osType: 'ios' } },
+    thing,
+  ];
+  it.each([
+    ['a screen view without a previous screen', { schema: SCREEN_VIEW, data: { id: 'screen-2', name: 'next' } }],
+    ['an app event with fields named like a previous screen', { schema: 'iglu:com.acme/step/jsonschema/1-0-0', data: { previousId: 'step-1', previousName: 'cart' } }],
+  ])('keeps the contexts and %s byte for byte at every sending level', (_name, event) => {
+    const input = plainPayload(untouched, event);
+    for (const level of SENDING_LEVELS) expect(kept(input, level)).toEqual(input);
+  });
+});
+
+describe('the browser context tab id', () => {
+  const input = plainPayload([{ schema: BROWSER, data: { viewport: '1x1', tabId: 'tab-1' } }, { schema: USER, data: { tabId: 'own-tab' } }]);
+
+  it('is nulled below full, in the browser context only', () => {
+    for (const level of ['session-only', 'none'] as const) {
+      expect(contextsOf(kept(input, level)).map((e) => e.data)).toEqual([{ viewport: '1x1', tabId: null }, { tabId: 'own-tab' }]);
+    }
+  });
+
+  it('is sent at full', () => {
+    expect(kept(input, 'full')).toEqual(input);
+  });
+});
+
+describe('the web page entity', () => {
+  const input = plainPayload([{ schema: WEB_PAGE, data: { id: 'page-view-1' } }, thing]);
+
+  it('is removed where views may not link events, even with a new page view id', () => {
+    expect(contextsOf(kept(input, 'none', { pageViewId: 'page-view-2' }))).toEqual([thing]);
+  });
+
+  it('after a change at a level whose views chain, keeps its place with the new page view id', () => {
+    expect(contextsOf(kept(input, 'session-only', { resetViews: true, pageViewId: 'page-view-2' }))).toEqual([{ schema: WEB_PAGE, data: { id: 'page-view-2' } }, thing]);
+  });
+
+  it('after a change without a new page view id, is removed', () => {
+    expect(contextsOf(kept(input, 'session-only', { resetViews: true }))).toEqual([thing]);
+  });
+});
+
+describe('the cross-domain linker parameter', () => {
+  it.each([
+    ['https://shop.example/p?_sp=duid.sid&q=1', 'https://shop.example/p?q=1'],
+    ['/p?_sp=duid.sid&q=1', '/p?q=1'],
+    ['/p?q=1&_sp=duid.sid', '/p?q=1'],
+    ['/p?_sp=duid.sid#top', '/p#top'],
+  ])('is removed from url and refr below full, and sent at full: %s', (url, expected) => {
+    const input = { ...minimal, url, refr: url };
+    for (const level of ['session-only', 'none'] as const) expect(kept(input, level)).toEqual({ ...minimal, url: expected, refr: expected });
+    expect(kept(input, 'full')).toEqual(input);
+  });
+});
+
+describe('the session and the identity', () => {
+  const identity = { ...session, userId: 'new-device-user', previousSessionId: null };
+
+  it('an anonymous session sets sid and vid only where the payload had them', () => {
+    expect(kept(minimal, 'session-only', { session })).toEqual(minimal);
+  });
+
+  it('a replacement identity becomes the network user id too, and adds no other field', () => {
+    expect(kept(minimal, 'full', { identity })).toEqual({ ...minimal, tnuid: 'new-device-user' });
+  });
+
+  it('a replacement identity sends no network user id where the policy removes it', () => {
+    const policy = definePolicy({ overrides: { full: { removeFields: ['tnuid'] } } });
+    expect(kept(fullPayload(false), 'full', { identity, policy })).not.toHaveProperty('tnuid');
+  });
+
+  it('a full level made anonymous rewrites the session and keeps the user identifiers', () => {
+    const policy = definePolicy({ overrides: { full: { session: 'anonymous' } } });
+    const out = kept(fullPayload(false), 'full', { policy, session });
+    expect(out).toMatchObject({ uid: 'user-1', duid: 'domain-user-1', nuid: 'network-user-1', tnuid: 'network-user-2', sid: 'anon-session-1', vid: '1' });
+    expect(entity(out, SESSION)?.data).toMatchObject({ userId: NIL, sessionId: 'anon-session-1' });
+  });
+
+  it('keeps an anonymised session entity that has no previousSessionId field', () => {
+    const input = plainPayload([{ schema: SESSION, data: { userId: NIL, sessionId: 'anon-session-1', sessionIndex: 1 } }]);
+    expect(kept(input, 'session-only')).toEqual(input);
+  });
+});
+
+describe('the entity field rules', () => {
+  it('remove or null a field only in the entities of their schema that have it', () => {
+    const policy = definePolicy({
+      overrides: {
+        none: {
+          entityFields: [
+            { schema: 'iglu:com.acme/user/', field: 'customerId', action: 'remove' },
+            { schema: 'iglu:com.acme/user/', field: 'accountId', action: 'null-uuid' },
+          ],
+        },
+      },
+    });
+    const order = { schema: 'iglu:com.acme/order/jsonschema/1-0-0', data: { customerId: 'c-42', accountId: 'a-7' } };
+    const input = plainPayload([{ schema: USER, data: { customerId: 'c-42', accountId: 'a-7', plan: 'gold' } }, { schema: USER, data: { plan: 'silver' } }, order]);
+    const out = contextsOf(kept(input, 'none', { policy }));
+    expect(out).toEqual([{ schema: USER, data: { accountId: NIL, plan: 'gold' } }, { schema: USER, data: { plan: 'silver' } }, order]);
+    // A nulled field keeps its place in the entity.
+    expect(Object.keys(out[0]?.data ?? {})).toEqual(['accountId', 'plan']);
+  });
+
+  it('do not reach the client_session entity, which the session rule alone governs', () => {
+    const policy = definePolicy({ overrides: { full: { entityFields: [{ schema: SESSION, field: 'userId', action: 'null-uuid' }] } } });
+    expect(entity(kept(fullPayload(false), 'full', { policy }), SESSION)?.data.userId).toBe('device-user-1');
+  });
+});
+
+describe('a policy table built by hand', () => {
+  it('is read again on every call while its rules can still change', () => {
+    const removeFields: string[] = [];
+    const policy = { ...DEFAULT_POLICY, none: Object.freeze({ ...DEFAULT_POLICY.none, removeFields }) };
+    const input = { ...minimal, ua: 'Mozilla/5.0' };
+    expect(kept(input, 'none', { policy })).toHaveProperty('ua');
+    removeFields.push('ua');
+    expect(kept(input, 'none', { policy })).not.toHaveProperty('ua');
+  });
+});
+
+describe('sanitizeEvent beyond the payload', () => {
+  it('drops an event at an unknown level as malformed, naming the level', () => {
+    expect(sanitizeEvent(minimal, 'most' as ConsentLevel)).toEqual({ kept: false, level: 'off', reason: 'malformed', detail: 'unknown level most' });
+  });
+
+  it('rethrows an error that does not come from reading the payload', () => {
+    const payload = {
+      ...minimal,
+      get uid(): string {
+        throw new Error('storage failed');
+      },
+    };
+    expect(() => sanitizeEvent(payload, 'none')).toThrow('storage failed');
   });
 });
