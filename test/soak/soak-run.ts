@@ -1,5 +1,5 @@
 import { expect, vi } from 'vitest';
-import { minLevel, selectBooted, selectOutcome, selectQuiescent, type ConsentLevel, type DroppedEvent, type EnforcementStats } from 'consent-tracker';
+import { minLevel, selectAwaitingDecision, selectBooted, selectOutcome, selectQuiescent, type ConsentLevel, type DroppedEvent, type EnforcementStats } from 'consent-tracker';
 import { cookieJarFetch, findLeaks, type CollectedEvent, type Collector } from 'consent-tracker/testing';
 import type { AdapterHarness } from '../helpers/adapter-harness.js';
 import { launch, type App } from '../helpers/launch.js';
@@ -213,6 +213,10 @@ export async function soakRun(harness: AdapterHarness, collector: Collector, com
   if (armed || current.app.process.killed()) current = await restartAfterKill(current);
   current = await restart(current);
   const { consent } = current.app;
+  // A stored decision that cannot be read (a clock set back makes it one from the future) is asked
+  // again: the user answers, and what waited for a decision goes at that level.
+  await run(consent.ready);
+  if (selectAwaitingDecision(consent.actor.getSnapshot())) await run(consent.setLevel('none', 'soak-end').catch(() => undefined));
   const idle = () => !network.onIo() && selectOutcome(consent.actor.getSnapshot()) !== 'pending' && selectQuiescent(consent.actor.getSnapshot());
   // A slot left by a kill is free once its lease lapses (30 s), and one that could not be read is
   // read again: the renewals (every 10 s) take them over.
