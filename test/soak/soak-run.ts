@@ -1,5 +1,5 @@
 import { expect, vi } from 'vitest';
-import { minLevel, selectAwaitingDecision, selectBooted, selectOutcome, selectQuiescent, type ConsentLevel, type DroppedEvent, type EnforcementStats } from 'consent-tracker';
+import { minLevel, selectAwaitingDecision, selectOutcome, selectQuiescent, type ConsentLevel, type DroppedEvent, type EnforcementStats } from 'consent-tracker';
 import { cookieJarFetch, findLeaks, type CollectedEvent, type Collector } from 'consent-tracker/testing';
 import type { AdapterHarness } from '../helpers/adapter-harness.js';
 import { launch, type App } from '../helpers/launch.js';
@@ -98,9 +98,9 @@ export async function soakRun(harness: AdapterHarness, collector: Collector, com
     let enforced = app.consent.actor.getSnapshot().context.enforced;
     const subscription = app.consent.actor.subscribe((s) => {
       if (process.env.SOAK_DEBUG) process.stdout.write(`DEBUG launch ${launches.length} ${JSON.stringify(s.value)} enforced=${s.context.enforced}\n`);
-      // While booting, and while the stored decision cannot be read, the level in force stands in for
-      // a decision: it lowers no queued event (design.md, "A stored queue waits for the decision").
-      if (app.process.killed() || !selectBooted(s) || s.matches({ decision: { undecided: 'unreadable' } })) return;
+      // Until a decision is in force (booting, an unreadable decision, the change out of it) the
+      // level stands in for one: it lowers no queued event (design.md, "A stored queue waits for the decision").
+      if (app.process.killed() || selectAwaitingDecision(s)) return;
       for (const [label, level] of lowestSince) lowestSince.set(label, minLevel(level, s.context.enforced));
       if (enforced === 'full' && s.context.enforced !== 'full') period += 1;
       enforced = s.context.enforced;
