@@ -101,6 +101,8 @@ export function simulatedNetwork(base: FetchFunction, onSend: (send: number, act
     killed(): void {
       for (const ids of inFlight) for (const id of ids) unanswered.add(id);
     },
+    /** The ids of the events in requests not answered yet. */
+    inFlight: (): string[] => [...inFlight].flat(),
     /** Ids that may have reached the collector without the device learning it. */
     unanswered: (): ReadonlySet<string> => unanswered,
   };

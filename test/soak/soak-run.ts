@@ -137,6 +137,8 @@ export async function soakRun(harness: AdapterHarness, collector: Collector, com
     running.unsubscribe();
     if (process.env.SOAK_DEBUG) process.stdout.write(`DEBUG before stop: ${await running.app.consent.enforcement.eventStore.count()} queued, stored ${JSON.stringify([...device.storage.entries.keys()])}\n`);
     await run(running.app.consent.stop());
+    // A request stop() stopped waiting for (its answer is slow) may still deliver what it counted as dropped.
+    for (const id of network.inFlight()) queuedAtRestart.add(id);
     if (process.env.SOAK_DEBUG) process.stdout.write(`DEBUG after stop: ${JSON.stringify(running.app.consent.stats().dropped)} stored ${JSON.stringify([...device.storage.entries.keys()])}\n`);
     return start();
   };
