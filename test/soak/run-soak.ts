@@ -2,8 +2,39 @@ import fc from 'fast-check';
 import { expect, vi } from 'vitest';
 import type { Collector } from 'consent-tracker/testing';
 import type { AdapterHarness } from '../helpers/adapter-harness.js';
-import { soakCommand } from './soak-command.js';
+import { soakCommand, type SoakCommand } from './soak-command.js';
 import { emptyTally, soakRun, type SoakTally } from './soak-run.js';
+
+/**
+ * Sequences replayed first in every soak: each once broke the library (named after what it
+ * caught), and one that the re-link check needs.
+ */
+export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonly SoakCommand[] }> = [
+  {
+    caught: 'nothing: events at full on both sides of a withdrawal, so that the re-link check always has a pair to check',
+    commands: [{ kind: 'set', level: 'full', settle: true }, { kind: 'track' }, { kind: 'regrant', via: 'none' }, { kind: 'track' }],
+  },
+  {
+    caught: 'events whose queue writes failed were lost uncounted at stop(), though storage worked again',
+    commands: [{ kind: 'track' }, { kind: 'set', level: 'session-only', settle: false }, { kind: 'storage', fault: 'throw', calls: 'writes' }, { kind: 'track' }, { kind: 'wait', ms: 12_000 }, { kind: 'retry' }],
+  },
+  {
+    caught: 'a withdrawal that storage refused reached the next start as the grant before it, though storage worked again at stop()',
+    commands: [{ kind: 'track' }, { kind: 'collector', fault: { kind: 'status', status: 500 } }, { kind: 'regrant', via: 'none' }, { kind: 'storage', fault: 'quota', calls: 'all' }, { kind: 'set', level: 'off', settle: true }],
+  },
+  {
+    caught: 'a slot whose lease could not be read was left with the events it held, sent again after a withdrawal in between',
+    commands: [{ kind: 'track' }, { kind: 'flush' }, { kind: 'storage', fault: 'quota', calls: 'reads' }, { kind: 'regrant', via: 'off' }, { kind: 'set', level: 'none', settle: false }],
+  },
+  {
+    caught: 'a withdrawal made while a killed instance still held its slot did not reach the events there',
+    commands: [{ kind: 'track' }, { kind: 'kill', atAwait: 6 }, { kind: 'flush' }, { kind: 'set', level: 'off', settle: false }, { kind: 'flush' }, { kind: 'set', level: 'full', settle: false }],
+  },
+  {
+    caught: "an unreadable stored decision dropped an earlier run's queue at the off that stands in for it",
+    commands: [{ kind: 'track' }, { kind: 'collector', fault: { kind: 'drop' } }, { kind: 'storage', fault: 'hang', calls: 'reads' }, { kind: 'track' }, { kind: 'restart' }, { kind: 'track' }],
+  },
+];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */
 export interface SoakSettings {
@@ -50,7 +81,7 @@ export async function runSoak(harness: AdapterHarness, collector: Collector, set
         await soakRun(harness, collector, commands, tally);
         if (settings.progressEvery > 0 && tally.runs % settings.progressEvery === 0) progress();
       }),
-      { numRuns: settings.runs, seed: settings.seed },
+      { numRuns: settings.runs, seed: settings.seed, examples: SOAK_REGRESSIONS.map(({ commands }) => [[...commands]]) },
     );
   } catch (error) {
     progress();
