@@ -3,7 +3,8 @@ import { expect, vi } from 'vitest';
 import type { Collector } from 'consent-tracker/testing';
 import type { AdapterHarness } from '../helpers/adapter-harness.js';
 import { soakCommand, type SoakCommand } from './soak-command.js';
-import { emptyTally, soakRun, type SoakTally } from './soak-run.js';
+import { soakRun } from './soak-run.js';
+import { emptyTally, type SoakTally } from './soak-tally.js';
 
 /**
  * Sequences replayed first in every soak: each once broke the library (named after what it

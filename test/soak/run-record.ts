@@ -1,0 +1,75 @@
+import { minLevel, type ConsentLevel, type DroppedEvent } from 'consent-tracker';
+import type { App } from '../helpers/launch.js';
+
+/** One launch of the app in a run, with the drops it reported: while it lived, and after a kill (which nothing outside its memory sees). */
+export interface Launch {
+  readonly app: App;
+  readonly drops: DroppedEvent[];
+  readonly dropsAfterDeath: DroppedEvent[];
+  killed: boolean;
+  unsubscribe(): void;
+}
+
+/**
+ * What one soak run has seen, for its checks: each event tracked (by its action, `<run>-t<n>`),
+ * the levels decided since, each request sent, and what may legitimately be lost or repeated.
+ */
+export class RunRecord {
+  /** Per action: the level when it was tracked. */
+  readonly capturedAt = new Map<string, ConsentLevel>();
+  /** Per action: the lowest level decided since it was tracked. */
+  readonly lowestSince = new Map<string, ConsentLevel>();
+  /** Per action tracked at full: the identity period it was tracked in (a withdrawal from full starts the next). */
+  readonly periodOf = new Map<string, number>();
+  /** Per request sent: each action's lowest level from its capture to that send. */
+  readonly levelsAtSend = new Map<number, Map<string, ConsentLevel>>();
+  /** Ids that may arrive twice, or arrive and be counted: stored when a restart or kill came, or in flight when stop() stopped waiting. */
+  readonly mayRepeat = new Set<string>();
+  readonly launches: Launch[] = [];
+  /** Events a kill caught neither stored nor sent: at most this many may be lost. */
+  mayLose = 0;
+  /** Whether storage failed in the run: a slot whose lease cannot be read is left with its events copied to a new one. */
+  storageFailed = false;
+  private period = 0;
+  private enforced: ConsentLevel | undefined;
+
+  constructor(readonly runId: string) {}
+
+  get tracked(): number {
+    return this.capturedAt.size;
+  }
+
+  /** An event is tracked at `level`: its action. */
+  track(level: ConsentLevel): string {
+    const action = `${this.runId}-t${this.tracked + 1}`;
+    this.capturedAt.set(action, level);
+    this.lowestSince.set(action, level);
+    if (level === 'full') this.periodOf.set(action, this.period);
+    return action;
+  }
+
+  /** A decision's level is enforced (a stand-in for one must not be passed here). */
+  enforce(level: ConsentLevel): void {
+    for (const [action, lowest] of this.lowestSince) this.lowestSince.set(action, minLevel(lowest, level));
+    if (this.enforced === 'full' && level !== 'full') this.period += 1;
+    this.enforced = level;
+  }
+
+  /** A new launch starts: the level it boots at is no decision yet. */
+  launched(launch: Launch): void {
+    this.launches.push(launch);
+    this.enforced = undefined;
+  }
+
+  /** A request leaves with these actions, numbered `send`. */
+  sent(send: number, actions: readonly string[]): void {
+    this.levelsAtSend.set(send, new Map(actions.map((a) => [a, this.lowestSince.get(a) ?? 'off'])));
+  }
+
+  /** A kill: `stored` is the device's queues as the next start reads them, `delivered` the actions the collector has. */
+  killed(stored: string, delivered: ReadonlySet<string | undefined>): void {
+    // What was stored may have been sent already: the next start sends it again (at least once).
+    for (const [, id] of stored.matchAll(/\\?"eid\\?":\\?"([0-9a-f-]{36})/g)) this.mayRepeat.add(id as string);
+    for (const action of this.capturedAt.keys()) if (!delivered.has(action) && !stored.includes(`"${action}"`)) this.mayLose += 1;
+  }
+}
