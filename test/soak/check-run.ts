@@ -63,7 +63,11 @@ function checkLeaks({ record, collector }: RunOutcome, events: readonly Collecte
     return earlier === undefined || earlier === e ? sentAt(e) : maxLevel(sentAt(e), sentAt(earlier));
   };
   const leaks = findLeaks(events, allowed);
-  expect(leaks, `sent above the lowest level in force from capture to send: ${JSON.stringify(leaks.slice(0, 3))}`).toEqual([]);
+  const described = leaks.slice(0, 3).map((leak) => {
+    const e = events.find((event) => event.id === leak.eventId);
+    return { ...leak, action: e?.payload.se_ac, capturedAt: record.capturedAt.get(e?.payload.se_ac ?? ''), allowed: e && allowed(e) };
+  });
+  expect(leaks, `sent above the lowest level decided from capture to send: ${JSON.stringify(described)}`).toEqual([]);
 }
 
 /** Nothing links one period at full to another (but the app's own user id, which the test app sets at every launch). */

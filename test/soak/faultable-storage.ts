@@ -8,7 +8,8 @@ export type StorageCalls = 'reads' | 'writes' | 'all';
 /**
  * A device's storage whose faults the soak switches on and off. A hung call waits until the
  * fault changes and then lands, late, in the order the calls were made: the consent tracker
- * must have stopped waiting for it (its storage timeout) without trusting it either way.
+ * must have stopped waiting for it (its storage timeout) without trusting it either way. The
+ * calls of a process killed meanwhile never land.
  */
 export function faultableStorage(base: ReturnType<typeof memoryStorage>) {
   let fault: StorageFault = 'none';
@@ -31,6 +32,10 @@ export function faultableStorage(base: ReturnType<typeof memoryStorage>) {
   return {
     storage,
     entries: base.entries,
+    /** The process that made the calls hung so far was killed: they never land (its memory is gone). */
+    abandonHung(): void {
+      hung = [];
+    },
     /** Switches to `next` on `calls`; calls hung so far land now. */
     setFault(next: StorageFault, calls: StorageCalls = 'all'): void {
       fault = next;

@@ -70,7 +70,9 @@ class SoakDevice {
     await this.run(app.consent.stop());
     // A request stop() stopped waiting for (its answer is slow) may still deliver what it counted as dropped.
     for (const id of this.network.inFlight()) this.record.mayRepeat.add(id);
-    await this.start();
+    // An armed kill may come during stop(): the process then died there.
+    if (app.process.killed()) await this.restartAfterKill();
+    else await this.start();
   }
 
   /** The process died: what it held in memory only may be lost; the app starts again on the device. */
@@ -79,6 +81,7 @@ class SoakDevice {
     dead.killed = true;
     dead.unsubscribe();
     dead.app.kill();
+    this.storage.abandonHung();
     this.network.killed();
     this.tally.kills += 1;
     this.record.killed(storedQueues(this.device.storage.entries), new Set(this.collector.events().map((e) => e.payload.se_ac)));
