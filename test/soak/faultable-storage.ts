@@ -9,9 +9,9 @@ export type StorageCalls = 'reads' | 'writes' | 'all';
  * A device's storage whose faults the soak switches on and off. A hung call waits until the
  * fault changes and then lands, late, in the order the calls were made: the consent tracker
  * must have stopped waiting for it (its storage timeout) without trusting it either way. The
- * calls of a process killed meanwhile never land.
+ * calls of a process killed meanwhile never land. `onWritten` hears each write as it lands.
  */
-export function faultableStorage(base: ReturnType<typeof memoryStorage>) {
+export function faultableStorage(base: ReturnType<typeof memoryStorage>, onWritten: (key: string, value: string) => void = () => undefined) {
   let fault: StorageFault = 'none';
   let hits: StorageCalls = 'all';
   let hung: Array<() => void> = [];
@@ -25,13 +25,19 @@ export function faultableStorage(base: ReturnType<typeof memoryStorage>) {
   };
   const storage: KeyValueStorage & { getItem(key: string): Promise<string | null> } = {
     getItem: (key) => perform(true, async () => (await base.getItem(key)) ?? null),
-    setItem: (key, value) => perform(false, () => base.setItem(key, value)),
+    setItem: (key, value) =>
+      perform(false, () => {
+        base.setItem(key, value);
+        onWritten(key, value);
+      }),
     removeItem: (key) => perform(false, () => base.removeItem?.(key)),
     ...(base.lock && { lock: base.lock.bind(base) }),
   };
   return {
     storage,
     entries: base.entries,
+    /** Whether writes fail or hang now. */
+    refusesWrites: () => fault !== 'none' && hits !== 'reads',
     /** The process that made the calls hung so far was killed: they never land (its memory is gone). */
     abandonHung(): void {
       hung = [];

@@ -17,8 +17,14 @@ export interface Launch {
 export class RunRecord {
   /** Per action: the level when it was tracked. */
   readonly capturedAt = new Map<string, ConsentLevel>();
-  /** Per action: the lowest level decided since it was tracked. */
+  /**
+   * Per action: the lowest level decided since it was tracked, by a launch still running or in a
+   * decision that reached storage. A decision a launch made but never stored ends with it: the
+   * next start cannot know of it (the limit docs/lifecycle.md states for a storage that refuses).
+   */
   readonly lowestSince = new Map<string, ConsentLevel>();
+  /** Per action: the lowest level of the decisions stored since it was tracked. */
+  private readonly lowestStored = new Map<string, ConsentLevel>();
   /** Per action tracked at full: the identity period it was tracked in (a withdrawal from full starts the next). */
   readonly periodOf = new Map<string, number>();
   /** Per request sent: each action's lowest level from its capture to that send. */
@@ -44,6 +50,7 @@ export class RunRecord {
     const action = `${this.runId}-t${this.tracked + 1}`;
     this.capturedAt.set(action, level);
     this.lowestSince.set(action, level);
+    this.lowestStored.set(action, level);
     if (level === 'full') this.periodOf.set(action, this.period);
     return action;
   }
@@ -55,10 +62,24 @@ export class RunRecord {
     this.enforced = level;
   }
 
-  /** A new launch starts: the level it boots at is no decision yet. */
-  launched(launch: Launch): void {
+  /** A decision's record reached storage (`{ reset: true }` for a reset, to the undecided level, none). */
+  stored(record: string): void {
+    const { level, reset } = JSON.parse(record) as { level?: ConsentLevel; reset?: boolean };
+    const decided = reset === true ? 'none' : level;
+    if (decided === undefined) return;
+    for (const [action, lowest] of this.lowestStored) this.lowestStored.set(action, minLevel(lowest, decided));
+    for (const [action, lowest] of this.lowestSince) this.lowestSince.set(action, minLevel(lowest, decided));
+  }
+
+  /**
+   * A new launch starts: the level it boots at is no decision yet. With `forgetUnstored` (the last
+   * one was killed, or stopped while storage refused writes), what it decided without storing it
+   * is gone.
+   */
+  launched(launch: Launch, forgetUnstored: boolean): void {
     this.launches.push(launch);
     this.enforced = undefined;
+    if (forgetUnstored) for (const [action, lowest] of this.lowestStored) this.lowestSince.set(action, lowest);
   }
 
   /** A request leaves with these actions, numbered `send`. */

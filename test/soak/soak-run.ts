@@ -31,7 +31,7 @@ class SoakDevice {
     readonly tally: SoakTally,
   ) {
     this.device = harness.device();
-    this.storage = faultableStorage(this.device.storage);
+    this.storage = faultableStorage(this.device.storage, (key, value) => key.endsWith('.decision') && record.stored(value));
     this.network = simulatedNetwork(cookieJarFetch(), (send, actions) => record.sent(send, actions));
   }
 
@@ -40,8 +40,11 @@ class SoakDevice {
     return runThrough(work, this.network);
   }
 
-  /** Launches the app on the device, and follows its decisions into the record. */
-  async start(): Promise<void> {
+  /**
+   * Launches the app on the device, and follows its decisions into the record; `afterLoss`: the
+   * last launch was killed, or stopped while storage refused writes (what it did not store is gone).
+   */
+  async start(afterLoss = false): Promise<void> {
     const drops: DroppedEvent[] = [];
     const dropsAfterDeath: DroppedEvent[] = [];
     const app = launch(this.harness, {
@@ -56,7 +59,7 @@ class SoakDevice {
       if (!app.process.killed() && !selectAwaitingDecision(s)) this.record.enforce(s.context.enforced);
     });
     this.current = { app, drops, dropsAfterDeath, killed: false, unsubscribe: () => subscription.unsubscribe() };
-    this.record.launched(this.current);
+    this.record.launched(this.current, afterLoss);
     await this.run(app.consent.ready);
   }
 
@@ -72,7 +75,7 @@ class SoakDevice {
     for (const id of this.network.inFlight()) this.record.mayRepeat.add(id);
     // An armed kill may come during stop(): the process then died there.
     if (app.process.killed()) await this.restartAfterKill();
-    else await this.start();
+    else await this.start(this.storage.refusesWrites());
   }
 
   /** The process died: what it held in memory only may be lost; the app starts again on the device. */
@@ -87,7 +90,7 @@ class SoakDevice {
     this.record.killed(storedQueues(this.device.storage.entries), new Set(this.collector.events().map((e) => e.payload.se_ac)));
     this.changes = [];
     this.armed = false;
-    await this.start();
+    await this.start(true);
   }
 
   async settleChanges(): Promise<void> {
