@@ -230,6 +230,23 @@ export interface ApplyInput {
 }
 
 /**
+ * What the write actor is asked to store: the decision's record (`null` for a reset). `raises`:
+ * whether it stands above a withdrawal not yet in force (a grant or a reset right after it): it
+ * is stored only once the queue at rest is lowered to that withdrawal and stored, or a kill in
+ * between would leave the queue's events to a start that finds only the later decision.
+ *
+ * @example
+ * ```ts
+ * import type { WriteInput } from 'consent-tracker';
+ * const reset: WriteInput = { record: null, raises: true };
+ * ```
+ */
+export interface WriteInput {
+  readonly record: ConsentRecord | null;
+  readonly raises: boolean;
+}
+
+/**
  * What the forget actor is asked to do: clear what the tracker keeps on the device that `level`
  * may not keep; on a `withdrawal`, also the user identifiers the app set on the live tracker.
  *
@@ -297,6 +314,10 @@ export function decisionProblem(level: unknown, source: unknown): ConsentProblem
 }
 
 /** Whether a read gave what is stored (a decision, none, or an expired one), rather than failing. */
+/** Whether the decision stands above a withdrawal not yet in force (the level enforced is below the one last in force). */
+const raisesAboveWithdrawal = (context: ConsentContext) =>
+  compareLevels(context.enforced, context.inForce ?? context.enforced) < 0 && compareLevels(context.record?.level ?? context.undecidedLevel, context.enforced) > 0;
+
 const readable = (output: LoadOutput) => output.problem?.code !== 'STORED_DATA_UNREADABLE' && output.problem?.code !== 'STORAGE_FAILED';
 
 function problemOf(error: unknown, code: ConsentProblem['code']): ConsentProblem {
@@ -394,7 +415,7 @@ export const consentMachine = setup({
     startTracker: fromPromise<undefined>(async () => undefined),
     apply: fromPromise<undefined, ApplyInput>(async () => undefined),
     forget: fromPromise<undefined, ForgetInput>(async () => undefined),
-    writeDecision: fromPromise<ConsentProblem | undefined, { record: ConsentRecord | null }>(async () => undefined),
+    writeDecision: fromPromise<ConsentProblem | undefined, WriteInput>(async () => undefined),
     clearDecision: fromPromise<undefined>(async () => undefined),
   },
   delays: {
@@ -679,7 +700,7 @@ export const consentMachine = setup({
           invoke: {
             id: CHART_ACTORS.write,
             src: 'writeDecision',
-            input: ({ context }) => ({ record: context.record }),
+            input: ({ context }) => ({ record: context.record, raises: raisesAboveWithdrawal(context) }),
             onDone: [
               // Held back (a grant whose identity could not be stored first): what is stored is lower, so it stays.
               { guard: 'writeHeldBack', target: 'retrying', actions: { type: 'fail', params: ({ event }) => event.output as ConsentProblem } },

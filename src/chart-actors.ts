@@ -1,5 +1,5 @@
 import { fromPromise } from 'xstate';
-import type { ApplyInput, ConsentProblem, ConsentRecord, ForgetInput, LoadOutput } from '../machines/consent.machine.js';
+import type { ApplyInput, ConsentProblem, ConsentRecord, ForgetInput, LoadOutput, WriteInput } from '../machines/consent.machine.js';
 import type { ConsentAdapter } from './consent-adapter.js';
 import { ConsentError } from './consent-error.js';
 import { createRecordWriter, readConsentRecord, type RecordRules } from './consent-record.js';
@@ -57,7 +57,7 @@ export function createChartActors({ adapter, enforcement, inOrder, storage, deci
       await adapter.forget(input.level, { withdrawal: input.withdrawal, signal, inOrder });
       return undefined;
     }),
-    writeDecision: fromPromise<ConsentProblem | undefined, { record: ConsentRecord | null }>(async ({ input, signal }) => {
+    writeDecision: fromPromise<ConsentProblem | undefined, WriteInput>(async ({ input, signal }) => {
       // Other tabs lower their level as soon as this arrives, before they send anything more.
       announce?.(input.record, input.record?.decidedAt ?? Date.now());
       // A grant is stored only with the identity it was given: a restart must not find one without the other.
@@ -69,6 +69,9 @@ export function createChartActors({ adapter, enforcement, inOrder, storage, deci
         );
         if (problem) return problem;
       }
+      // Above a withdrawal not yet in force: the queue at rest is lowered to it and stored first (at
+      // most the storage timeout), or a kill now would leave it to a start that never learns of it.
+      if (input.raises) await enforcement.eventStore.storeLowered();
       // A newer decision's write, asked for meanwhile, has started in its place: this one must not land after it.
       if (signal.aborted) return undefined;
       await writer.write(input.record);

@@ -45,6 +45,7 @@ export {
   CHART_ACTORS,
   LEVEL_STATES,
   type ApplyInput,
+  type WriteInput,
   type ConsentContext,
   type ConsentEvent,
   type ConsentMachineInput,

@@ -153,12 +153,22 @@ describe('overlapping decisions', () => {
     expect(chart.last('forget').input).toEqual({ level: 'off', withdrawal: true });
   });
 
+  it('a decision above a withdrawal not yet in force is written once the queue is lowered to the withdrawal (raises)', async () => {
+    const chart = await inForceAt('full');
+    chart.actor.send({ type: 'CONSENT.SET', level: 'off', source: 'withdraw' });
+    expect(chart.last('writeDecision').input).toMatchObject({ raises: false });
+    chart.actor.send({ type: 'CONSENT.RESET' });
+    expect(chart.last('writeDecision').input).toEqual({ record: null, raises: true });
+    chart.actor.send({ type: 'CONSENT.SET', level: 'full', source: 'again' });
+    expect(chart.last('writeDecision').input).toMatchObject({ record: { level: 'full' }, raises: true });
+  });
+
   it('a reset forgets everything and goes back to the undecided level', async () => {
     const chart = await inForceAt('full');
     chart.actor.send({ type: 'CONSENT.RESET' });
     expect(chart.context()).toMatchObject({ record: null, target: 'none', enforced: 'none' });
     expect(chart.last('forget').input).toEqual({ level: 'off', withdrawal: true });
-    expect(chart.last('writeDecision').input).toEqual({ record: null });
+    expect(chart.last('writeDecision').input).toEqual({ record: null, raises: false });
   });
 });
 
@@ -305,7 +315,7 @@ describe('a decision made in another tab (CONSENT.SYNC)', () => {
     chart.actor.send({ ...(synced('full', chart.context().decidedAt - 1) as object), stored: true } as never);
     expect(chart.context()).toMatchObject({ record: null, target: 'none' });
     expect(chart.calls.writeDecision).toHaveLength(writes + 1);
-    expect(chart.last('writeDecision').input).toEqual({ record: null });
+    expect(chart.last('writeDecision').input).toEqual({ record: null, raises: false });
   });
 
   it('a reset in another tab forgets the decision here too', async () => {

@@ -318,6 +318,48 @@ describe.each(HARNESSES)('a queue stored by the run before, with the $name adapt
     }
   }
 
+  it('queued before a withdrawal to off that a reset and a new decision follow at once: once the withdrawal is stored, a kill at any storage step never lets it out', async () => {
+    /** One run, killed as its storage call `killAt` (from the withdrawal on) starts; then the next start, once the lease has lapsed. */
+    const run = async (killAt: number) => {
+      const device = harness.device();
+      const faults = faultyStorage(device.storage);
+      const app: App = apps.launch(harness, { device, options: { storage: faults.storage } });
+      await app.consent.ready;
+      collector.current.failWith(503);
+      app.track('before-withdrawal');
+      await app.consent.enforcement.eventStore.persisted();
+      const before = app.process.storageCalls();
+      app.process.killAtStorageCall(before + killAt);
+      const decisions = Promise.all([app.consent.setLevel('off', 'withdraw'), app.consent.reset(), app.consent.setLevel('none', 'banner')].map((p) => p.catch(() => undefined)));
+      let done = false;
+      void decisions.then(() => (done = true));
+      await expect.poll(() => app.process.killed() || (done && selectQuiescent(app.consent.actor.getSnapshot()))).toBe(true);
+      app.kill();
+      collector.current.failWith(undefined);
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 60_000 });
+      try {
+        const next = apps.launch(harness, { device });
+        await next.consent.ready;
+        await drained(next);
+      } finally {
+        vi.useRealTimers();
+      }
+      // A withdrawal killed before any of it reached storage never happened, as far as the device knows.
+      const stored = faults.calls.some((call) => call.op === 'setItem' && call.key === DECISION && call.value?.includes('"level":"off"') === true);
+      return { stored, steps: app.process.storageCalls() - before };
+    };
+    // The storage calls of the decisions, uncut, and a kill at each of them.
+    const { steps } = await run(Number.POSITIVE_INFINITY);
+    let storedAndKilled = 0;
+    for (let killAt = 0; killAt < steps; killAt += 1) {
+      collector.current.reset();
+      const { stored } = await run(killAt);
+      if (stored) expect(collector.current.events().filter((e) => e.payload.se_ac === 'before-withdrawal'), `killed at storage step ${killAt}`).toEqual([]);
+      if (stored) storedAndKilled += 1;
+    }
+    expect(storedAndKilled).toBeGreaterThan(2);
+  }, 60_000);
+
   it.each(['none', 'off'] as const)('is sent at the level of the decision read, not lowered to the stand-in of booting (undecided level %s), without another event', async (undecidedLevel) => {
     const { drops } = await queuedThenRestarted('full', undefined, undecidedLevel);
     const [queued] = await collector.current.waitForEvents(1);

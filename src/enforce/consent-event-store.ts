@@ -32,6 +32,12 @@ export interface ConsentEventStore extends EventStore {
    */
   reconcile(level?: ConsentLevel): Promise<void>;
   /**
+   * Lowers the queued events to the level enforced now (a withdrawal not yet in force) and
+   * resolves once that is stored, within the storage timeout; the level the queue follows is left
+   * to `reconcile`. Before a decision is in force it does nothing.
+   */
+  storeLowered(): Promise<void>;
+  /**
    * For a queued event: the level it was tracked at, and the most it may still be sent with (lowered
    * by every downgrade since), and its payload as the queue holds it (sanitised at `allowed`).
    * `undefined` if it is not queued.
@@ -730,6 +736,12 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
           await slots.lowerFloors(level).catch((cause: unknown) => context.error(new ConsentError('STORAGE_FAILED', `could not record the decision on the other queue slots: ${String(cause)}`, { cause })));
         }
       }
+      await writesDone();
+    },
+    storeLowered: async () => {
+      await ready;
+      if (context.awaitingDecision()) return;
+      if (lowerTo(context.readLevel())) schedulePersist();
       await writesDone();
     },
     holds: (eventId) => byId.has(eventId) || inLimbo.has(eventId),
