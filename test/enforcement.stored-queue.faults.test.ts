@@ -115,6 +115,29 @@ describe('writes that overlap', () => {
 });
 
 describe('a kill at any storage call', () => {
+  it('a withdrawal that could not be recorded on a killed instance\'s slot (its lease unreadable) is recorded once storage answers: at stop at the latest', async () => {
+    const device = memoryStorage();
+    const process = killSwitch();
+    const killed = createTestTracker(collector.current.url, { initial: 'session-only', storage: process.storage(device) });
+    await killed.enforcement.ready;
+    collector.current.failWith(503);
+    killed.trackStruct('queued-before-withdrawal');
+    await killed.enforcement.eventStore.persisted();
+    process.kill();
+    const faults = faultyStorage(device);
+    const next = createTestTracker(collector.current.url, { initial: 'session-only', storage: faults.storage, onError: () => undefined });
+    await next.enforcement.ready;
+    faults.fail((call) => call.op === 'getItem' && call.key.endsWith('.lease'));
+    await next.setLevel('off');
+    await next.setLevel('full');
+    faults.heal();
+    await next.enforcement.stop();
+    collector.current.failWith(undefined);
+    const later = await nextStart(device);
+    expect(await later.enforcement.eventStore.count()).toBe(0);
+    expect(later.enforcement.stats().dropped.off, 'dropped at the withdrawal it missed, and counted').toBe(1);
+  });
+
   it('a withdrawal made while a killed instance still held its slot reaches that slot: the start that takes it over lowers its events', async () => {
     const device = memoryStorage();
     const process = killSwitch();
@@ -177,12 +200,13 @@ describe('a kill at any storage call', () => {
       const process = killSwitch();
       process.killAtStorageCall(step);
       collector.current.failWith(503);
-      const t = createTestTracker(collector.current.url, { initial: 'none', storage: process.storage(device) });
+      // A small queue: replacing the first layout sweeps every number it could have used, a storage call each.
+      const t = createTestTracker(collector.current.url, { initial: 'none', storage: process.storage(device), maxQueueSize: 20 });
       let settled = false;
       void t.enforcement.ready.then(() => t.enforcement.eventStore.persisted()).then(() => (settled = true));
       await expect.poll(() => process.killed() || settled).toBe(true);
       process.kill();
-      const next = await nextStart(device, { initial: 'none' });
+      const next = await nextStart(device, { initial: 'none', maxQueueSize: 20 });
       expect(await next.enforcement.eventStore.count(), `kill at ${step}`).toBe(3);
       await next.enforcement.eventStore.persisted();
       expect(unlisted(device.entries)).toEqual([]);

@@ -590,7 +590,23 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   }
 
   let renewal: unknown;
-  /** Renews this instance's lease a third of it apart, and adopts what gone instances left. */
+  /** The lowest decision not yet recorded on the other slots (storage failed): tried again at each renewal and at stop. */
+  let floorPending: ConsentLevel | undefined;
+
+  /** Records `level` (and any floor still pending) on the other instances' slots; keeps it pending if storage fails. */
+  async function recordFloor(level?: ConsentLevel): Promise<void> {
+    const floor = level === undefined ? floorPending : minLevel(level, floorPending ?? level);
+    if (!slots || floor === undefined) return;
+    floorPending = floor;
+    try {
+      await slots.lowerFloors(floor);
+      if (floorPending === floor) floorPending = undefined;
+    } catch (cause) {
+      context.error(new ConsentError('STORAGE_FAILED', `could not record the decision on the other queue slots; tried again later: ${String(cause)}`, { cause }));
+    }
+  }
+
+  /** Renews this instance's lease a third of it apart, records a pending floor, and adopts what gone instances left. */
   function renewLater() {
     if (!slots || stopped) return;
     renewal = clock.setTimeout(() => {
@@ -599,6 +615,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
         // Renewed only while still its own (a page frozen or shown again may find it taken over): else stored in a new one.
         if (await slots.owns(slotKey).catch(() => false)) await slots.renew(slotKey).catch(() => undefined);
         else schedulePersist();
+        await recordFloor();
         await adopt().catch(() => undefined);
         renewLater();
       })();
@@ -732,9 +749,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
         if (loaded) lowestSinceStart = minLevel(lowestSinceStart, level);
         if (lowerTo(level)) schedulePersist();
         // The queues of other instances, which may be gone, keep this decision for whoever takes them.
-        if (slots && level !== 'full') {
-          await slots.lowerFloors(level).catch((cause: unknown) => context.error(new ConsentError('STORAGE_FAILED', `could not record the decision on the other queue slots: ${String(cause)}`, { cause })));
-        }
+        if (level !== 'full') await recordFloor(level);
       }
       await writesDone();
     },
@@ -759,6 +774,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     stop: async () => {
       stopped = true;
       clock.clearTimeout(renewal);
+      await recordFloor();
       // Whatever is still unsettled will not be sent by this store: count it.
       for (const entry of [...inLimbo.values()]) settleEntry(entry, false);
       if (handedOff) return;

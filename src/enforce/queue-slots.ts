@@ -49,7 +49,7 @@ export interface QueueSlots {
   claimFree(except: string): Promise<string[]>;
   /** Removes an adopted slot's queue, then its lease. */
   discard(key: string): Promise<void>;
-  /** Records `level` as the floor of every slot another instance leases, or leased (it may be gone). */
+  /** Records `level` as the floor of every slot another instance leases, or leased (it may be gone); rejects if a slot could not be read or written. */
   lowerFloors(level: ConsentLevel): Promise<void>;
   /** The floor `key` had when this instance took it: its queue is lowered to it. */
   floorOf(key: string): ConsentLevel | undefined;
@@ -136,11 +136,17 @@ export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now 
       floors.delete(key);
     },
     async lowerFloors(level) {
+      let failure: unknown;
       for (const key of slotKeys) {
-        const lease = await leaseOf(key).catch(() => undefined);
-        if (lease === undefined || lease.owner === owner || (lease.floor !== undefined && compareLevels(lease.floor, level) <= 0)) continue;
-        await call(() => storage.setItem(leaseKey(key), JSON.stringify({ ...lease, floor: level })), 'storage.setItem');
+        // Every slot is tried; a lease that cannot be read or written makes the whole call fail, to be tried again.
+        await leaseOf(key)
+          .then(async (lease) => {
+            if (lease === undefined || lease.owner === owner || (lease.floor !== undefined && compareLevels(lease.floor, level) <= 0)) return;
+            await call(() => storage.setItem(leaseKey(key), JSON.stringify({ ...lease, floor: level })), 'storage.setItem');
+          })
+          .catch((error: unknown) => (failure ??= error));
       }
+      if (failure !== undefined) throw failure;
     },
     floorOf: (key) => floors.get(key),
   };
