@@ -25,6 +25,11 @@ export class RunRecord {
   readonly lowestSince = new Map<string, ConsentLevel>();
   /** Per action: the lowest level of the decisions stored since it was tracked. */
   private readonly lowestStored = new Map<string, ConsentLevel>();
+  /** Per action: how many decisions had been asked for when it was tracked. */
+  private readonly decisionsBefore = new Map<string, number>();
+  /** Decisions asked for so far (each `setLevel` source is `soak-<n>`), and the number of the latest reset. */
+  private decisions = 0;
+  private latestReset = 0;
   /** Per action tracked at full: the identity period it was tracked in (a withdrawal from full starts the next). */
   readonly periodOf = new Map<string, number>();
   /** Per request sent: each action's lowest level from its capture to that send. */
@@ -51,6 +56,7 @@ export class RunRecord {
     this.capturedAt.set(action, level);
     this.lowestSince.set(action, level);
     this.lowestStored.set(action, level);
+    this.decisionsBefore.set(action, this.decisions);
     if (level === 'full') this.periodOf.set(action, this.period);
     return action;
   }
@@ -62,13 +68,32 @@ export class RunRecord {
     this.enforced = level;
   }
 
-  /** A decision's record reached storage (`{ reset: true }` for a reset, to the undecided level, none). */
+  /** The source of the next `setLevel`: it numbers the decision, so that its stored record can be told apart. */
+  decide(): string {
+    this.decisions += 1;
+    return `soak-${this.decisions}`;
+  }
+
+  /** A reset is asked for. */
+  reset(): void {
+    this.decisions += 1;
+    this.latestReset = this.decisions;
+  }
+
+  /**
+   * A decision's record reached storage (`{ reset: true }` for a reset, to the undecided level,
+   * none): it lowers the events tracked before that decision was asked for.
+   */
   stored(record: string): void {
-    const { level, reset } = JSON.parse(record) as { level?: ConsentLevel; reset?: boolean };
+    const { level, reset, source } = JSON.parse(record) as { level?: ConsentLevel; reset?: boolean; source?: string };
     const decided = reset === true ? 'none' : level;
+    const number = reset === true ? this.latestReset : Number(/^soak-(\d+)$/.exec(source ?? '')?.[1] ?? Number.POSITIVE_INFINITY);
     if (decided === undefined) return;
-    for (const [action, lowest] of this.lowestStored) this.lowestStored.set(action, minLevel(lowest, decided));
-    for (const [action, lowest] of this.lowestSince) this.lowestSince.set(action, minLevel(lowest, decided));
+    for (const [action, before] of this.decisionsBefore) {
+      if (before >= number) continue;
+      this.lowestStored.set(action, minLevel(this.lowestStored.get(action) ?? decided, decided));
+      this.lowestSince.set(action, minLevel(this.lowestSince.get(action) ?? decided, decided));
+    }
   }
 
   /**

@@ -109,10 +109,11 @@ async function step(d: SoakDevice, command: SoakCommand): Promise<void> {
   const { consent, control } = d.current.app;
   switch (command.kind) {
     case 'set':
-      d.changes.push(consent.setLevel(command.level, 'soak').catch(() => undefined));
+      d.changes.push(consent.setLevel(command.level, d.record.decide()).catch(() => undefined));
       if (command.settle) await d.settleChanges();
       return;
     case 'reset':
+      d.record.reset();
       d.changes.push(consent.reset().catch(() => undefined));
       return;
     case 'retry':
@@ -120,8 +121,8 @@ async function step(d: SoakDevice, command: SoakCommand): Promise<void> {
       return;
     case 'regrant':
       await d.settleChanges();
-      await d.run(consent.setLevel(command.via, 'soak').catch(() => undefined));
-      await d.run(consent.setLevel('full', 'soak').catch(() => undefined));
+      await d.run(consent.setLevel(command.via, d.record.decide()).catch(() => undefined));
+      await d.run(consent.setLevel('full', d.record.decide()).catch(() => undefined));
       return;
     case 'track':
       d.harness.track(consent.tracker, d.record.track(consent.getLevel()));
@@ -165,7 +166,7 @@ async function finish(d: SoakDevice): Promise<void> {
   await d.restart();
   const { consent, control } = d.current.app;
   // A stored decision that cannot be read (a clock set back makes it one from the future) is asked again.
-  if (selectAwaitingDecision(consent.actor.getSnapshot())) await d.run(consent.setLevel('none', 'soak-end').catch(() => undefined));
+  if (selectAwaitingDecision(consent.actor.getSnapshot())) await d.run(consent.setLevel('none', d.record.decide()).catch(() => undefined));
   const idle = () => !d.network.onIo() && selectOutcome(consent.actor.getSnapshot()) !== 'pending' && selectQuiescent(consent.actor.getSnapshot());
   // A slot left by a kill is free once its lease lapses (30 s), and one that could not be read is
   // read again: the renewals (every 10 s) take them over.
