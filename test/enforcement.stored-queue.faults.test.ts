@@ -243,6 +243,28 @@ describe('a kill at any storage call', () => {
 });
 
 describe('storage that fails', () => {
+  it('a withdrawal reaches a stored queue this run could not read: the start that reads it lowers its events', async () => {
+    const device = memoryStorage();
+    const earlier = createTestTracker(collector.current.url, { initial: 'none', storage: device });
+    await earlier.enforcement.ready;
+    collector.current.failWith(503);
+    earlier.trackStruct('queued-unread');
+    await earlier.enforcement.eventStore.persisted();
+    await earlier.enforcement.stop();
+    const faults = faultyStorage(device);
+    faults.fail((call) => call.op === 'getItem' && call.key === QUEUE);
+    const unreadable = createTestTracker(collector.current.url, { initial: 'none', storage: faults.storage, onError: () => undefined });
+    await unreadable.enforcement.ready;
+    await unreadable.setLevel('off');
+    await unreadable.setLevel('full');
+    faults.heal();
+    await unreadable.enforcement.stop();
+    collector.current.failWith(undefined);
+    const later = await nextStart(device);
+    expect(await later.enforcement.eventStore.count()).toBe(0);
+    expect(later.enforcement.stats().dropped.off, 'dropped at the withdrawal it missed, and counted').toBe(1);
+  });
+
   it('a lease that cannot be read keeps the slot: an event sent meanwhile leaves its stored copy too', async () => {
     const faults = faultyStorage();
     const t = createTestTracker(collector.current.url, { initial: 'full', storage: faults.storage, onError: () => undefined });

@@ -49,7 +49,10 @@ export interface QueueSlots {
   claimFree(except: string): Promise<string[]>;
   /** Removes an adopted slot's queue, then its lease. */
   discard(key: string): Promise<void>;
-  /** Records `level` as the floor of every slot another instance leases, or leased (it may be gone); rejects if a slot could not be read or written. */
+  /**
+   * Records `level` as the floor of every slot another instance leases or leased (it may be gone),
+   * and of every slot that holds a queue nobody leases; rejects if a slot could not be read or written.
+   */
   lowerFloors(level: ConsentLevel): Promise<void>;
   /** The floor `key` had when this instance took it: its queue is lowered to it. */
   floorOf(key: string): ConsentLevel | undefined;
@@ -141,8 +144,10 @@ export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now 
         // Every slot is tried; a lease that cannot be read or written makes the whole call fail, to be tried again.
         await leaseOf(key)
           .then(async (lease) => {
-            if (lease === undefined || lease.owner === owner || (lease.floor !== undefined && compareLevels(lease.floor, level) <= 0)) return;
-            await call(() => storage.setItem(leaseKey(key), JSON.stringify({ ...lease, floor: level })), 'storage.setItem');
+            if (lease?.owner === owner || (lease?.floor !== undefined && compareLevels(lease.floor, level) <= 0)) return;
+            // A slot nobody leases holds a queue nobody follows (left unread by a run that could not read it): it gets a lapsed lease that carries the floor.
+            if (lease === undefined && !(await call(() => storage.getItem(key), 'storage.getItem'))) return;
+            await call(() => storage.setItem(leaseKey(key), JSON.stringify({ ...(lease ?? { owner: '', until: 0 }), floor: level })), 'storage.setItem');
           })
           .catch((error: unknown) => (failure ??= error));
       }
