@@ -35,6 +35,18 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     caught: "an unreadable stored decision dropped an earlier run's queue at the off that stands in for it",
     commands: [{ kind: 'track' }, { kind: 'collector', fault: { kind: 'drop' } }, { kind: 'storage', fault: 'hang', calls: 'reads' }, { kind: 'track' }, { kind: 'restart' }, { kind: 'track' }],
   },
+  {
+    caught: 'a reset right after a withdrawal was stored before the queue was lowered to it: a kill between let the queue out',
+    commands: [{ kind: 'collector', fault: { kind: 'status', status: 500 } }, { kind: 'track' }, { kind: 'wait', ms: 50 }, { kind: 'set', level: 'off', settle: false }, { kind: 'track' }, { kind: 'kill', atAwait: 8 }, { kind: 'reset' }, { kind: 'set', level: 'none', settle: false }, { kind: 'collector', fault: { kind: 'none' } }],
+  },
+  {
+    caught: 'a withdrawal whose floor could not be recorded on a killed instance\'s slot (its lease unreadable) was skipped',
+    commands: [{ kind: 'track' }, { kind: 'kill', atAwait: 5 }, { kind: 'track' }, { kind: 'restart' }, { kind: 'storage', fault: 'throw', calls: 'reads' }, { kind: 'regrant', via: 'off' }],
+  },
+  {
+    caught: 'a withdrawal did not reach a stored queue the run could not read, and a new consent let its events out',
+    commands: [{ kind: 'track' }, { kind: 'storage', fault: 'throw', calls: 'reads' }, { kind: 'track' }, { kind: 'restart' }, { kind: 'regrant', via: 'off' }, { kind: 'retry' }],
+  },
 ];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */
