@@ -104,7 +104,7 @@ function checkAccounting({ record, network, device }: RunOutcome, events: readon
   const summary = `${record.tracked} tracked, ${accounted} delivered or counted as dropped; a kill caught ${record.mayLose} in memory only`;
   expect(lost, summary).toBeGreaterThanOrEqual(0);
   expect(lost, summary).toBeLessThanOrEqual(record.mayLose);
-  const missing = [...record.lowestSince].filter(([action, level]) => level !== 'off' && !actions.includes(action));
+  const missing = [...record.lowestEver].filter(([action, level]) => level !== 'off' && !actions.includes(action));
   const otherDrops = drops.filter((drop) => drop.reason !== 'off').length;
   expect(missing.length, `let through but not sent: ${missing.map(([action]) => action).join(', ')}`).toBeLessThanOrEqual(lost + otherDrops);
   for (const l of record.launches) expect(droppedTotal(l.app.consent.stats()), 'the counters agree with the drops reported').toBe(l.drops.length + l.dropsAfterDeath.length);

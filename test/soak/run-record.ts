@@ -23,6 +23,8 @@ export class RunRecord {
    * next start cannot know of it (the limit docs/lifecycle.md states for a storage that refuses).
    */
   readonly lowestSince = new Map<string, ConsentLevel>();
+  /** Per action: the lowest level any launch enforced since it was tracked, stored or not (a drop at off may follow from it). */
+  readonly lowestEver = new Map<string, ConsentLevel>();
   /** Per action: the lowest level of the decisions stored since it was tracked. */
   private readonly lowestStored = new Map<string, ConsentLevel>();
   /** Per action: how many decisions had been asked for when it was tracked. */
@@ -56,6 +58,7 @@ export class RunRecord {
     this.capturedAt.set(action, level);
     this.lowestSince.set(action, level);
     this.lowestStored.set(action, level);
+    this.lowestEver.set(action, level);
     this.decisionsBefore.set(action, this.decisions);
     if (level === 'full') this.periodOf.set(action, this.period);
     return action;
@@ -64,6 +67,7 @@ export class RunRecord {
   /** A decision's level is enforced (a stand-in for one must not be passed here). */
   enforce(level: ConsentLevel): void {
     for (const [action, lowest] of this.lowestSince) this.lowestSince.set(action, minLevel(lowest, level));
+    for (const [action, lowest] of this.lowestEver) this.lowestEver.set(action, minLevel(lowest, level));
     if (this.enforced === 'full' && level !== 'full') this.period += 1;
     this.enforced = level;
   }
