@@ -706,7 +706,8 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
           context.drop('rejected', 'eventStore', entry.payload.eid, `the collector refused it with HTTP ${entry.refusedWith}, which the emitter does not retry`);
           rejected += 1;
         }
-        settleEntry(entry, true);
+        // Refused, it never reached the collector: a drop while it was out is counted now.
+        settleEntry(entry, entry.refusedWith === undefined);
         remove(entry);
       }
       if (rejected > 0) context.error(new ConsentError('EVENTS_REJECTED', `the collector refused ${rejected} event(s) for good; they are counted as dropped (rejected)`));

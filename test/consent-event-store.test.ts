@@ -1,0 +1,779 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import { createEnforcement, memoryStorage, type ConsentError, type ConsentLevel, type DroppedEvent, type EnforcementOptions, type KeyValueStorage } from 'consent-tracker';
+import { createTestTracker } from './helpers/tracker.js';
+import { faultyStorage } from './helpers/faulty-storage.js';
+import { killSwitch } from './helpers/kill-switch.js';
+import { fullPayload } from './helpers/payloads.js';
+import { storedQueue } from './helpers/stored-queue.js';
+import { useCollector } from './helpers/use-collector.js';
+
+const collector = useCollector();
+const QUEUE = 'consent-tracker.queue';
+const LEASE_MS = 30_000;
+
+/** A structured event as tracker-core builds it, with no identifier. */
+const plainEvent = (eid: string, action = eid) => ({ e: 'se', eid, se_ca: 'c', se_ac: action, tv: 't', p: 'mob', dtm: '1' });
+/** An event carrying every identifier the policy names. */
+const identifiedEvent = (eid: string) => ({ ...fullPayload(false), eid });
+
+const leaseOf = (entries: ReadonlyMap<string, string>, slot = QUEUE) => JSON.parse(entries.get(`${slot}.lease`) ?? 'null') as { owner: string; until: number; floor?: string } | null;
+const manifestOf = (entries: ReadonlyMap<string, string>, slot = QUEUE) => JSON.parse(entries.get(slot) ?? 'null') as { version: number; segments: number[]; loose: number[] } | null;
+/** The event ids a slot stores, in order, as the next start reads them. */
+const storedIds = (entries: ReadonlyMap<string, string>, slot = QUEUE) =>
+  (manifestOf(entries, slot)?.segments ?? []).flatMap((n) => (JSON.parse(entries.get(`${slot}.events.${n}`) || '[]') as Array<{ payload: { eid: string } }>).map((e) => e.payload.eid));
+/** The actions of the structured events a slot stores, in order. */
+const storedActions = (entries: ReadonlyMap<string, string>, slot = QUEUE) =>
+  (manifestOf(entries, slot)?.segments ?? []).flatMap((n) => (JSON.parse(entries.get(`${slot}.events.${n}`) || '[]') as Array<{ payload: { se_ac: string } }>).map((e) => e.payload.se_ac));
+
+/** The enforcement points alone, driven as the emitter drives its event store; every drop and error recorded. */
+function enforcementWith(options: Partial<EnforcementOptions> & { initial?: ConsentLevel } = {}) {
+  let level: ConsentLevel = options.initial ?? 'full';
+  const drops: DroppedEvent[] = [];
+  const errors: ConsentError[] = [];
+  const enforcement = createEnforcement({ ...options, level: () => level, onDrop: (d) => drops.push(d), onError: (e) => errors.push(e) });
+  const store = enforcement.eventStore;
+  return {
+    enforcement,
+    store,
+    drops,
+    errors,
+    async setLevel(next: ConsentLevel) {
+      level = next;
+      await enforcement.levelChanged();
+    },
+    /** Hands out the whole queue as the emitter's next batch: the ids handed out. */
+    async handOut() {
+      const iterator = store.iterator();
+      const ids: string[] = [];
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) ids.push(String(next.value?.payload.eid));
+      return ids;
+    },
+  };
+}
+
+describe('what the queue holds', () => {
+  it('hands out its events in order, with their payloads and anonymisation', async () => {
+    const { store } = enforcementWith({ initial: 'none' });
+    await store.add({ payload: plainEvent('e1') });
+    await store.add({ payload: plainEvent('e2'), svrAnon: false });
+    expect(await store.count()).toBe(2);
+    expect((await store.getAllPayloads()).map((p) => p.eid)).toEqual(['e1', 'e2']);
+    expect((await store.getAll()).map(({ payload, svrAnon }) => [payload.eid, svrAnon])).toEqual([
+      ['e1', true],
+      ['e2', true],
+    ]);
+  });
+
+  it('an event the tracker sends anonymously stays anonymous at full', async () => {
+    const { store } = enforcementWith({ initial: 'full' });
+    await store.add({ payload: plainEvent('e1'), svrAnon: true });
+    await store.add({ payload: plainEvent('e2') });
+    expect((await store.getAll()).map(({ svrAnon }) => svrAnon)).toEqual([true, false]);
+  });
+
+  it('knows the level each event was tracked at and the most it may still carry', async () => {
+    const t = enforcementWith({ initial: 'full' });
+    await t.store.add({ payload: identifiedEvent('e1') });
+    expect(t.store.levelsOf('e1')).toMatchObject({ capturedAt: 'full', allowed: 'full', payload: { uid: 'user-1' } });
+    await t.setLevel('none');
+    const levels = t.store.levelsOf('e1');
+    expect(levels).toMatchObject({ capturedAt: 'full', allowed: 'none' });
+    expect(levels?.payload).not.toHaveProperty('uid');
+    expect(t.store.levelsOf('never-queued')).toBeUndefined();
+    expect(t.store.holds('e1')).toBe(true);
+    expect(t.store.holds('never-queued')).toBe(false);
+  });
+
+  it('removeHead without an iterator removes the head of the queue', async () => {
+    const { store } = enforcementWith();
+    for (const id of ['e1', 'e2', 'e3']) await store.add({ payload: plainEvent(id) });
+    await store.removeHead(2);
+    expect((await store.getAllPayloads()).map((p) => p.eid)).toEqual(['e3']);
+    await store.removeHead(5);
+    expect(await store.count()).toBe(0);
+  });
+});
+
+describe('events dropped while the emitter sends them', () => {
+  it('are counted once nobody settles them before the next batch', async () => {
+    const t = enforcementWith();
+    await t.store.add({ payload: plainEvent('e1') });
+    expect(await t.handOut()).toEqual(['e1']);
+    await t.setLevel('off');
+    expect(t.enforcement.stats().dropped.off, 'not counted while in flight').toBe(0);
+    expect(t.store.holds('e1')).toBe(true);
+    await t.handOut();
+    expect(t.enforcement.stats().dropped.off).toBe(1);
+    expect(t.store.holds('e1')).toBe(false);
+  });
+
+  it('are not counted once the collector took them, and are counted once if it did not', async () => {
+    for (const outcome of ['delivered', 'failed'] as const) {
+      const t = enforcementWith();
+      await t.store.add({ payload: plainEvent('e1') });
+      await t.handOut();
+      await t.setLevel('off');
+      t.store.settle('e1', outcome);
+      await t.handOut();
+      await t.enforcement.stop();
+      expect(t.enforcement.stats().dropped.off, outcome).toBe(outcome === 'delivered' ? 0 : 1);
+    }
+  });
+
+  it('a retry that carries one again does not send it, and counts it as not delivered', async () => {
+    const t = enforcementWith();
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.handOut();
+    await t.setLevel('off');
+    expect(t.store.droppedBefore('e1')).toBe(true);
+    expect(t.enforcement.stats().dropped.off).toBe(1);
+    expect(t.store.droppedBefore('never-dropped')).toBe(false);
+    // Settled once: a late report changes nothing.
+    t.store.settle('e1', 'failed');
+    await t.handOut();
+    expect(t.enforcement.stats().dropped.off).toBe(1);
+  });
+
+  it('one dropped after the batch started, before it was handed out, is not handed out, and counted at once', async () => {
+    const t = enforcementWith();
+    await t.store.add({ payload: plainEvent('e1') });
+    const iterator = t.store.iterator();
+    await t.setLevel('off');
+    expect((await iterator.next()).done).toBe(true);
+    expect(t.enforcement.stats().dropped.off).toBe(1);
+  });
+
+  it('are counted at stop if still unsettled', async () => {
+    const t = enforcementWith();
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.handOut();
+    await t.setLevel('off');
+    await t.enforcement.stop();
+    expect(t.drops.map((d) => [d.reason, d.eventId])).toEqual([['off', 'e1']]);
+  });
+
+  it('the latest 10,000 dropped ids are remembered, the older are forgotten', async () => {
+    const t = enforcementWith({ maxQueueSize: 1 });
+    for (let i = 0; i <= 10_001; i++) await t.store.add({ payload: plainEvent(`e${i}`) });
+    expect(t.enforcement.stats().dropped.overflow).toBe(10_001);
+    expect(t.store.droppedBefore('e0')).toBe(false);
+    expect(t.store.droppedBefore('e1')).toBe(true);
+    expect(t.store.droppedBefore('e10000')).toBe(true);
+    expect(t.store.droppedBefore('e10001')).toBe(false);
+  });
+});
+
+describe('events the collector refused', () => {
+  it('removed by the emitter after a refusal: counted as rejected and reported', async () => {
+    const t = enforcementWith();
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.add({ payload: plainEvent('e2') });
+    await t.handOut();
+    t.store.settle('e1', 'failed', 400);
+    t.store.settle('e2', 'failed', 400);
+    t.store.settle('e2', 'delivered');
+    await t.store.removeHead(2);
+    expect(t.drops.map((d) => [d.reason, d.eventId, d.detail])).toEqual([['rejected', 'e1', 'the collector refused it with HTTP 400, which the emitter does not retry']]);
+    expect(t.errors.map((e) => [e.code, e.message])).toEqual([['EVENTS_REJECTED', 'the collector refused 1 event(s) for good; they are counted as dropped (rejected)']]);
+  });
+
+  it('a refused event the queue dropped while it was out (a downgrade) is counted once, when the emitter removes it', async () => {
+    const t = enforcementWith();
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.handOut();
+    t.store.settle('e1', 'failed', 400);
+    await t.setLevel('off');
+    await t.store.removeHead(1);
+    expect(t.drops.map((d) => [d.reason, d.eventId])).toEqual([['off', 'e1']]);
+  });
+
+  it('a refused event the queue dropped, and counted, first is not counted again', async () => {
+    const t = enforcementWith();
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.handOut();
+    t.store.settle('e1', 'failed', 400);
+    await t.setLevel('off');
+    expect(t.store.droppedBefore('e1')).toBe(true);
+    await t.store.removeHead(1);
+    expect(t.drops.map((d) => d.reason)).toEqual(['off']);
+    expect(t.errors).toEqual([]);
+  });
+});
+
+describe('a queue that is not stored', () => {
+  it('what is left of it at stop is counted as stopped', async () => {
+    const t = enforcementWith();
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.add({ payload: plainEvent('e2') });
+    await t.store.removeHead(1);
+    await t.enforcement.stop();
+    expect(t.drops.map((d) => [d.reason, d.eventId, d.detail])).toEqual([['stopped', 'e2', 'still queued when the consent tracker stopped, in a queue that is not stored']]);
+    expect(await t.store.count()).toBe(0);
+  });
+});
+
+describe('the lease on the queue slot', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('is renewed a third of it apart, and no longer once stopped', async () => {
+    const storage = memoryStorage();
+    const clock = new SimulatedClock();
+    const t = createTestTracker(collector.current.url, { storage, clock });
+    await t.enforcement.ready;
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + LEASE_MS / 3);
+    clock.increment(LEASE_MS / 3);
+    await expect.poll(() => leaseOf(storage.entries)?.until).toBe(Date.now() + LEASE_MS);
+    vi.setSystemTime(Date.now() + LEASE_MS / 3);
+    clock.increment(LEASE_MS / 3);
+    await expect.poll(() => leaseOf(storage.entries)?.until, { message: 'and again' }).toBe(Date.now() + LEASE_MS);
+    await t.enforcement.stop();
+    expect(leaseOf(storage.entries)).toBeNull();
+    clock.increment(LEASE_MS);
+    expect(leaseOf(storage.entries)).toBeNull();
+  });
+
+  it("takes over a killed instance's queue at a renewal once that one's lease has lapsed, and removes its slot", async () => {
+    const device = memoryStorage();
+    const process = killSwitch();
+    const killed = createTestTracker(collector.current.url, { storage: process.storage(device) });
+    await killed.enforcement.ready;
+    collector.current.failWith(503);
+    killed.trackStruct('k1');
+    killed.trackStruct('k2');
+    await killed.enforcement.eventStore.persisted();
+    process.kill();
+    const clock = new SimulatedClock();
+    const survivor = createTestTracker(collector.current.url, { storage: device, clock });
+    await survivor.enforcement.ready;
+    expect(await survivor.enforcement.eventStore.count(), 'the lease still stands').toBe(0);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + LEASE_MS + 1);
+    clock.increment(LEASE_MS / 3);
+    await expect.poll(() => device.entries.has(QUEUE)).toBe(false);
+    expect(await survivor.enforcement.eventStore.count()).toBe(2);
+    expect(storedActions(device.entries, `${QUEUE}.2`)).toEqual(['k1', 'k2']);
+    expect(leaseOf(device.entries)).toBeNull();
+    expect([...device.entries.keys()].filter((key) => key.startsWith(`${QUEUE}.events.`))).toEqual([]);
+  });
+
+  it("a killed instance's events taken over are lowered to the lowest level followed since start", async () => {
+    const device = memoryStorage();
+    const process = killSwitch();
+    const killed = createTestTracker(collector.current.url, { storage: process.storage(device) });
+    await killed.enforcement.ready;
+    collector.current.failWith(503);
+    killed.trackStruct('k1');
+    await killed.enforcement.eventStore.persisted();
+    process.kill();
+    const clock = new SimulatedClock();
+    const survivor = createTestTracker(collector.current.url, { storage: device, clock });
+    await survivor.enforcement.ready;
+    await survivor.setLevel('none');
+    await survivor.setLevel('full');
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + LEASE_MS + 1);
+    clock.increment(LEASE_MS / 3);
+    await expect.poll(() => survivor.enforcement.eventStore.count()).toBe(1);
+    const [adopted] = await survivor.enforcement.eventStore.getAllPayloads();
+    expect(survivor.enforcement.eventStore.levelsOf(String(adopted?.eid))?.allowed).toBe('none');
+    expect(adopted).not.toHaveProperty('uid');
+  });
+
+  it('a slot taken over by another instance meanwhile is not renewed: the queue moves to a new slot', async () => {
+    const storage = memoryStorage();
+    const clock = new SimulatedClock();
+    const t = createTestTracker(collector.current.url, { storage, clock });
+    await t.enforcement.ready;
+    collector.current.failWith(503);
+    t.trackStruct('a');
+    await t.enforcement.eventStore.persisted();
+    const other = JSON.stringify({ owner: 'someone-else', until: Date.now() + LEASE_MS });
+    storage.entries.set(`${QUEUE}.lease`, other);
+    clock.increment(LEASE_MS / 3);
+    await expect.poll(() => storedActions(storage.entries, `${QUEUE}.2`)).toEqual(['a']);
+    expect(storage.entries.get(`${QUEUE}.lease`)).toBe(other);
+    expect(leaseOf(storage.entries, `${QUEUE}.2`)?.owner).toBeDefined();
+  });
+});
+
+describe('a page that goes away', () => {
+  it('hands its slot over once its queue is stored: the next start takes the queue at once, and nothing is written after', async () => {
+    const storage = memoryStorage();
+    const t = createTestTracker(collector.current.url, { storage });
+    await t.enforcement.ready;
+    collector.current.failWith(503);
+    t.trackStruct('before');
+    await t.enforcement.eventStore.persisted();
+    t.enforcement.eventStore.handOff();
+    await expect.poll(() => leaseOf(storage.entries)).toBeNull();
+    t.trackStruct('after');
+    await t.enforcement.eventStore.persisted();
+    const next = createTestTracker(collector.current.url, { storage });
+    await next.enforcement.ready;
+    expect((await next.enforcement.eventStore.getAllPayloads()).map((p) => p.se_ac)).toEqual(['before']);
+    const taken = storage.entries.get(`${QUEUE}.lease`);
+    await t.enforcement.stop();
+    expect(storage.entries.get(`${QUEUE}.lease`), 'its stop leaves the slot to the next one').toBe(taken);
+  });
+
+  it('keeps its slot while a write is under way or due', async () => {
+    const faults = faultyStorage();
+    const t = createTestTracker(collector.current.url, { storage: faults.storage });
+    await t.enforcement.ready;
+    collector.current.failWith(503);
+    const write = faults.stall((call) => call.op === 'setItem' && call.key === QUEUE);
+    t.trackStruct('a');
+    await expect.poll(() => write.started()).toBe(true);
+    t.enforcement.eventStore.handOff();
+    t.trackStruct('b');
+    t.enforcement.eventStore.handOff();
+    write.release();
+    await t.enforcement.eventStore.persisted();
+    expect(leaseOf(faults.entries)).not.toBeNull();
+    expect(storedIds(faults.entries)).toHaveLength(2);
+  });
+
+  it('shown again, stores its queue again, in its slot if still free', async () => {
+    const storage = memoryStorage();
+    const t = createTestTracker(collector.current.url, { storage });
+    await t.enforcement.ready;
+    collector.current.failWith(503);
+    t.enforcement.eventStore.handOff();
+    await expect.poll(() => leaseOf(storage.entries)).toBeNull();
+    t.trackStruct('hidden');
+    t.enforcement.eventStore.resume();
+    await t.enforcement.eventStore.persisted();
+    expect(leaseOf(storage.entries)).not.toBeNull();
+    expect(storedIds(storage.entries)).toHaveLength(1);
+    t.enforcement.eventStore.resume();
+    t.trackStruct('shown');
+    await t.enforcement.eventStore.persisted();
+    expect(storedIds(storage.entries)).toHaveLength(2);
+  });
+});
+
+const QUOTA = 'Error: QuotaExceededError: the quota has been exceeded';
+const reported = (errors: readonly ConsentError[]) => errors.map((e) => `${e.code}: ${e.message}`);
+
+describe('what a storage that fails is reported as', () => {
+  it('no queue slot to lease: the queue lives in memory, and what is left of it at stop is counted', async () => {
+    const faults = faultyStorage();
+    faults.fail((call) => call.key.endsWith('.lease'));
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.enforcement.stop();
+    expect(reported(t.errors)).toEqual([`STORAGE_FAILED: every queue slot under '${QUEUE}' is in use or cannot be read; this queue lives in memory`]);
+    expect(t.drops.map((d) => [d.reason, d.detail])).toEqual([['stopped', 'still queued when the consent tracker stopped, in a queue that is not stored']]);
+    expect(faults.calls.filter((call) => call.op === 'setItem' && !call.key.endsWith('.lease'))).toEqual([]);
+  });
+
+  it('a stored queue that cannot be read: left as it is, its slot given up, the queue lives in memory', async () => {
+    const faults = faultyStorage(memoryStorage({ [QUEUE]: '{"version":2,"segments":[0],"loose":[]}' }));
+    faults.fail((call) => call.op === 'getItem' && call.key === QUEUE);
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.persisted();
+    expect(reported(t.errors)).toEqual([`STORAGE_FAILED: could not read the stored event queue; it is left as it is and this queue lives in memory: ${QUOTA}`]);
+    expect(leaseOf(faults.entries)).toBeNull();
+    expect(faults.entries.get(QUEUE)).toBe('{"version":2,"segments":[0],"loose":[]}');
+    await t.enforcement.stop();
+    expect(t.drops.map((d) => [d.reason, d.detail])).toEqual([['stopped', 'still queued when the consent tracker stopped, in a queue that is not stored']]);
+  });
+
+  it('a write that fails is reported with its cause', async () => {
+    const faults = faultyStorage();
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    faults.fail((call) => call.op === 'setItem' && call.key === QUEUE);
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.persisted();
+    expect(reported(t.errors)).toEqual([`STORAGE_FAILED: could not persist the event queue: ${QUOTA}`]);
+  });
+
+  it('a write still failing at stop: reported, and what it held counted as stopped', async () => {
+    const faults = faultyStorage();
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    faults.fail((call) => call.op === 'setItem' && call.key === QUEUE);
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.enforcement.stop();
+    expect(reported(t.errors)).toContain(`STORAGE_FAILED: could not persist the event queue at stop: ${QUOTA}`);
+    expect(t.drops.map((d) => [d.reason, d.eventId, d.detail])).toEqual([['stopped', 'e1', 'still queued when the consent tracker stopped, and could not be stored']]);
+  });
+
+  it('a write that does not end in time: reported, and the slot is left to its lease', async () => {
+    const faults = faultyStorage();
+    const t = enforcementWith({ storage: faults.storage, storageTimeoutMs: 50 });
+    await t.enforcement.ready;
+    const write = faults.stall((call) => call.op === 'setItem' && call.key === QUEUE);
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.persisted();
+    expect(reported(t.errors)).toEqual(['STORAGE_FAILED: the event queue was not persisted in time: Error: the event queue write did not answer within 50 ms']);
+    await t.enforcement.stop();
+    expect(reported(t.errors)).toContain('STORAGE_FAILED: could not persist the event queue at stop: did not end');
+    expect(leaseOf(faults.entries)).not.toBeNull();
+    expect(t.drops.map((d) => d.reason)).toEqual(['stopped']);
+    write.release();
+  });
+
+  it('no slot left to move the queue to once its own was taken over', async () => {
+    const faults = faultyStorage();
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    faults.entries.set(`${QUEUE}.lease`, JSON.stringify({ owner: 'someone-else', until: Date.now() + LEASE_MS }));
+    faults.fail((call) => call.op === 'getItem' && call.key.endsWith('.lease') && call.key !== `${QUEUE}.lease`);
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.persisted();
+    expect(reported(t.errors)).toEqual([`STORAGE_FAILED: every queue slot under '${QUEUE}' is in use or cannot be written; this queue lives in memory`]);
+    await t.store.add({ payload: plainEvent('e2') });
+    await t.enforcement.stop();
+    expect(t.drops.map((d) => [d.reason, d.eventId])).toEqual([
+      ['stopped', 'e1'],
+      ['stopped', 'e2'],
+    ]);
+  });
+
+  it('a decision that cannot be recorded on the slots of other instances', async () => {
+    const faults = faultyStorage();
+    const other = enforcementWith({ storage: faults.storage });
+    await other.enforcement.ready;
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    faults.fail((call) => call.op === 'setItem' && call.key === `${QUEUE}.lease`);
+    await t.setLevel('none');
+    expect(reported(t.errors)).toEqual([`STORAGE_FAILED: could not record the decision on the other queue slots; tried again later: ${QUOTA}`]);
+  });
+});
+
+/** A device whose stored queue holds these segments (0, 1, …), as an earlier run left it. */
+const deviceWith = (...segments: unknown[][]) =>
+  memoryStorage({ [QUEUE]: JSON.stringify({ version: 2, segments: segments.map((_, i) => i), loose: [] }), ...Object.fromEntries(segments.map((events, i) => [`${QUEUE}.events.${i}`, JSON.stringify(events)])) });
+
+describe('a stored queue read at start', () => {
+  it('events of the wrong shape are dropped and counted, one by one; the others are kept', async () => {
+    const good = { payload: plainEvent('good'), svrAnon: true, level: 'none' };
+    const storage = deviceWith(
+      [
+        null,
+        { ...good, payload: plainEvent('bad-level'), level: 'most' },
+        { ...good, payload: plainEvent('bad-anon'), svrAnon: 'yes' },
+        { ...good, payload: undefined },
+        { ...good, payload: { ...plainEvent('bad-context'), co: '{broken' } },
+        good,
+      ],
+      [{ ...good, payload: plainEvent('last') }],
+    );
+    const t = enforcementWith({ storage });
+    await t.enforcement.ready;
+    expect((await t.store.getAllPayloads()).map((p) => p.eid)).toEqual(['good', 'last']);
+    const detail = 'a stored event has the wrong shape';
+    expect(t.drops.slice(0, 4).map((d) => [d.reason, d.eventId, d.detail])).toEqual([
+      ['unreadable-stored', undefined, detail],
+      ['unreadable-stored', 'bad-level', detail],
+      ['unreadable-stored', 'bad-anon', detail],
+      ['unreadable-stored', undefined, detail],
+    ]);
+    expect(t.drops[4]).toMatchObject({ reason: 'unreadable-stored', eventId: 'bad-context', detail: 'co is not valid JSON' });
+    await t.store.add({ payload: plainEvent('new') });
+    await t.store.persisted();
+    expect(storedIds(storage.entries), 'what was dropped is gone from the device at the next write').toEqual(['good', 'last', 'new']);
+  });
+
+  it('each event keeps the level it was tracked at, never below the one it may carry', async () => {
+    const stored = (eid: string, level: string, capturedAt?: unknown) => ({ payload: plainEvent(eid), svrAnon: true, level, capturedAt });
+    const t = enforcementWith({ storage: deviceWith([stored('lowered', 'none', 'full'), stored('below', 'session-only', 'none'), stored('unknown', 'none', 'most'), stored('older', 'session-only')]) });
+    await t.enforcement.ready;
+    expect(['lowered', 'below', 'unknown', 'older'].map((id) => t.store.levelsOf(id)?.capturedAt)).toEqual(['full', 'session-only', 'none', 'session-only']);
+    expect(t.store.levelsOf('lowered')?.allowed).toBe('none');
+  });
+
+  it('an unreadable manifest or segment is reported by name', async () => {
+    const storage = deviceWith([]);
+    storage.entries.set(`${QUEUE}.events.0`, '{broken');
+    const first = enforcementWith({ storage });
+    await first.enforcement.ready;
+    await first.enforcement.stop();
+    storage.entries.set(QUEUE, '{broken');
+    const second = enforcementWith({ storage });
+    await second.enforcement.ready;
+    const segment = `a segment of the stored event queue under '${QUEUE}' is unreadable; it was discarded`;
+    const manifest = `the stored event queue under '${QUEUE}' is unreadable; it was discarded`;
+    expect([...reported(first.errors), ...reported(second.errors)]).toEqual([`STORED_DATA_UNREADABLE: ${segment}`, `STORED_DATA_UNREADABLE: ${manifest}`]);
+    expect([...first.drops, ...second.drops].map((d) => [d.reason, d.detail])).toEqual([
+      ['unreadable-stored', segment],
+      ['unreadable-stored', manifest],
+    ]);
+  });
+});
+
+describe('what is stored of each event', () => {
+  it('its payload, anonymisation and levels, and at full the identity it carries', async () => {
+    const storage = memoryStorage();
+    const t = enforcementWith({ storage, initial: 'full' });
+    await t.enforcement.ready;
+    await t.store.add({ payload: identifiedEvent('at-full') });
+    await t.setLevel('none');
+    await t.store.add({ payload: plainEvent('at-none') });
+    await t.store.persisted();
+    const [lowered, anonymous] = JSON.parse(storage.entries.get(`${QUEUE}.events.0`) ?? '[]') as Array<Record<string, unknown>>;
+    expect(lowered).toMatchObject({ svrAnon: true, level: 'none', capturedAt: 'full' });
+    expect(lowered).not.toHaveProperty('identity');
+    expect(anonymous).toMatchObject({ payload: plainEvent('at-none'), svrAnon: true, level: 'none', capturedAt: 'none' });
+    await t.setLevel('full');
+    await t.store.add({ payload: identifiedEvent('again-at-full') });
+    await t.store.persisted();
+    const stored = JSON.parse(storage.entries.get(`${QUEUE}.events.0`) ?? '[]') as Array<Record<string, unknown>>;
+    expect(stored[2]).toMatchObject({ svrAnon: false, level: 'full', capturedAt: 'full', identity: expect.any(String) });
+  });
+});
+
+describe('a downgrade', () => {
+  it('nobody announced is noticed before the emitter reads the queue: what it hands out and what is stored are lowered', async () => {
+    let level: ConsentLevel = 'full';
+    const storage = memoryStorage();
+    const enforcement = createEnforcement({ level: () => level, storage });
+    await enforcement.ready;
+    await enforcement.eventStore.add({ payload: identifiedEvent('e1') });
+    level = 'none';
+    const first = await enforcement.eventStore.iterator().next();
+    expect(first.value?.payload).not.toHaveProperty('uid');
+    expect(first.value?.svrAnon).toBe(true);
+    await enforcement.eventStore.persisted();
+    expect(storedQueue(storage.entries)).not.toContain('user-1');
+    expect(enforcement.stats().resanitized).toBe(1);
+    level = 'full';
+    await enforcement.eventStore.add({ payload: identifiedEvent('e2') });
+    expect(enforcement.eventStore.levelsOf('e1')?.allowed, 'an upgrade raises nothing').toBe('none');
+    expect(enforcement.eventStore.levelsOf('e2')?.allowed).toBe('full');
+  });
+
+  it('to a level that forbids an event drops it, counted with the reason', async () => {
+    const t = enforcementWith({ initial: 'full' });
+    await t.store.add({ payload: identifiedEvent('e1') });
+    await t.setLevel('off');
+    expect(t.drops.map((d) => [d.reason, d.eventId, d.detail.startsWith('queued event: ')])).toEqual([['off', 'e1', true]]);
+    expect(await t.store.count()).toBe(0);
+  });
+});
+
+describe('an event queued at full before a withdrawal whose rewrite of the stored queue never landed', () => {
+  it('is forgotten, and counted, once the next run puts full in force', async () => {
+    const storage = memoryStorage();
+    const first = enforcementWith({ storage, initial: 'full' });
+    await first.enforcement.ready;
+    await first.store.add({ payload: identifiedEvent('with-marker') });
+    await first.store.add({ payload: identifiedEvent('without-marker') });
+    await first.store.persisted();
+    const segment = JSON.parse(storage.entries.get(`${QUEUE}.events.0`) ?? '[]') as Array<Record<string, unknown>>;
+    expect(segment[0]).toHaveProperty('identity', 'own');
+    delete segment[1]?.identity;
+    await first.setLevel('none');
+    await first.setLevel('full');
+    await first.enforcement.stop();
+    // As if the rewrite of the withdrawal never landed.
+    storage.entries.set(QUEUE, JSON.stringify({ version: 2, segments: [0], loose: [] }));
+    storage.entries.set(`${QUEUE}.events.0`, JSON.stringify(segment));
+    const next = enforcementWith({ storage, initial: 'full' });
+    await next.enforcement.ready;
+    await next.setLevel('full');
+    expect(next.drops.map((d) => [d.reason, d.eventId, d.detail])).toEqual([
+      ['forgotten', 'with-marker', 'queued at full before a withdrawal: its identity was withdrawn'],
+      ['forgotten', 'without-marker', 'queued at full before a withdrawal: its identity was withdrawn'],
+    ]);
+    expect(await next.store.count()).toBe(0);
+    expect(storedIds(storage.entries)).toEqual([]);
+  });
+});
+
+describe('more stored than the queue may hold', () => {
+  it('the oldest are dropped at start, counted as overflow', async () => {
+    const storage = deviceWith(['a', 'b', 'c'].map((eid) => ({ payload: plainEvent(eid), svrAnon: true, level: 'none' })));
+    const t = enforcementWith({ storage, maxQueueSize: 2 });
+    await t.enforcement.ready;
+    expect((await t.store.getAllPayloads()).map((p) => p.eid)).toEqual(['b', 'c']);
+    expect(t.drops.map((d) => [d.reason, d.eventId, d.detail])).toEqual([['overflow', 'a', 'the queue holds at most 2 events; the oldest was dropped']]);
+  });
+});
+
+describe('while a decision is awaited', () => {
+  /** A queue stored at full by an earlier run, read while the level function answers a stand-in. */
+  async function booting(standIn: ConsentLevel) {
+    let level = standIn;
+    let awaiting = true;
+    const storage = deviceWith([{ payload: identifiedEvent('stored'), svrAnon: false, level: 'full', capturedAt: 'full' }]);
+    const enforcement = createEnforcement({ level: () => level, awaitingDecision: () => awaiting, storage });
+    await enforcement.ready;
+    return {
+      enforcement,
+      standIn(next: ConsentLevel) {
+        level = next;
+      },
+      decide(next: ConsentLevel) {
+        level = next;
+        awaiting = false;
+      },
+    };
+  }
+
+  it('the stored queue is held at its levels, and lowered to the decision put in force', async () => {
+    const { enforcement, standIn, decide } = await booting('full');
+    standIn('off');
+    await enforcement.eventStore.iterator().next();
+    await enforcement.levelChanged();
+    expect(enforcement.eventStore.levelsOf('stored')?.allowed, 'the stand-in is no decision').toBe('full');
+    await enforcement.levelChanged('session-only');
+    expect(enforcement.eventStore.levelsOf('stored')?.allowed).toBe('session-only');
+    decide('none');
+    await enforcement.levelChanged('full');
+    expect(enforcement.eventStore.levelsOf('stored')?.allowed, 'no more than the level function answers').toBe('none');
+  });
+
+  it('an event tracked meanwhile is queued at the stand-in', async () => {
+    const { enforcement } = await booting('none');
+    await enforcement.eventStore.add({ payload: identifiedEvent('meanwhile') });
+    expect(enforcement.eventStore.levelsOf('meanwhile')).toMatchObject({ capturedAt: 'none', allowed: 'none' });
+    expect(enforcement.eventStore.levelsOf('stored')?.allowed).toBe('full');
+  });
+});
+
+/** Instances on slots 1 to 3, the collector down, each with two events queued; those on 2 and 3 stopped. */
+async function stoppedOnSlots2And3(storage: KeyValueStorage) {
+  const instances = [];
+  for (let i = 0; i < 3; i++) {
+    const t = createTestTracker(collector.current.url, { storage });
+    await t.enforcement.ready;
+    instances.push(t);
+  }
+  collector.current.failWith(503);
+  for (const [i, t] of instances.entries()) {
+    t.trackStruct(`s${i + 1}-a`);
+    t.trackStruct(`s${i + 1}-b`);
+    await t.enforcement.eventStore.persisted();
+  }
+  await instances[1]?.enforcement.stop();
+  await instances[2]?.enforcement.stop();
+  return instances[0];
+}
+
+describe('queues of stopped instances taken over at start', () => {
+  it('one that cannot be read is left as it is, for a later start', async () => {
+    const faults = faultyStorage();
+    await stoppedOnSlots2And3(faults.storage);
+    let reads = 0;
+    // The first read tells the slot holds a queue; the next, of the queue itself, fails.
+    faults.fail((call) => call.op === 'getItem' && call.key === `${QUEUE}.3` && reads++ === 1);
+    const t = createTestTracker(collector.current.url, { storage: faults.storage });
+    await t.enforcement.ready;
+    await t.enforcement.eventStore.persisted();
+    expect((await t.enforcement.eventStore.getAllPayloads()).map((p) => p.se_ac)).toEqual(['s2-a', 's2-b']);
+    expect(storedActions(faults.entries, `${QUEUE}.3`)).toEqual(['s3-a', 's3-b']);
+    expect(leaseOf(faults.entries, `${QUEUE}.3`)).toBeNull();
+    await t.enforcement.stop();
+    const later = createTestTracker(collector.current.url, { storage: faults.storage });
+    await later.enforcement.ready;
+    expect((await later.enforcement.eventStore.getAllPayloads()).map((p) => p.se_ac)).toEqual(['s3-a', 's3-b', 's2-a', 's2-b']);
+  });
+});
+
+describe('the segments of the stored queue', () => {
+  /** `count` events queued and stored, the collector down: a store driven as the emitter drives it. */
+  async function storedQueueOf(count: number) {
+    const storage = memoryStorage();
+    const t = enforcementWith({ storage });
+    await t.enforcement.ready;
+    for (let i = 0; i < count; i++) await t.store.add({ payload: plainEvent(`e${i}`) });
+    await t.store.persisted();
+    return { storage, t };
+  }
+  const segmentKeys = (entries: ReadonlyMap<string, string>) => [...entries.keys()].filter((key) => key.startsWith(`${QUEUE}.events.`)).sort();
+
+  it('a segment emptied by a send is joined with its neighbour when one holds both', async () => {
+    const { storage, t } = await storedQueueOf(25);
+    expect(manifestOf(storage.entries)?.segments).toEqual([0, 1]);
+    await t.store.removeHead(5);
+    await t.store.persisted();
+    expect(manifestOf(storage.entries)?.segments).toEqual([0]);
+    expect(segmentKeys(storage.entries)).toEqual([`${QUEUE}.events.0`]);
+    expect(storedIds(storage.entries)).toEqual(Array.from({ length: 20 }, (_, i) => `e${i + 5}`));
+  });
+
+  it('segments that did not change are not joined, nor written again', async () => {
+    const stored = (eid: string) => ({ payload: plainEvent(eid), svrAnon: true, level: 'none' });
+    // A kill between two writes left `a` in two segments: the later copy is dropped, which changes the last segment.
+    const faults = faultyStorage(deviceWith([stored('a')], [stored('b')], [stored('c'), stored('a')]));
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    await t.store.add({ payload: plainEvent('new') });
+    await t.store.persisted();
+    expect(manifestOf(faults.entries)?.segments).toEqual([0, 1]);
+    expect(storedIds(faults.entries)).toEqual(['a', 'b', 'c', 'new']);
+    expect(faults.calls.filter((call) => call.op === 'setItem' && call.key === `${QUEUE}.events.0`)).toEqual([]);
+  });
+
+  it('segments given up give their numbers back: a new one takes the lowest free', async () => {
+    const { storage, t } = await storedQueueOf(45);
+    await t.store.removeHead(40);
+    await t.store.persisted();
+    for (let i = 45; i < 61; i++) await t.store.add({ payload: plainEvent(`e${i}`) });
+    await t.store.persisted();
+    expect(manifestOf(storage.entries)).toEqual({ version: 2, segments: [2, 0], loose: [] });
+    expect(segmentKeys(storage.entries)).toEqual([`${QUEUE}.events.0`, `${QUEUE}.events.2`]);
+    expect(storedIds(storage.entries)).toEqual(Array.from({ length: 21 }, (_, i) => `e${i + 40}`));
+  });
+});
+
+describe('writes of the stored queue', () => {
+  it('an event queued before the stored queue is read is stored behind it', async () => {
+    const faults = faultyStorage(deviceWith([{ payload: plainEvent('stored'), svrAnon: true, level: 'none' }]));
+    const read = faults.stall((call) => call.op === 'getItem' && call.key === QUEUE);
+    const t = enforcementWith({ storage: faults.storage });
+    await t.store.add({ payload: plainEvent('early') });
+    read.release();
+    await t.store.persisted();
+    expect(storedIds(faults.entries)).toEqual(['stored', 'early']);
+  });
+
+  it('an event queued while the last write was under way is stored at stop', async () => {
+    const faults = faultyStorage();
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    const write = faults.stall((call) => call.op === 'setItem' && call.key === QUEUE);
+    await t.store.add({ payload: plainEvent('e1') });
+    await expect.poll(() => write.started()).toBe(true);
+    await t.store.add({ payload: plainEvent('e2') });
+    const stopping = t.enforcement.stop();
+    write.release();
+    await stopping;
+    expect(storedIds(faults.entries)).toEqual(['e1', 'e2']);
+    expect(t.drops).toEqual([]);
+  });
+
+  it('a decision at full is recorded on no other slot', async () => {
+    const storage = memoryStorage();
+    const other = enforcementWith({ storage });
+    await other.enforcement.ready;
+    const t = enforcementWith({ storage, initial: 'none' });
+    await t.enforcement.ready;
+    const before = storage.entries.get(`${QUEUE}.lease`);
+    await t.setLevel('full');
+    expect(storage.entries.get(`${QUEUE}.lease`)).toBe(before);
+    await t.setLevel('session-only');
+    expect(leaseOf(storage.entries)?.floor).toBe('session-only');
+  });
+
+  it('adopted events whose write fails are left in their slot, for a later start', async () => {
+    const faults = faultyStorage();
+    await stoppedOnSlots2And3(faults.storage);
+    faults.fail((call) => call.op === 'setItem' && call.key.startsWith(`${QUEUE}.2.events.`));
+    const t = createTestTracker(collector.current.url, { storage: faults.storage, onError: () => undefined });
+    await t.enforcement.ready;
+    await t.enforcement.eventStore.persisted();
+    expect(await t.enforcement.eventStore.count()).toBe(4);
+    expect(storedActions(faults.entries, `${QUEUE}.3`)).toEqual(['s3-a', 's3-b']);
+    expect(leaseOf(faults.entries, `${QUEUE}.3`)).toBeNull();
+  });
+});
