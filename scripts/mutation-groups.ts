@@ -29,12 +29,12 @@ export const MUTATION_GROUPS: readonly [MutationGroup, ...MutationGroup[]] = [
   {
     name: 'enforcement',
     files: ['src/enforce/consent-plugin.ts', 'src/enforce/consent-event-store.ts', 'src/enforce/consent-fetch.ts'],
-    tests: ['test/fetch-guard.test.ts', 'test/enforcement.*.test.ts', 'test/app-entities.test.ts', 'test/react-native-adapter.test.ts', 'test/lifecycle.restart.test.ts', 'test/lifecycle.shared-storage.test.ts'],
+    tests: ['test/fetch-guard.test.ts', 'test/enforcement.*.test.ts', 'test/consent-event-store.test.ts', 'test/app-entities.test.ts', 'test/react-native-adapter.test.ts', 'test/lifecycle.shared-storage.test.ts'],
   },
   {
     name: 'chart-and-gate',
     files: ['machines/consent.machine.ts', 'src/gate.ts'],
-    tests: ['test/consent.machine.test.ts', 'test/lifecycle.*.test.ts', 'test/enforcement.races.test.ts'],
+    tests: ['test/consent.machine.test.ts', 'test/gate.test.ts', 'test/lifecycle.*.test.ts', 'test/enforcement.races.test.ts'],
   },
 ];
 
