@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import { memoryStorage, type ConsentError, type KeyValueStorage } from 'consent-tracker';
+import { memoryStorage, type ConsentError, type ConsentLevel, type KeyValueStorage } from 'consent-tracker';
 import { createTestTracker, type TestTracker } from './helpers/tracker.js';
-import { faultyStorage } from './helpers/faulty-storage.js';
+import { faultyStorage, type StorageCall } from './helpers/faulty-storage.js';
 import { killSwitch } from './helpers/kill-switch.js';
 import { storedQueue } from './helpers/stored-queue.js';
 import { useCollector } from './helpers/use-collector.js';
@@ -57,6 +57,41 @@ async function trackedDuringStalledWrite(more: number, options: Parameters<typeo
   await expect.poll(() => stalled.started()).toBe(true);
   for (let i = 0; i < more; i++) t.trackStruct(`q${i}`);
   return { faults, t, release: stalled.release };
+}
+
+/** An instance at `level` that queues one event (the collector down) and is then killed, or stopped: its slot keeps the event. */
+async function queuedThenGone(device: ReturnType<typeof memoryStorage>, how: 'killed' | 'stopped', level: ConsentLevel = 'session-only') {
+  const process = killSwitch();
+  const gone = createTestTracker(collector.current.url, { initial: level, storage: process.storage(device) });
+  await gone.enforcement.ready;
+  collector.current.failWith(503);
+  gone.trackStruct('queued-before-withdrawal');
+  await gone.enforcement.eventStore.persisted();
+  if (how === 'killed') process.kill();
+  else await gone.enforcement.stop();
+}
+
+/** A run on `device` at `level` that withdraws to off and consents again, with its storage calls matching `fault` failing from `faultFrom` on, then stops. */
+async function withdrawsAndConsentsAgain(device: ReturnType<typeof memoryStorage>, fault?: (call: StorageCall) => boolean, { level = 'session-only', faultFrom = 'ready' }: { level?: ConsentLevel; faultFrom?: 'start' | 'ready' } = {}) {
+  const faults = faultyStorage(device);
+  if (fault && faultFrom === 'start') faults.fail(fault);
+  const run = createTestTracker(collector.current.url, { initial: level, storage: faults.storage, onError: () => undefined });
+  await run.enforcement.ready;
+  if (fault && faultFrom === 'ready') faults.fail(fault);
+  await run.setLevel('off');
+  await run.setLevel('full');
+  faults.heal();
+  await run.enforcement.stop();
+}
+
+/** The start that takes the slot over drops the event queued before the withdrawal, and counts it: nothing stays on the device. */
+async function expectDroppedAtTheMissedWithdrawal(device: ReturnType<typeof memoryStorage>) {
+  collector.current.failWith(undefined);
+  const later = await nextStart(device);
+  expect(await later.enforcement.eventStore.count()).toBe(0);
+  expect(later.enforcement.stats().dropped.off, 'dropped at the withdrawal it missed, and counted').toBe(1);
+  await later.enforcement.eventStore.persisted();
+  expect(storedActions(device.entries), 'and gone from the device').toEqual([]);
 }
 
 describe('writes that overlap', () => {
@@ -117,48 +152,16 @@ describe('writes that overlap', () => {
 describe('a kill at any storage call', () => {
   it('a withdrawal that could not be recorded on a killed instance\'s slot (its lease unreadable) is recorded once storage answers: at stop at the latest', async () => {
     const device = memoryStorage();
-    const process = killSwitch();
-    const killed = createTestTracker(collector.current.url, { initial: 'session-only', storage: process.storage(device) });
-    await killed.enforcement.ready;
-    collector.current.failWith(503);
-    killed.trackStruct('queued-before-withdrawal');
-    await killed.enforcement.eventStore.persisted();
-    process.kill();
-    const faults = faultyStorage(device);
-    const next = createTestTracker(collector.current.url, { initial: 'session-only', storage: faults.storage, onError: () => undefined });
-    await next.enforcement.ready;
-    faults.fail((call) => call.op === 'getItem' && call.key.endsWith('.lease'));
-    await next.setLevel('off');
-    await next.setLevel('full');
-    faults.heal();
-    await next.enforcement.stop();
-    collector.current.failWith(undefined);
-    const later = await nextStart(device);
-    expect(await later.enforcement.eventStore.count()).toBe(0);
-    expect(later.enforcement.stats().dropped.off, 'dropped at the withdrawal it missed, and counted').toBe(1);
+    await queuedThenGone(device, 'killed');
+    await withdrawsAndConsentsAgain(device, (call) => call.op === 'getItem' && call.key.endsWith('.lease'));
+    await expectDroppedAtTheMissedWithdrawal(device);
   });
 
   it('a withdrawal made while a killed instance still held its slot reaches that slot: the start that takes it over lowers its events', async () => {
     const device = memoryStorage();
-    const process = killSwitch();
-    const killed = createTestTracker(collector.current.url, { initial: 'session-only', storage: process.storage(device) });
-    await killed.enforcement.ready;
-    collector.current.failWith(503);
-    killed.trackStruct('queued-before-withdrawal');
-    await killed.enforcement.eventStore.persisted();
-    process.kill();
-    // The next run withdraws to off and consents again while the killed one's lease still stands.
-    const next = createTestTracker(collector.current.url, { initial: 'session-only', storage: device });
-    await next.enforcement.ready;
-    await next.setLevel('off');
-    await next.setLevel('full');
-    await next.enforcement.stop();
-    collector.current.failWith(undefined);
-    const later = await nextStart(device);
-    expect(await later.enforcement.eventStore.count()).toBe(0);
-    expect(later.enforcement.stats().dropped.off, 'dropped at the withdrawal it missed, and counted').toBe(1);
-    await later.enforcement.eventStore.persisted();
-    expect(storedActions(device.entries), 'and gone from the device').toEqual([]);
+    await queuedThenGone(device, 'killed');
+    await withdrawsAndConsentsAgain(device);
+    await expectDroppedAtTheMissedWithdrawal(device);
   });
 
   it('an event a kill left in two segments is read once, sent once and counted once', async () => {
@@ -245,24 +248,9 @@ describe('a kill at any storage call', () => {
 describe('storage that fails', () => {
   it('a withdrawal reaches a stored queue this run could not read: the start that reads it lowers its events', async () => {
     const device = memoryStorage();
-    const earlier = createTestTracker(collector.current.url, { initial: 'none', storage: device });
-    await earlier.enforcement.ready;
-    collector.current.failWith(503);
-    earlier.trackStruct('queued-unread');
-    await earlier.enforcement.eventStore.persisted();
-    await earlier.enforcement.stop();
-    const faults = faultyStorage(device);
-    faults.fail((call) => call.op === 'getItem' && call.key === QUEUE);
-    const unreadable = createTestTracker(collector.current.url, { initial: 'none', storage: faults.storage, onError: () => undefined });
-    await unreadable.enforcement.ready;
-    await unreadable.setLevel('off');
-    await unreadable.setLevel('full');
-    faults.heal();
-    await unreadable.enforcement.stop();
-    collector.current.failWith(undefined);
-    const later = await nextStart(device);
-    expect(await later.enforcement.eventStore.count()).toBe(0);
-    expect(later.enforcement.stats().dropped.off, 'dropped at the withdrawal it missed, and counted').toBe(1);
+    await queuedThenGone(device, 'stopped', 'none');
+    await withdrawsAndConsentsAgain(device, (call) => call.op === 'getItem' && call.key === QUEUE, { level: 'none', faultFrom: 'start' });
+    await expectDroppedAtTheMissedWithdrawal(device);
   });
 
   it('a lease that cannot be read keeps the slot: an event sent meanwhile leaves its stored copy too', async () => {
