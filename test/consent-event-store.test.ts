@@ -52,6 +52,31 @@ function enforcementWith(options: Partial<EnforcementOptions> & { initial?: Cons
   };
 }
 
+/**
+ * An instance killed with `actions` queued at full (the collector down), and one started after it
+ * on the same device with a simulated clock; `renewAfterLapse()` moves past the killed one's lease to
+ * the survivor's next renewal.
+ */
+async function survivorOfKilled(actions: readonly string[]) {
+  const device = memoryStorage();
+  const process = killSwitch();
+  const killed = createTestTracker(collector.current.url, { storage: process.storage(device) });
+  await killed.enforcement.ready;
+  collector.current.failWith(503);
+  for (const action of actions) killed.trackStruct(action);
+  await killed.enforcement.eventStore.persisted();
+  process.kill();
+  const clock = new SimulatedClock();
+  const survivor = createTestTracker(collector.current.url, { storage: device, clock });
+  await survivor.enforcement.ready;
+  const renewAfterLapse = () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + LEASE_MS + 1);
+    clock.increment(LEASE_MS / 3);
+  };
+  return { device, survivor, renewAfterLapse };
+}
+
 describe('what the queue holds', () => {
   it('hands out its events in order, with their payloads and anonymisation', async () => {
     const { store } = enforcementWith({ initial: 'none' });
@@ -235,22 +260,9 @@ describe('the lease on the queue slot', () => {
   });
 
   it("takes over a killed instance's queue at a renewal once that one's lease has lapsed, and removes its slot", async () => {
-    const device = memoryStorage();
-    const process = killSwitch();
-    const killed = createTestTracker(collector.current.url, { storage: process.storage(device) });
-    await killed.enforcement.ready;
-    collector.current.failWith(503);
-    killed.trackStruct('k1');
-    killed.trackStruct('k2');
-    await killed.enforcement.eventStore.persisted();
-    process.kill();
-    const clock = new SimulatedClock();
-    const survivor = createTestTracker(collector.current.url, { storage: device, clock });
-    await survivor.enforcement.ready;
+    const { device, survivor, renewAfterLapse } = await survivorOfKilled(['k1', 'k2']);
     expect(await survivor.enforcement.eventStore.count(), 'the lease still stands').toBe(0);
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(Date.now() + LEASE_MS + 1);
-    clock.increment(LEASE_MS / 3);
+    renewAfterLapse();
     await expect.poll(() => device.entries.has(QUEUE)).toBe(false);
     expect(await survivor.enforcement.eventStore.count()).toBe(2);
     expect(storedActions(device.entries, `${QUEUE}.2`)).toEqual(['k1', 'k2']);
@@ -259,22 +271,10 @@ describe('the lease on the queue slot', () => {
   });
 
   it("a killed instance's events taken over are lowered to the lowest level followed since start", async () => {
-    const device = memoryStorage();
-    const process = killSwitch();
-    const killed = createTestTracker(collector.current.url, { storage: process.storage(device) });
-    await killed.enforcement.ready;
-    collector.current.failWith(503);
-    killed.trackStruct('k1');
-    await killed.enforcement.eventStore.persisted();
-    process.kill();
-    const clock = new SimulatedClock();
-    const survivor = createTestTracker(collector.current.url, { storage: device, clock });
-    await survivor.enforcement.ready;
+    const { survivor, renewAfterLapse } = await survivorOfKilled(['k1']);
     await survivor.setLevel('none');
     await survivor.setLevel('full');
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(Date.now() + LEASE_MS + 1);
-    clock.increment(LEASE_MS / 3);
+    renewAfterLapse();
     await expect.poll(() => survivor.enforcement.eventStore.count()).toBe(1);
     const [adopted] = await survivor.enforcement.eventStore.getAllPayloads();
     expect(survivor.enforcement.eventStore.levelsOf(String(adopted?.eid))?.allowed).toBe('none');
