@@ -2,10 +2,10 @@
 import { it } from 'vitest';
 import { trackerCoreHarness } from './helpers/adapter-harness.js';
 import { useCollector } from './helpers/use-collector.js';
-import { runSoak, soakSettings } from './soak/run-soak.js';
+import { runSoak, SOAK_TIMEOUT_MS, soakSettings } from './soak/run-soak.js';
 
 const collector = useCollector();
 
 it('random decisions, tracks, faults, clock jumps, restarts and kills: no leak, no re-link, each event delivered or counted (but what a kill caught in memory)', async () => {
   await runSoak(trackerCoreHarness, collector.current, soakSettings(100));
-}, 900_000);
+}, SOAK_TIMEOUT_MS);

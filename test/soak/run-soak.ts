@@ -63,6 +63,9 @@ export interface SoakSettings {
  */
 const SUITE_SEED = 20_261_202;
 
+/** How long one adapter's soak may take: a second per run, and at least 15 minutes (a long soak sets its own pace). */
+export const SOAK_TIMEOUT_MS = Math.max(900_000, Number(process.env.SOAK_RUNS ?? 0) * 1000);
+
 /** The settings from `SOAK_RUNS`, `SOAK_SEED` and `SOAK_PROGRESS`, or `runs` runs from the suite's seed, quietly. */
 export function soakSettings(runs: number): SoakSettings {
   return {
