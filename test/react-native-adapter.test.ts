@@ -1,7 +1,7 @@
 import { getTracker } from '@snowplow/react-native-tracker';
 import { describe, expect, it } from 'vitest';
-import { ConsentError, createConsentTracker, memoryStorage } from 'consent-tracker';
-import { reactNativeAdapter, type ReactNativeAdapterOptions } from 'consent-tracker/react-native';
+import { ConsentError, createConsentTracker, createEnforcement, memoryStorage } from 'consent-tracker';
+import { createConsentAwareAsyncStorage, reactNativeAdapter, type ReactNativeAdapterOptions } from 'consent-tracker/react-native';
 import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { rnTrackerOptions, trackRn } from './helpers/react-native.js';
 import { useCollector } from './helpers/use-collector.js';
@@ -104,5 +104,20 @@ describe('reactNativeAdapter', () => {
     await collector.current.waitForEvents(1);
     expect(options.asyncStorage.entries.has('consent-tracker.queue')).toBe(true);
     consent.stop();
+  });
+});
+
+describe("the tracker's own session writes", () => {
+  it('a session write that storage refuses resolves: the tracker, which does not handle it, sees no rejection', async () => {
+    const enforcement = createEnforcement({ level: () => 'full' });
+    const refusing = {
+      getItem: async () => null,
+      setItem: () => Promise.reject(new Error('QuotaExceededError: the quota has been exceeded')),
+      removeItem: async () => undefined,
+    };
+    const storage = createConsentAwareAsyncStorage(refusing, 'app', enforcement);
+    await expect(storage.setItem(storage.sessionKey, JSON.stringify({ userId: 'u', sessionId: 's', sessionIndex: 1 }))).resolves.toBeUndefined();
+    // Other keys are the tracker's to handle as it does: their failures reach it.
+    await expect(storage.setItem('other', 'x')).rejects.toThrow('QuotaExceededError');
   });
 });

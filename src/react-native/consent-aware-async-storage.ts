@@ -94,7 +94,11 @@ export function createConsentAwareAsyncStorage(
         return;
       }
       heldSession = undefined;
-      return storage.setItem(key, storable(value));
+      // The tracker does not handle a failed write of its session (an unhandled rejection in the
+      // app): the session lives on in its memory, and a restart starts a new one.
+      await Promise.resolve()
+        .then(() => storage.setItem(key, storable(value)))
+        .catch(() => undefined);
     },
     async forgetStored(stillWanted = () => true, sessionFound = () => undefined) {
       heldSession = undefined;
