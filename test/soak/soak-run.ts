@@ -159,6 +159,8 @@ async function step(d: SoakDevice, command: SoakCommand): Promise<void> {
  * lapsed slots taken over, and what is queued sent.
  */
 async function finish(d: SoakDevice): Promise<void> {
+  // A process already dead: its hung storage calls must not land when the faults are lifted.
+  if (d.current.app.process.killed()) await d.restartAfterKill();
   d.setCollector({ kind: 'none' });
   d.storage.setFault('none');
   await d.settleChanges();
