@@ -13,8 +13,9 @@
  * - `cleanup`: the forgetting a withdrawal or a reset starts. No decision cancels it, and a
  *   change waits for it.
  * - `persistence`: the decision is written as soon as it is made; a failed write removes the
- *   stored decision and is retried (after `storageRetryMs`, on `retry()`, and at `stop()`). A write the actor holds back (a grant whose new identity
- *   could not be stored first) leaves what is stored, which is lower, and is retried.
+ *   stored decision and is retried (after `storageRetryMs`, on `retry()`, and at `stop()`). A
+ *   write the actor holds back (a grant whose new identity could not be stored first) leaves what
+ *   is stored, which is lower, and is retried.
  * - `gate`: `holding` while the tracker does not exist or a change is applied, `open` otherwise.
  *
  * The enforced level drops at once to the lowest level decided since the last level in force,
@@ -313,11 +314,11 @@ export function decisionProblem(level: unknown, source: unknown): ConsentProblem
   return null;
 }
 
-/** Whether a read gave what is stored (a decision, none, or an expired one), rather than failing. */
 /** Whether the decision stands above a withdrawal not yet in force (the level enforced is below the one last in force). */
 const raisesAboveWithdrawal = (context: ConsentContext) =>
   compareLevels(context.enforced, context.inForce ?? context.enforced) < 0 && compareLevels(context.record?.level ?? context.undecidedLevel, context.enforced) > 0;
 
+/** Whether a read gave what is stored (a decision, none, or an expired one), rather than failing. */
 const readable = (output: LoadOutput) => output.problem?.code !== 'STORED_DATA_UNREADABLE' && output.problem?.code !== 'STORAGE_FAILED';
 
 function problemOf(error: unknown, code: ConsentProblem['code']): ConsentProblem {

@@ -102,6 +102,15 @@ export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now 
     }
   }
 
+  /** Records `level` as `key`'s floor, unless the slot is this instance's, already as low, or empty and unleased. */
+  async function lowerFloor(key: string, level: ConsentLevel): Promise<void> {
+    const lease = await leaseOf(key);
+    if (lease?.owner === owner || (lease?.floor !== undefined && compareLevels(lease.floor, level) <= 0)) return;
+    // A slot nobody leases holds a queue nobody follows (left unread by a run that could not read it): it gets a lapsed lease that carries the floor.
+    if (lease === undefined && !(await call(() => storage.getItem(key), 'storage.getItem'))) return;
+    await call(() => storage.setItem(leaseKey(key), JSON.stringify({ ...(lease ?? { owner: '', until: 0 }), floor: level })), 'storage.setItem');
+  }
+
   /** Runs `critical` alone among the instances on the storage, when the storage has a lock (Web Locks in a browser). */
   const exclusively = <T>(critical: () => Promise<T>): Promise<T> => (storage.lock ? storage.lock(`${storageKey}.slots`, critical) : critical());
 
@@ -113,13 +122,15 @@ export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now 
         return undefined;
       }),
     async owns(key) {
-      // A lease that cannot be read is no sign of a takeover (that leaves a readable lease of
-      // another owner): the slot stays this instance's, or its stored copy would be left behind as it was.
-      const lease = await leaseOf(key).then(
-        (read) => ({ read }),
-        () => undefined,
-      );
-      return lease === undefined || lease.read?.owner === owner || take(key);
+      let lease: Lease | undefined;
+      try {
+        lease = await leaseOf(key);
+      } catch {
+        // No sign of a takeover (that leaves a readable lease of another owner): the slot stays
+        // this instance's, or its stored copy would be left behind as it was.
+        return true;
+      }
+      return lease?.owner === owner || take(key);
     },
     renew: (key) => writeLease(key),
     release: async (key) => void (await call(() => removeStored(storage, leaseKey(key)), 'storage.removeItem')),
@@ -139,18 +150,9 @@ export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now 
       floors.delete(key);
     },
     async lowerFloors(level) {
+      // Every slot is tried; one that cannot be read or written makes the whole call fail, to be tried again.
       let failure: unknown;
-      for (const key of slotKeys) {
-        // Every slot is tried; a lease that cannot be read or written makes the whole call fail, to be tried again.
-        await leaseOf(key)
-          .then(async (lease) => {
-            if (lease?.owner === owner || (lease?.floor !== undefined && compareLevels(lease.floor, level) <= 0)) return;
-            // A slot nobody leases holds a queue nobody follows (left unread by a run that could not read it): it gets a lapsed lease that carries the floor.
-            if (lease === undefined && !(await call(() => storage.getItem(key), 'storage.getItem'))) return;
-            await call(() => storage.setItem(leaseKey(key), JSON.stringify({ ...(lease ?? { owner: '', until: 0 }), floor: level })), 'storage.setItem');
-          })
-          .catch((error: unknown) => (failure ??= error));
-      }
+      for (const key of slotKeys) await lowerFloor(key, level).catch((error: unknown) => (failure ??= error));
       if (failure !== undefined) throw failure;
     },
     floorOf: (key) => floors.get(key),
