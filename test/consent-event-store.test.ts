@@ -5,7 +5,7 @@ import { createTestTracker } from './helpers/tracker.js';
 import { faultyStorage } from './helpers/faulty-storage.js';
 import { killSwitch } from './helpers/kill-switch.js';
 import { fullPayload } from './helpers/payloads.js';
-import { storedQueue } from './helpers/stored-queue.js';
+import { manifestOf, storedActions, storedIds, storedQueue } from './helpers/stored-queue.js';
 import { useCollector } from './helpers/use-collector.js';
 
 const collector = useCollector();
@@ -18,13 +18,6 @@ const plainEvent = (eid: string, action = eid) => ({ e: 'se', eid, se_ca: 'c', s
 const identifiedEvent = (eid: string) => ({ ...fullPayload(false), eid });
 
 const leaseOf = (entries: ReadonlyMap<string, string>, slot = QUEUE) => JSON.parse(entries.get(`${slot}.lease`) ?? 'null') as { owner: string; until: number; floor?: string } | null;
-const manifestOf = (entries: ReadonlyMap<string, string>, slot = QUEUE) => JSON.parse(entries.get(slot) ?? 'null') as { version: number; segments: number[]; loose: number[] } | null;
-/** The event ids a slot stores, in order, as the next start reads them. */
-const storedIds = (entries: ReadonlyMap<string, string>, slot = QUEUE) =>
-  (manifestOf(entries, slot)?.segments ?? []).flatMap((n) => (JSON.parse(entries.get(`${slot}.events.${n}`) || '[]') as Array<{ payload: { eid: string } }>).map((e) => e.payload.eid));
-/** The actions of the structured events a slot stores, in order. */
-const storedActions = (entries: ReadonlyMap<string, string>, slot = QUEUE) =>
-  (manifestOf(entries, slot)?.segments ?? []).flatMap((n) => (JSON.parse(entries.get(`${slot}.events.${n}`) || '[]') as Array<{ payload: { se_ac: string } }>).map((e) => e.payload.se_ac));
 
 /** The enforcement points alone, driven as the emitter drives its event store; every drop and error recorded. */
 function enforcementWith(options: Partial<EnforcementOptions> & { initial?: ConsentLevel } = {}) {

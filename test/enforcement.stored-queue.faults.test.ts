@@ -3,13 +3,12 @@ import { memoryStorage, type ConsentError, type ConsentLevel, type KeyValueStora
 import { createTestTracker, type TestTracker } from './helpers/tracker.js';
 import { faultyStorage, type StorageCall } from './helpers/faulty-storage.js';
 import { killSwitch } from './helpers/kill-switch.js';
-import { storedQueue } from './helpers/stored-queue.js';
+import { manifestOf, storedActions, storedQueue } from './helpers/stored-queue.js';
 import { useCollector } from './helpers/use-collector.js';
 
 const collector = useCollector();
 const QUEUE = 'consent-tracker.queue';
 
-const manifestOf = (entries: ReadonlyMap<string, string>, slot = QUEUE) => JSON.parse(entries.get(slot) ?? 'null') as { segments: number[]; loose: number[] } | null;
 const segmentKeys = (entries: ReadonlyMap<string, string>, slot = QUEUE) => [...entries.keys()].filter((key) => key.startsWith(`${slot}.events.`));
 /** Segment keys on the device that no manifest lists: nothing would ever remove them. */
 const unlisted = (entries: ReadonlyMap<string, string>, slot = QUEUE) => {
@@ -17,9 +16,6 @@ const unlisted = (entries: ReadonlyMap<string, string>, slot = QUEUE) => {
   const listed = [...(manifest?.segments ?? []), ...(manifest?.loose ?? [])].map((n) => `${slot}.events.${n}`);
   return segmentKeys(entries, slot).filter((key) => !listed.includes(key));
 };
-/** The actions of the events a slot stores, in order, as the next start reads them. */
-const storedActions = (entries: ReadonlyMap<string, string>, slot = QUEUE) =>
-  (manifestOf(entries, slot)?.segments ?? []).flatMap((n) => (JSON.parse(entries.get(`${slot}.events.${n}`) || '[]') as Array<{ payload: { se_ac: string } }>).map((e) => e.payload.se_ac));
 const droppedCount = (t: TestTracker) => Object.values(t.enforcement.stats().dropped).reduce((sum, n) => sum + n, 0);
 
 /** The next start on `storage`, once a killed run's lease has lapsed. */
