@@ -13,7 +13,8 @@
  * - `cleanup`: the forgetting a withdrawal or a reset starts. No decision cancels it, and a
  *   change waits for it.
  * - `persistence`: the decision is written as soon as it is made; a failed write removes the
- *   stored decision and is retried (after `storageRetryMs`, on `retry()`, and at `stop()`). A
+ *   stored decision, writes it again right behind the removal, and is retried (after
+ *   `storageRetryMs`, on `retry()`, and at `stop()`) unless that second write landed. A
  *   write the actor holds back (a grant whose new identity could not be stored first) leaves what
  *   is stored, which is lower, and is retried.
  * - `gate`: `holding` while the tracker does not exist or a change is applied, `open` otherwise.
@@ -248,6 +249,19 @@ export interface WriteInput {
 }
 
 /**
+ * What the clear actor did after a failed write: `'rewritten'`, the decision was written again
+ * right behind the removal of the stored one, and is stored; `'removed'`, only the removal
+ * landed, and the write is retried. It rejects when neither landed.
+ *
+ * @example
+ * ```ts
+ * import type { ClearOutput } from 'consent-tracker';
+ * const stored: ClearOutput = 'rewritten';
+ * ```
+ */
+export type ClearOutput = 'rewritten' | 'removed';
+
+/**
  * What the forget actor is asked to do: clear what the tracker keeps on the device that `level`
  * may not keep; on a `withdrawal`, also the user identifiers the app set on the live tracker.
  *
@@ -387,7 +401,7 @@ const onSync = [
  * @example
  * ```ts
  * import { createActor, fromPromise } from 'xstate';
- * import { consentMachine, type ApplyInput, type ConsentProblem, type ConsentRecord, type ForgetInput } from 'consent-tracker';
+ * import { consentMachine, type ApplyInput, type ClearOutput, type ConsentProblem, type ConsentRecord, type ForgetInput } from 'consent-tracker';
  * const actor = createActor(
  *   consentMachine.provide({
  *     actors: {
@@ -396,7 +410,7 @@ const onSync = [
  *       apply: fromPromise(async ({ input }: { input: ApplyInput }) => void input.level),
  *       forget: fromPromise(async ({ input }: { input: ForgetInput }) => void input.level),
  *       writeDecision: fromPromise(async (): Promise<ConsentProblem | undefined> => undefined),
- *       clearDecision: fromPromise(async () => undefined),
+ *       clearDecision: fromPromise(async (): Promise<ClearOutput> => 'rewritten'),
  *     },
  *   }),
  *   { input: { undecidedLevel: 'none' } },
@@ -417,7 +431,7 @@ export const consentMachine = setup({
     apply: fromPromise<undefined, ApplyInput>(async () => undefined),
     forget: fromPromise<undefined, ForgetInput>(async () => undefined),
     writeDecision: fromPromise<ConsentProblem | undefined, WriteInput>(async () => undefined),
-    clearDecision: fromPromise<undefined>(async () => undefined),
+    clearDecision: fromPromise<ClearOutput, Pick<WriteInput, 'record'>>(async () => 'rewritten'),
   },
   delays: {
     applyTimeout: ({ context }) => context.applyTimeoutMs,
@@ -444,6 +458,8 @@ export const consentMachine = setup({
     forgetAgain: ({ context }) => context.forgetAgain !== null,
     /** The decision's write was held back, with the problem as its output. */
     writeHeldBack: ({ event }) => event.type === `xstate.done.actor.${CHART_ACTORS.write}` && (event as { output?: unknown }).output !== undefined,
+    /** The decision was written again behind the removal of the stored one, and landed. */
+    decisionRewritten: ({ event }) => event.type === `xstate.done.actor.${CHART_ACTORS.clear}` && (event as { output?: unknown }).output === 'rewritten',
     cleanupIdle: stateIn('#consent.cleanup.idle'),
     holdsUntilDecided: ({ context }) => context.holdUntilDecided,
     /** The tracker is in force (or failed closed at the lower level), and no decision is awaited before sending. */
@@ -712,12 +728,17 @@ export const consentMachine = setup({
           // The newer decision is written after the one under way (writes land in order).
           on: { DECIDED: { guard: 'asksToStore', target: 'writing', reenter: true } },
         },
-        /** The write failed: whatever is stored must not outlive a withdrawal, so it is removed. */
+        /**
+         * The write failed: whatever is stored must not outlive a withdrawal, so it is removed, and
+         * the decision written again right behind (no decision stored reads as the undecided
+         * level, which may be above a withdrawal).
+         */
         clearing: {
           invoke: {
             id: CHART_ACTORS.clear,
             src: 'clearDecision',
-            onDone: 'retrying',
+            input: ({ context }) => ({ record: context.record }),
+            onDone: [{ guard: 'decisionRewritten', target: 'saved' }, { target: 'retrying' }],
             onError: { target: 'retrying', actions: { type: 'fail', params: ({ event }) => problemOf(event.error, 'STORAGE_REFUSED') } },
           },
           on: { DECIDED: { guard: 'asksToStore', target: 'writing' }, 'CONSENT.STOP': 'writing' },

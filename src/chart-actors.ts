@@ -1,5 +1,5 @@
 import { fromPromise } from 'xstate';
-import type { ApplyInput, ConsentProblem, ConsentRecord, ForgetInput, LoadOutput, WriteInput } from '../machines/consent.machine.js';
+import type { ApplyInput, ClearOutput, ConsentProblem, ConsentRecord, ForgetInput, LoadOutput, WriteInput } from '../machines/consent.machine.js';
 import type { ConsentAdapter } from './consent-adapter.js';
 import { ConsentError } from './consent-error.js';
 import { createRecordWriter, readConsentRecord, type RecordRules } from './consent-record.js';
@@ -77,6 +77,6 @@ export function createChartActors({ adapter, enforcement, inOrder, storage, deci
       await writer.write(input.record);
       return undefined;
     }),
-    clearDecision: fromPromise<undefined>(async () => void (await writer.clear())),
+    clearDecision: fromPromise<ClearOutput, Pick<WriteInput, 'record'>>(({ input }) => writer.clear(input.record)),
   };
 }

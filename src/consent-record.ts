@@ -2,7 +2,7 @@ import { ConsentError } from './consent-error.js';
 import { isConsentLevel } from '../machines/levels.js';
 import { withTimeout } from './enforce/with-timeout.js';
 import { removeStored, type KeyValueStorage } from './storage.js';
-import type { ConsentRecord, LoadOutput } from '../machines/consent.machine.js';
+import type { ClearOutput, ConsentRecord, LoadOutput } from '../machines/consent.machine.js';
 
 export type { ConsentRecord } from '../machines/consent.machine.js';
 
@@ -89,8 +89,12 @@ export async function readConsentRecord(storage: KeyValueStorage, key: string, r
 export interface RecordWriter {
   /** Stores `record`, or a reset for `null` (no decision; the identity before it was withdrawn). */
   write(record: ConsentRecord | null): Promise<void>;
-  /** Removes the stored decision (after a failed write: what is stored may be a grant). */
-  clear(): Promise<void>;
+  /**
+   * After a failed write of `record`: removes the stored decision (it may be a grant) and writes
+   * `record` again right behind the removal. Resolves `'rewritten'` if the second write landed,
+   * `'removed'` if only the removal did; rejects if neither did.
+   */
+  clear(record: ConsentRecord | null): Promise<ClearOutput>;
 }
 
 /**
@@ -112,11 +116,19 @@ export function createRecordWriter(storage: KeyValueStorage, key: string, timeou
       throw new ConsentError('STORAGE_FAILED', `could not ${what}: ${String(cause)}`, { cause });
     });
   };
-  const remove = () => removeStored(storage, key);
+  const store = (record: ConsentRecord | null) => () => storage.setItem(key, JSON.stringify(record ?? { reset: true, decidedAt: Date.now() }));
   return {
-    write: (record) => run(() => storage.setItem(key, JSON.stringify(record ?? { reset: true, decidedAt: Date.now() })), 'store the decision', true),
-    // Not in turn: a write that hangs must not keep the stored grant from being removed. The
-    // writes after it wait for it, so a late removal never erases a newer decision.
-    clear: () => run(remove, 'remove the stored decision', false),
+    write: (record) => run(store(record), 'store the decision', true),
+    clear: async (record) => {
+      // Neither waits for the write that failed: one that hangs must not keep the stored grant from
+      // being removed. Both are started together, the removal first, so that a storage which lands
+      // the hung write late lands the removal after it and this write last: no moment is left with
+      // no decision stored, which a restart would read as the undecided level, perhaps above a
+      // withdrawal (docs/design.md, "Stored decisions"). Later writes wait for both.
+      const [removal, rewrite] = await Promise.allSettled([run(() => removeStored(storage, key), 'remove the stored decision', false), run(store(record), 'store the decision again', false)]);
+      if (rewrite.status === 'fulfilled') return 'rewritten';
+      if (removal.status === 'fulfilled') return 'removed';
+      throw removal.reason;
+    },
   };
 }

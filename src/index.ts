@@ -46,6 +46,7 @@ export {
   LEVEL_STATES,
   type ApplyInput,
   type WriteInput,
+  type ClearOutput,
   type ConsentContext,
   type ConsentEvent,
   type ConsentMachineInput,

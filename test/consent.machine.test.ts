@@ -229,6 +229,27 @@ describe('failures', () => {
     expect(chart.last('writeDecision').input).toMatchObject({ record: { level: 'none' } });
   });
 
+  it('a failed write is saved once the decision, written again behind the removal, lands; retried when only the removal did', async () => {
+    const chart = await inForceAt('full', { storageRetryMs: 500 });
+    chart.actor.send(set('off'));
+    chart.last('writeDecision').reject(new Error('timeout'));
+    await chart.settle();
+    expect(chart.last('clearDecision').input).toMatchObject({ record: { level: 'off' } });
+    chart.last('clearDecision').resolve('rewritten');
+    await chart.settle();
+    expect(chart.actor.getSnapshot().matches({ persistence: 'saved' })).toBe(true);
+    chart.clock.increment(500);
+    expect(chart.calls.writeDecision).toHaveLength(1);
+    chart.actor.send(set('none'));
+    chart.last('writeDecision').reject(new Error('quota'));
+    await chart.settle();
+    chart.last('clearDecision').resolve('removed');
+    await chart.settle();
+    expect(chart.actor.getSnapshot().matches({ persistence: 'retrying' })).toBe(true);
+    chart.clock.increment(500);
+    expect(chart.calls.writeDecision).toHaveLength(3);
+  });
+
   it('a write held back (a grant whose identity is not stored yet) removes nothing and is retried after storageRetryMs', async () => {
     const chart = await inForceAt('none', { storageRetryMs: 500 });
     chart.actor.send(set('full'));

@@ -147,6 +147,24 @@ describe.each(HARNESSES)('a decision write that fails or never answers, with the
     expect(storedLevel(device)).toBeUndefined();
   });
 
+  it('a withdrawal below the undecided level whose write and removal hang, then land late, stays stored: after a kill the next start is at off', async () => {
+    const device = harness.device();
+    device.storage.entries.set(DECISION, storedDecision('full'));
+    const faults = faultyStorage(device.storage);
+    const app = apps.launch(harness, { device, options: { storage: faults.storage, storageTimeoutMs: 50, clock: new SimulatedClock(), onError: () => undefined } });
+    await app.consent.ready;
+    const hung = faults.stall(onDecision());
+    await app.consent.setLevel('off', 'settings');
+    await expect.poll(() => app.consent.actor.getSnapshot().matches({ persistence: 'retrying' })).toBe(true);
+    // The write of off timed out; the removal of the stored grant, and off again right behind it, time out too.
+    expect(faults.calls.filter((call) => onDecision()(call) && call.op !== 'getItem').map((call) => call.op)).toEqual(['setItem', 'removeItem', 'setItem']);
+    // The storage answers at last, in the order of the calls: no decision stored would read as none, above off.
+    hung.release();
+    await expect.poll(() => storedLevel(device)).toBe('off');
+    app.kill();
+    expect(await nextStart(harness, device, 'none')).toBe('off');
+  });
+
   it('storage that refuses every write and every removal is reported as STORAGE_REFUSED', async () => {
     const device = harness.device();
     device.storage.entries.set('consent-tracker.decision', storedDecision('full'));

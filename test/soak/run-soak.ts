@@ -47,6 +47,10 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     caught: 'a withdrawal did not reach a stored queue the run could not read, and a new consent let its events out',
     commands: [{ kind: 'track' }, { kind: 'storage', fault: 'throw', calls: 'reads' }, { kind: 'track' }, { kind: 'restart' }, { kind: 'regrant', via: 'off' }, { kind: 'retry' }],
   },
+  {
+    caught: 'a withdrawal below the undecided level whose write and removal hung, then landed in that order, left no decision stored: after a kill the next start sent the queue at the undecided level',
+    commands: [{ kind: 'collector', fault: { kind: 'drop' } }, { kind: 'kill', atAwait: 12 }, { kind: 'track' }, { kind: 'flush' }, { kind: 'storage', fault: 'hang', calls: 'all' }, { kind: 'set', level: 'off', settle: true }],
+  },
 ];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */
