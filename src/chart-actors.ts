@@ -1,4 +1,3 @@
-import { fromPromise } from 'xstate';
 import type { ApplyInput, ClearOutput, ConsentProblem, ConsentRecord, ForgetInput, LoadOutput, WriteInput } from '../machines/consent.machine.js';
 import type { ConsentAdapter } from './consent-adapter.js';
 import { ConsentError } from './consent-error.js';
@@ -22,42 +21,58 @@ export interface ChartActorsDependencies {
   readonly announce?: (record: ConsentRecord | null, at: number) => void;
 }
 
+/** What an actor is given when the chart invokes it: its input, and the signal that it is no longer wanted. */
+interface StepArguments<Input> {
+  readonly input: Input;
+  readonly signal: AbortSignal;
+}
+
+/** The steps behind the chart's actors, for one consent tracker, by actor name (see `CHART_ACTORS`). */
+export interface ChartActors {
+  loadDecision(args: StepArguments<unknown>): Promise<LoadOutput>;
+  startTracker(args: StepArguments<unknown>): Promise<undefined>;
+  apply(args: StepArguments<ApplyInput>): Promise<undefined>;
+  forget(args: StepArguments<ForgetInput>): Promise<undefined>;
+  writeDecision(args: StepArguments<WriteInput>): Promise<ConsentProblem | undefined>;
+  clearDecision(args: StepArguments<Pick<WriteInput, 'record'>>): Promise<ClearOutput>;
+}
+
 /**
- * The actors the consent chart invokes, for one consent tracker: each does one step and
- * decides nothing; the chart says when each runs and cancels one no longer wanted.
+ * The steps the consent chart invokes as its actors, for one consent tracker: each does one step
+ * and decides nothing; the chart says when each runs and cancels one no longer wanted.
  */
-export function createChartActors({ adapter, enforcement, inOrder, storage, decisionKey, rules, storageTimeoutMs, report, announce }: ChartActorsDependencies) {
+export function createChartActors({ adapter, enforcement, inOrder, storage, decisionKey, rules, storageTimeoutMs, report, announce }: ChartActorsDependencies): ChartActors {
   const writer = createRecordWriter(storage, decisionKey, storageTimeoutMs);
   // A tracker that could not be created is reported once; the chart goes on, and held events are counted as they are dropped.
   const created = (adapter.created?.() ?? Promise.resolve()).catch((cause: unknown) => {
     report(new ConsentError('APPLY_FAILED', `the tracker could not be created: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }));
   });
   return {
-    loadDecision: fromPromise<LoadOutput>(async () => {
+    loadDecision: async () => {
       const output = await readConsentRecord(storage, decisionKey, rules, storageTimeoutMs);
       // The identity follows what storage held, even if a decision made while booting wins over it.
       // A stored reset withdrew the identity as a withdrawal to off does.
       enforcement.storedDecision(output.record?.level ?? (output.reset ? 'off' : output.problem?.code === 'STORED_DECISION_EXPIRED' ? (output.expiredLevel ?? null) : output.problem ? 'unreadable' : null));
       return output;
-    }),
-    startTracker: fromPromise<undefined>(async () => {
+    },
+    startTracker: async () => {
       await Promise.all([enforcement.ready, created]);
       return undefined;
-    }),
-    apply: fromPromise<undefined, ApplyInput>(async ({ input, signal }) => {
+    },
+    apply: async ({ input, signal }) => {
       await adapter.apply(input.level, input.from, signal);
       // The queue at rest is brought in line with the level now in force (a stand-in for an
       // unreadable decision is not a decision: the queue keeps its levels, and nothing is sent).
       if (!signal.aborted) await enforcement.levelChanged(input.decided ? input.level : undefined);
       return undefined;
-    }),
-    forget: fromPromise<undefined, ForgetInput>(async ({ input, signal }) => {
+    },
+    forget: async ({ input, signal }) => {
       // The identity in use is withdrawn, whatever the level in force says (a reset to an undecided full, say).
       if (input.withdrawal) enforcement.withdrawIdentity();
       await adapter.forget(input.level, { withdrawal: input.withdrawal, signal, inOrder });
       return undefined;
-    }),
-    writeDecision: fromPromise<ConsentProblem | undefined, WriteInput>(async ({ input, signal }) => {
+    },
+    writeDecision: async ({ input, signal }) => {
       // Other tabs lower their level as soon as this arrives, before they send anything more.
       announce?.(input.record, input.record?.decidedAt ?? Date.now());
       // A grant is stored only with the identity it was given: a restart must not find one without the other.
@@ -76,7 +91,7 @@ export function createChartActors({ adapter, enforcement, inOrder, storage, deci
       if (signal.aborted) return undefined;
       await writer.write(input.record);
       return undefined;
-    }),
-    clearDecision: fromPromise<ClearOutput, Pick<WriteInput, 'record'>>(({ input }) => writer.clear(input.record)),
+    },
+    clearDecision: ({ input }) => writer.clear(input.record),
   };
 }

@@ -1,8 +1,9 @@
-import { createActor, waitFor, type Actor } from 'xstate';
-import { consentMachine, decisionProblem } from '../machines/consent.machine.js';
+import { waitFor, type Actor } from 'xstate';
+import { decisionProblem, type consentMachine } from '../machines/consent.machine.js';
 import { selectAwaitingDecision, selectBootCap, selectBooted, selectDecision, selectHoldCap, selectHolding, selectQuiescent, selectStarted, selectStatus, type ConsentStatus } from '../machines/consent.selectors.js';
 import type { ConsentLevel } from '../machines/levels.js';
 import { createChartActors } from './chart-actors.js';
+import { createConsentChart } from './create-consent-chart.js';
 import { createTabSync } from './tab-sync.js';
 import { ConsentError } from './consent-error.js';
 import { resolveConsentOptions, type ConsentTrackerOptions } from './consent-options.js';
@@ -101,7 +102,7 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   // Tabs on one storage: a decision in one reaches the others (docs/design.md, "Tabs in step").
   const tabs = adapter.syncsTabs ? createTabSync({ name: storageKey, decisionKey, rules, receive: (decision) => chart.actor?.send(decision) }) : undefined;
   const actors = createChartActors({ adapter: adapter as never, enforcement, inOrder, storage, decisionKey, rules, storageTimeoutMs, report, ...(tabs && { announce: tabs.post }) });
-  const actor = createActor(consentMachine.provide({ actors }), { input: config, ...(config.inspect && { inspect: config.inspect }), ...(config.clock && { clock: config.clock }) });
+  const actor = createConsentChart(actors, { input: config, ...(config.inspect && { inspect: config.inspect }), ...(config.clock && { clock: config.clock }) });
   chart.actor = actor;
   actor.subscribe((snapshot) => {
     const { target, enforced } = snapshot.context;

@@ -46,6 +46,15 @@ describe.each(HARNESSES)('booting with the $name adapter', (harness) => {
     expect(app.consent.stats().gate).toMatchObject({ held: 1, released: 1, dropped: 0 });
   });
 
+  it('two consent trackers at once share the chart built once, and each boots from its own storage', async () => {
+    const first = apps.launch(harness, { device: onDevice(storedDecision('full')) });
+    const second = apps.launch(harness, { device: onDevice(storedDecision('session-only')) });
+    // Building the machine per tracker (its states and transitions) cost more than the rest of its creation.
+    expect(first.consent.actor.logic).toBe(second.consent.actor.logic);
+    await Promise.all([first.consent.ready, second.consent.ready]);
+    expect([first.consent.getLevel(), second.consent.getLevel()]).toEqual(['full', 'session-only']);
+  });
+
   it('first launch: track, setLevel(off), track sends nothing, and counts both as dropped', async () => {
     const device = onDevice();
     const app = apps.launch(harness, { device });
