@@ -106,7 +106,7 @@ export async function runSoak(harness: AdapterHarness, collector: Collector, set
   } catch (error) {
     progress();
     const cause = (error as Error).cause;
-    throw new Error(`The soak failed with the ${harness.name} adapter. Replay: npm run soak -- --adapters ${harness.name} --runs ${settings.runs} --seed ${settings.seed}\n${String(error)}\n${cause instanceof Error ? cause.message : String(cause)}`, { cause: error });
+    throw new Error(`The soak failed with the ${harness.name} adapter. Replay: npm run soak -- --adapters ${harness.name} --runs ${settings.runs} --seed ${settings.seed} --shards 1\n${String(error)}\n${cause instanceof Error ? cause.message : String(cause)}`, { cause: error });
   } finally {
     quiet();
     vi.useRealTimers();
