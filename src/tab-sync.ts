@@ -38,7 +38,9 @@ export function createTabSync(options: { readonly name: string; readonly decisio
   }
   const target = (globalThis as { addEventListener?: (type: string, listener: (event: { key: string | null; newValue: string | null }) => void) => void; removeEventListener?: (type: string, listener: unknown) => void });
   const onStorage = (event: { key: string | null; newValue: string | null }) => {
-    if (event.key === decisionKey) deliver(event.newValue, undefined, true);
+    // A removal is no decision (a reset is stored as one): it is a write that failed being cleared
+    // and retried. Read as a reset, it would lift a withdrawal below the undecided level.
+    if (event.key === decisionKey && event.newValue !== null) deliver(event.newValue, undefined, true);
   };
   target.addEventListener?.('storage', onStorage);
   return {

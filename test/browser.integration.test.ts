@@ -274,6 +274,15 @@ describe('the browser adapter, further', () => {
     expect(findLeaks([view as CollectedEvent], 'none')).toEqual([]);
   });
 
+  it("another tab's removal of the stored decision (its write failed, and is retried) is no decision here: a withdrawal holds", async () => {
+    const consent = loadPage();
+    await consent.ready;
+    await consent.setLevel('off', 'banner');
+    window.dispatchEvent(new StorageEvent('storage', { key: 'consent-tracker.decision', newValue: null }));
+    // Read as a reset, it would have sent the chart to the undecided level, none, above off.
+    expect(consent.getStatus()).toMatchObject({ phase: 'active', level: 'off', target: 'off', record: { level: 'off' } });
+  });
+
   it('a decision another tab stored reaches this one through the storage event when no message does', async () => {
     const consent = loadPage();
     await consent.ready;
