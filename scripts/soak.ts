@@ -1,9 +1,13 @@
 /**
  * `npm run soak -- --runs 100000 --seed S [--adapters tracker-core,react-native,browser] [--shards N]`:
- * the soak of test/soak/ run long. Each adapter's runs are split into `N` shards (default: one per
- * core), shard k drawing its runs from seed S + k; the shards run as vitest processes of their
- * own, as many at a time as there are cores, the slowest adapter first. Prints progress, the time
- * each shard and the whole took, and on a failure the command that replays the failing shard.
+ * the soak of test/soak/ run long. Each adapter's runs are split into shards of at most
+ * `--shard-runs` runs (2,500), and at least `N` (default: one per core), shard k drawing its runs
+ * from seed S + k. The shards run as vitest processes of their own, as many at a time as there are
+ * cores, the slowest adapter first. A process's heap grows with its runs (the browser tracker
+ * keeps every tracker a page load made, and jsdom is one page for all of them), and its garbage
+ * collection slows with it: a new process per shard keeps each run as fast as the first. Prints
+ * progress, the time each shard and the whole took, and on a failure the command that replays
+ * the failing shard.
  */
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -25,16 +29,19 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     adapters: { type: 'string', default: ADAPTERS.join(',') },
     shards: { type: 'string', default: String(availableParallelism()) },
+    'shard-runs': { type: 'string', default: '2500' },
+    /** Each shard prints a line every this many runs (default: only when it ends). */
     progress: { type: 'string' },
   },
 });
 const runs = Number(values.runs);
-const shards = Number(values.shards);
+const shardRuns = Number(values['shard-runs']);
+const shards = Math.min(runs, Math.max(Number(values.shards), Math.ceil(runs / shardRuns)));
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
 const adapters = (values.adapters ?? '').split(',');
 const unknown = adapters.filter((a) => !(ADAPTERS as readonly string[]).includes(a));
-if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(seed) || !Number.isInteger(shards) || shards < 1 || unknown.length > 0) {
-  console.error(`usage: npm run soak -- --runs N --seed S [--adapters ${ADAPTERS.join(',')}] [--shards N]${unknown.length > 0 ? `\nunknown adapter: ${unknown.join(', ')}` : ''}`);
+if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(seed) || !Number.isInteger(shards) || shards < 1 || !Number.isInteger(shardRuns) || shardRuns < 1 || unknown.length > 0) {
+  console.error(`usage: npm run soak -- --runs N --seed S [--adapters ${ADAPTERS.join(',')}] [--shards N] [--shard-runs N]${unknown.length > 0 ? `\nunknown adapter: ${unknown.join(', ')}` : ''}`);
   process.exit(2);
 }
 
@@ -42,25 +49,30 @@ if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(seed) || !Number.is
 function planShards(): Shard[] {
   const ordered = ADAPTERS.filter((a) => adapters.includes(a));
   return ordered.flatMap((adapter) =>
-    Array.from({ length: Math.min(shards, runs) }, (_, index) => {
-      const count = Math.min(shards, runs);
-      return { adapter, index, runs: Math.floor(runs / count) + (index < runs % count ? 1 : 0), seed: seed + index };
-    }),
+    Array.from({ length: shards }, (_, index) => ({ adapter, index, runs: Math.floor(runs / shards) + (index < runs % shards ? 1 : 0), seed: seed + index })),
   );
 }
 
+let shardsDone = 0;
+
 /** Runs one shard in a vitest process of its own; resolves with whether it passed. */
-function runShard(shard: Shard): Promise<boolean> {
+function runShard(shard: Shard, of: number): Promise<boolean> {
   const started = performance.now();
-  const progress = values.progress ?? String(Math.max(100, Math.round(shard.runs / 10)));
   const vitest = spawn('npx', ['vitest', 'run', '--project', 'main', '--reporter=dot', `test/soak.${shard.adapter}.test.ts`], {
-    stdio: 'inherit',
-    env: { ...process.env, SOAK_RUNS: String(shard.runs), SOAK_SEED: String(shard.seed), SOAK_PROGRESS: progress },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SOAK_RUNS: String(shard.runs), SOAK_SEED: String(shard.seed), SOAK_PROGRESS: values.progress ?? '0' },
   });
+  // A shard's own output (vitest's, the progress lines) is shown as it comes only when asked for; a failing shard's always.
+  let output = '';
+  for (const stream of [vitest.stdout, vitest.stderr]) {
+    stream.on('data', (chunk: Buffer) => (values.progress === undefined ? (output += chunk.toString()) : process.stdout.write(chunk)));
+  }
   return new Promise((resolve) => {
     vitest.on('exit', (code) => {
+      if (code !== 0) process.stdout.write(output);
       const minutes = (performance.now() - started) / 60_000;
-      console.log(`soak ${shard.adapter}, shard ${shard.index + 1}: ${code === 0 ? 'passed' : 'FAILED'}, ${shard.runs} runs in ${minutes.toFixed(1)} min (replay: npm run soak -- --adapters ${shard.adapter} --runs ${shard.runs} --seed ${shard.seed} --shards 1)`);
+      shardsDone += 1;
+      console.log(`soak ${shard.adapter}, shard ${shard.index + 1} (${shardsDone}/${of} done): ${code === 0 ? 'passed' : 'FAILED'}, ${shard.runs} runs in ${minutes.toFixed(1)} min (replay: npm run soak -- --adapters ${shard.adapter} --runs ${shard.runs} --seed ${shard.seed} --shards 1)`);
       resolve(code === 0);
     });
   });
@@ -71,7 +83,7 @@ async function runAll(plan: Shard[], slots: number): Promise<boolean> {
   const queue = [...plan];
   let passed = true;
   const worker = async () => {
-    for (let shard = queue.shift(); shard !== undefined; shard = queue.shift()) passed = (await runShard(shard)) && passed;
+    for (let shard = queue.shift(); shard !== undefined; shard = queue.shift()) passed = (await runShard(shard, plan.length)) && passed;
   };
   await Promise.all(Array.from({ length: Math.min(slots, plan.length) }, worker));
   return passed;
