@@ -3,7 +3,7 @@
  * the soak of test/soak/ run long. Each adapter's runs are split into shards of at most
  * `--shard-runs` runs (2,500), and at least `N` (default: one per core), shard k drawing its runs
  * from seed S + k. The shards run as vitest processes of their own, as many at a time as there are
- * cores, the slowest adapter first. A process's heap grows with its runs (the browser tracker
+ * cores, the adapters in turns. A process's heap grows with its runs (the browser tracker
  * keeps every tracker a page load made, and jsdom is one page for all of them), and its garbage
  * collection slows with it: a new process per shard keeps each run as fast as the first. Prints
  * progress, the time each shard and the whole took, and on a failure the command that replays
@@ -45,11 +45,11 @@ if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(seed) || !Number.is
   process.exit(2);
 }
 
-/** Each adapter's runs in `shards` parts, the slowest adapter's first. */
+/** Each adapter's runs in `shards` parts, taken in turns (the slowest adapter's first), so that a soak cut short has run every adapter alike. */
 function planShards(): Shard[] {
   const ordered = ADAPTERS.filter((a) => adapters.includes(a));
-  return ordered.flatMap((adapter) =>
-    Array.from({ length: shards }, (_, index) => ({ adapter, index, runs: Math.floor(runs / shards) + (index < runs % shards ? 1 : 0), seed: seed + index })),
+  return Array.from({ length: shards }, (_, index) => index).flatMap((index) =>
+    ordered.map((adapter) => ({ adapter, index, runs: Math.floor(runs / shards) + (index < runs % shards ? 1 : 0), seed: seed + index })),
   );
 }
 
