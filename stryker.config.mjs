@@ -12,6 +12,7 @@ export default {
   coverageAnalysis: 'perTest',
   mutate: (process.env.MUTATE ?? 'machines/levels.ts').split(','),
   concurrency: Number(process.env.MUTATION_CONCURRENCY ?? 2),
+  ignoreStatic: process.env.MUTATION_IGNORE_STATIC === '1',
   reporters: ['clear-text', 'progress', 'json'],
   jsonReporter: { fileName: `reports/mutation/${process.env.MUTATION_REPORT ?? process.env.MUTATION_GROUP ?? 'levels-and-codec'}.json` },
   // Runs side by side need temp dirs of their own.
