@@ -72,6 +72,20 @@ export class RunRecord {
     this.enforced = level;
   }
 
+  /**
+   * A decision is made (`setLevel`, or a reset to the undecided level, none), in force or not, and
+   * while booting too: what was tracked before is held to it from now on. A grant comes into
+   * force through the chart ({@link enforce}); a withdrawal from full starts a new period.
+   */
+  decided(level: ConsentLevel): void {
+    for (const [action, lowest] of this.lowestSince) this.lowestSince.set(action, minLevel(lowest, level));
+    for (const [action, lowest] of this.lowestEver) this.lowestEver.set(action, minLevel(lowest, level));
+    if (level !== 'full' && this.enforced === 'full') {
+      this.period += 1;
+      this.enforced = level;
+    }
+  }
+
   /** The source of the next `setLevel`: it numbers the decision, so that its stored record can be told apart. */
   decide(): string {
     this.decisions += 1;

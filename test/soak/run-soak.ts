@@ -7,8 +7,8 @@ import { soakRun } from './soak-run.js';
 import { emptyTally, type SoakTally } from './soak-tally.js';
 
 /**
- * Sequences replayed first in every soak: each once broke the library (named after what it
- * caught), and one that the re-link check needs.
+ * Sequences replayed first in every soak: each once broke the library or the soak's own checks
+ * (named after what it caught), and one that the re-link check needs.
  */
 export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonly SoakCommand[] }> = [
   {
@@ -50,6 +50,10 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
   {
     caught: 'a withdrawal below the undecided level whose write and removal hung, then landed in that order, left no decision stored: after a kill the next start sent the queue at the undecided level',
     commands: [{ kind: 'collector', fault: { kind: 'drop' } }, { kind: 'kill', atAwait: 12 }, { kind: 'track' }, { kind: 'flush' }, { kind: 'storage', fault: 'hang', calls: 'all' }, { kind: 'set', level: 'off', settle: true }],
+  },
+  {
+    caught: "the soak's own record: a withdrawal made before the run's first decision was in force was not taken as a decision, so an event it dropped looked let through and lost (and a send above it would not have been a leak)",
+    commands: [{ kind: 'storage', fault: 'hang', calls: 'writes' }, { kind: 'restart' }, { kind: 'track' }, { kind: 'regrant', via: 'off' }],
   },
 ];
 

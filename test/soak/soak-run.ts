@@ -110,20 +110,25 @@ async function step(d: SoakDevice, command: SoakCommand): Promise<void> {
   switch (command.kind) {
     case 'set':
       d.changes.push(consent.setLevel(command.level, d.record.decide()).catch(() => undefined));
+      d.record.decided(command.level);
       if (command.settle) await d.settleChanges();
       return;
     case 'reset':
       d.record.reset();
       d.changes.push(consent.reset().catch(() => undefined));
+      d.record.decided('none');
       return;
     case 'retry':
       d.changes.push(consent.retry().catch(() => undefined));
       return;
-    case 'regrant':
+    case 'regrant': {
       await d.settleChanges();
-      await d.run(consent.setLevel(command.via, d.record.decide()).catch(() => undefined));
+      const withdrawal = consent.setLevel(command.via, d.record.decide()).catch(() => undefined);
+      d.record.decided(command.via);
+      await d.run(withdrawal);
       await d.run(consent.setLevel('full', d.record.decide()).catch(() => undefined));
       return;
+    }
     case 'track':
       d.harness.track(consent.tracker, d.record.track(consent.getLevel()));
       return;
@@ -168,7 +173,11 @@ async function finish(d: SoakDevice): Promise<void> {
   await d.restart();
   const { consent, control } = d.current.app;
   // A stored decision that cannot be read (a clock set back makes it one from the future) is asked again.
-  if (selectAwaitingDecision(consent.actor.getSnapshot())) await d.run(consent.setLevel('none', d.record.decide()).catch(() => undefined));
+  if (selectAwaitingDecision(consent.actor.getSnapshot())) {
+    const answer = consent.setLevel('none', d.record.decide()).catch(() => undefined);
+    d.record.decided('none');
+    await d.run(answer);
+  }
   const idle = () => !d.network.onIo() && selectOutcome(consent.actor.getSnapshot()) !== 'pending' && selectQuiescent(consent.actor.getSnapshot());
   // A slot left by a kill is free once its lease lapses (30 s), and one that could not be read is
   // read again: the renewals (every 10 s) take them over.
