@@ -54,6 +54,18 @@ function planShards(): Shard[] {
 }
 
 let shardsDone = 0;
+/** Per adapter: the runs its shards made, and the processor time they took. */
+const cpuByAdapter = new Map<string, { runs: number; cpuSeconds: number }>();
+
+/** The `soak-summary` line a shard prints as it ends: its runs and the processor time they took. */
+function readSummary(adapter: string, output: string): string {
+  const match = /soak-summary (\{.*\})/.exec(output);
+  if (match?.[1] === undefined) return '';
+  const { runs: done, cpuSeconds } = JSON.parse(match[1]) as { runs: number; cpuSeconds: number };
+  const total = cpuByAdapter.get(adapter) ?? { runs: 0, cpuSeconds: 0 };
+  cpuByAdapter.set(adapter, { runs: total.runs + done, cpuSeconds: total.cpuSeconds + cpuSeconds });
+  return `, ${((1000 * cpuSeconds) / Math.max(1, done)).toFixed(1)} ms of processor a run`;
+}
 
 /** Runs one shard in a vitest process of its own; resolves with whether it passed. */
 function runShard(shard: Shard, of: number): Promise<boolean> {
@@ -65,14 +77,17 @@ function runShard(shard: Shard, of: number): Promise<boolean> {
   // A shard's own output (vitest's, the progress lines) is shown as it comes only when asked for; a failing shard's always.
   let output = '';
   for (const stream of [vitest.stdout, vitest.stderr]) {
-    stream.on('data', (chunk: Buffer) => (values.progress === undefined ? (output += chunk.toString()) : process.stdout.write(chunk)));
+    stream.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (values.progress !== undefined) process.stdout.write(chunk);
+    });
   }
   return new Promise((resolve) => {
     vitest.on('exit', (code) => {
       if (code !== 0) process.stdout.write(output);
       const minutes = (performance.now() - started) / 60_000;
       shardsDone += 1;
-      console.log(`soak ${shard.adapter}, shard ${shard.index + 1} (${shardsDone}/${of} done): ${code === 0 ? 'passed' : 'FAILED'}, ${shard.runs} runs in ${minutes.toFixed(1)} min (replay: npm run soak -- --adapters ${shard.adapter} --runs ${shard.runs} --seed ${shard.seed} --shards 1)`);
+      console.log(`soak ${shard.adapter}, shard ${shard.index + 1} (${shardsDone}/${of} done): ${code === 0 ? 'passed' : 'FAILED'}, ${shard.runs} runs in ${minutes.toFixed(1)} min${readSummary(shard.adapter, output)} (replay: npm run soak -- --adapters ${shard.adapter} --runs ${shard.runs} --seed ${shard.seed} --shards 1)`);
       resolve(code === 0);
     });
   });
@@ -94,4 +109,11 @@ console.log(`soak: ${runs} runs per adapter (${adapters.join(', ')}), seed ${see
 const started = performance.now();
 const passed = await runAll(plan, availableParallelism());
 console.log(`soak: ${passed ? 'passed' : 'FAILED'} in ${((performance.now() - started) / 60_000).toFixed(1)} min (seed ${seed})`);
+// What the runs cost in processor time, and so how long they take on this many cores with nothing else running.
+let cpuSeconds = 0;
+for (const [adapter, total] of cpuByAdapter) {
+  cpuSeconds += total.cpuSeconds;
+  console.log(`soak ${adapter}: ${total.runs} runs, ${((1000 * total.cpuSeconds) / Math.max(1, total.runs)).toFixed(1)} ms of processor a run, ${(total.cpuSeconds / 60).toFixed(1)} min in all`);
+}
+console.log(`soak: ${(cpuSeconds / 60).toFixed(1)} min of processor in all: ${(cpuSeconds / 60 / availableParallelism()).toFixed(1)} min on ${availableParallelism()} cores with nothing else running`);
 process.exit(passed ? 0 : 1);
