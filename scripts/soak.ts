@@ -115,5 +115,5 @@ for (const [adapter, total] of cpuByAdapter) {
   cpuSeconds += total.cpuSeconds;
   console.log(`soak ${adapter}: ${total.runs} runs, ${((1000 * total.cpuSeconds) / Math.max(1, total.runs)).toFixed(1)} ms of processor a run, ${(total.cpuSeconds / 60).toFixed(1)} min in all`);
 }
-console.log(`soak: ${(cpuSeconds / 60).toFixed(1)} min of processor in all: ${(cpuSeconds / 60 / availableParallelism()).toFixed(1)} min on ${availableParallelism()} cores with nothing else running`);
+console.log(`soak: ${(cpuSeconds / 60).toFixed(1)} min of processor in all: ${(cpuSeconds / 60 / availableParallelism()).toFixed(1)} min on ${availableParallelism()} cores with nothing else running, the shards spread over them`);
 process.exit(passed ? 0 : 1);

@@ -34,6 +34,8 @@ export class RunRecord {
   private latestReset = 0;
   /** Per action tracked at full: the identity period it was tracked in (a withdrawal from full starts the next). */
   readonly periodOf = new Map<string, number>();
+  /** Per decision (by its number): the period it was made in. */
+  private readonly periodOfDecision = new Map<number, number>();
   /** Per request sent: each action's lowest level from its capture to that send. */
   readonly levelsAtSend = new Map<number, Map<string, ConsentLevel>>();
   /** Ids that may arrive twice, or arrive and be counted: stored when a restart or kill came, or in flight when stop() stopped waiting. */
@@ -45,6 +47,8 @@ export class RunRecord {
   storageFailed = false;
   private period = 0;
   private enforced: ConsentLevel | undefined;
+  /** The period in which the decision storage holds now, a grant of full, was made (`undefined`: storage holds no full). */
+  private storedFullPeriod: number | undefined;
 
   constructor(readonly runId: string) {}
 
@@ -89,6 +93,7 @@ export class RunRecord {
   /** The source of the next `setLevel`: it numbers the decision, so that its stored record can be told apart. */
   decide(): string {
     this.decisions += 1;
+    this.periodOfDecision.set(this.decisions, this.period);
     return `soak-${this.decisions}`;
   }
 
@@ -107,6 +112,7 @@ export class RunRecord {
     const decided = reset === true ? 'none' : level;
     const number = reset === true ? this.latestReset : Number(/^soak-(\d+)$/.exec(source ?? '')?.[1] ?? Number.POSITIVE_INFINITY);
     if (decided === undefined) return;
+    this.storedFullPeriod = decided === 'full' ? Math.min(this.period, this.periodOfDecision.get(number) ?? this.period) : undefined;
     for (const [action, before] of this.decisionsBefore) {
       if (before >= number) continue;
       this.lowestStored.set(action, minLevel(this.lowestStored.get(action) ?? decided, decided));
@@ -122,7 +128,11 @@ export class RunRecord {
   launched(launch: Launch, forgetUnstored: boolean): void {
     this.launches.push(launch);
     this.enforced = undefined;
-    if (forgetUnstored) for (const [action, lowest] of this.lowestStored) this.lowestSince.set(action, lowest);
+    if (!forgetUnstored) return;
+    for (const [action, lowest] of this.lowestStored) this.lowestSince.set(action, lowest);
+    // A withdrawal from a stored full that never reached storage is gone with it (the limit
+    // docs/lifecycle.md states): the new launch starts at that full, with its identity, in its period.
+    if (this.storedFullPeriod !== undefined) this.period = this.storedFullPeriod;
   }
 
   /** A request leaves with these actions, numbered `send`. */

@@ -55,6 +55,10 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     caught: "the soak's own record: a withdrawal made before the run's first decision was in force was not taken as a decision, so an event it dropped looked let through and lost (and a send above it would not have been a leak)",
     commands: [{ kind: 'storage', fault: 'hang', calls: 'writes' }, { kind: 'restart' }, { kind: 'track' }, { kind: 'regrant', via: 'off' }],
   },
+  {
+    caught: "the soak's own record: a withdrawal storage refused (every write and removal), which the next start cannot know of, still split the identity periods, so the next start's full looked like a re-link",
+    commands: [{ kind: 'regrant', via: 'off' }, { kind: 'track' }, { kind: 'wait', ms: 50 }, { kind: 'storage', fault: 'throw', calls: 'writes' }, { kind: 'set', level: 'off', settle: false }, { kind: 'restart' }, { kind: 'track' }, { kind: 'regrant', via: 'off' }],
+  },
 ];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */
