@@ -161,6 +161,26 @@ describe('stop() while a withdrawal’s clean-up waits on AsyncStorage, with the
   });
 });
 
+describe('stop() while the React Native tracker is still being created', () => {
+  it('leaves the tracker of a consent tracker started after it on the same device working: its events are sent', async () => {
+    const device = reactNativeHarness.device();
+    const faults = faultyStorage(device.storage);
+    // The tracker is created once its stored session is read: that read waits.
+    const creating = faults.stall((call) => call.op === 'getItem' && call.key === `snowplow_${device.namespace}_session`);
+    const first = apps.launch(reactNativeHarness, { device, options: { storage: faults.storage, storageTimeoutMs: 50, onError: () => undefined } });
+    await expect.poll(creating.started).toBe(true);
+    await first.consent.stop();
+    const second = apps.launch(reactNativeHarness, { device, options: { storage: faults.storage, onError: () => undefined } });
+    // Both trackers come to exist now, on the same namespace; the first's stop() ends its work after that.
+    creating.release();
+    await second.consent.ready;
+    await second.consent.setLevel('full', 'banner');
+    second.track('after-the-first-stopped');
+    const [event] = await collector.current.waitForEvents(1);
+    expect(event?.payload.se_ac).toBe('after-the-first-stopped');
+  });
+});
+
 describe.each(HARNESSES)('stop() with a queue that is not stored, with the $name adapter', (harness) => {
   it('counts what is still queued (its stored copy could not be read) as dropped (stopped)', async () => {
     const device = harness.device();

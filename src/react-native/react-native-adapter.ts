@@ -1,5 +1,5 @@
 import DefaultAsyncStorage from '@react-native-async-storage/async-storage';
-import { newTracker, removeTracker, type ReactNativeTracker } from '@snowplow/react-native-tracker';
+import { getTracker, newTracker, removeTracker, type ReactNativeTracker } from '@snowplow/react-native-tracker';
 import type { CorePlugin } from '@snowplow/tracker-core';
 import type { ConsentAdapter } from '../consent-adapter.js';
 import { ConsentError, describe } from '../consent-error.js';
@@ -239,8 +239,12 @@ export function reactNativeAdapter(options: ReactNativeAdapterOptions): ConsentA
       await (await creation)?.flush();
     },
     async stop() {
-      // The emitter cannot be stopped (the enforcement points stop sending): the namespace is freed.
-      if (await creation) removeTracker(namespace);
+      // The emitter cannot be stopped (the enforcement points stop sending): the namespace is freed,
+      // if it still names this tracker. A creation that ended late (stop() no longer waiting) may
+      // find a later consent tracker's tracker there: removing that one would deactivate it, and
+      // its events would go nowhere, uncounted.
+      const tracker = await creation;
+      if (tracker && getTracker(namespace) === tracker) removeTracker(namespace);
     },
     replay(tracker, method, args, timestamp, level) {
       const call = (tracker as unknown as Record<string, unknown>)[method];

@@ -59,6 +59,10 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     caught: "the soak's own record: a withdrawal storage refused (every write and removal), which the next start cannot know of, still split the identity periods, so the next start's full looked like a re-link",
     commands: [{ kind: 'regrant', via: 'off' }, { kind: 'track' }, { kind: 'wait', ms: 50 }, { kind: 'storage', fault: 'throw', calls: 'writes' }, { kind: 'set', level: 'off', settle: false }, { kind: 'restart' }, { kind: 'track' }, { kind: 'regrant', via: 'off' }],
   },
+  {
+    caught: "a stop() that stopped waiting for its React Native tracker's creation removed, once the creation ended, the tracker of the next launch on the same namespace: its events went nowhere, uncounted",
+    commands: [{ kind: 'storage', fault: 'hang', calls: 'reads' }, { kind: 'restart' }, { kind: 'restart' }, { kind: 'retry' }, { kind: 'track' }],
+  },
 ];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */
