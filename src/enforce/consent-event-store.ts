@@ -757,8 +757,12 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     storeLowered: async () => {
       await ready;
       if (context.awaitingDecision()) return;
-      if (lowerTo(context.readLevel())) schedulePersist();
-      await writesDone();
+      const level = context.readLevel();
+      if (lowerTo(level)) schedulePersist();
+      // The slots of other instances (one killed may still hold its events) learn of it too, within
+      // the storage timeout; a floor not recorded by then stays pending (tried at each renewal).
+      const floorRecorded = level === 'full' ? undefined : withTimeout(recordFloor(level), storageTimeoutMs, 'recording the floor').catch(() => undefined);
+      await Promise.all([writesDone(), floorRecorded]);
     },
     holds: (eventId) => byId.has(eventId) || inLimbo.has(eventId),
     droppedBefore(eventId) {

@@ -63,6 +63,10 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     caught: "a stop() that stopped waiting for its React Native tracker's creation removed, once the creation ended, the tracker of the next launch on the same namespace: its events went nowhere, uncounted",
     commands: [{ kind: 'storage', fault: 'hang', calls: 'reads' }, { kind: 'restart' }, { kind: 'restart' }, { kind: 'retry' }, { kind: 'track' }],
   },
+  {
+    caught: "a grant right after a withdrawal was stored before the withdrawal reached a killed instance's slot: a kill between let that slot's events out at their old level",
+    commands: [{ kind: 'track' }, { kind: 'kill', atAwait: 5 }, { kind: 'track' }, { kind: 'regrant', via: 'off' }, { kind: 'set', level: 'off', settle: false }, { kind: 'kill', atAwait: 3 }, { kind: 'reset' }, { kind: 'track' }],
+  },
 ];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */
