@@ -564,6 +564,7 @@ describe('an event queued at full before a withdrawal whose rewrite of the store
     const segment = JSON.parse(storage.entries.get(`${QUEUE}.events.0`) ?? '[]') as Array<Record<string, unknown>>;
     expect(segment[0]).toHaveProperty('identity', 'own');
     delete segment[1]?.identity;
+    segment.push({ ...segment[0], payload: { ...(segment[0]?.payload as object), eid: 'odd-marker' }, identity: 5 });
     await first.setLevel('none');
     await first.setLevel('full');
     await first.enforcement.stop();
@@ -576,6 +577,7 @@ describe('an event queued at full before a withdrawal whose rewrite of the store
     expect(next.drops.map((d) => [d.reason, d.eventId, d.detail])).toEqual([
       ['forgotten', 'with-marker', 'queued at full before a withdrawal: its identity was withdrawn'],
       ['forgotten', 'without-marker', 'queued at full before a withdrawal: its identity was withdrawn'],
+      ['forgotten', 'odd-marker', 'queued at full before a withdrawal: its identity was withdrawn'],
     ]);
     expect(await next.store.count()).toBe(0);
     expect(storedIds(storage.entries)).toEqual([]);
@@ -768,5 +770,766 @@ describe('writes of the stored queue', () => {
     expect(await t.enforcement.eventStore.count()).toBe(4);
     expect(storedActions(faults.entries, `${QUEUE}.3`)).toEqual(['s3-a', 's3-b']);
     expect(leaseOf(faults.entries, `${QUEUE}.3`)).toBeNull();
+  });
+});
+
+/** Every drop as `[reason, where, eventId, detail]`. */
+const dropped = (drops: readonly DroppedEvent[]) => drops.map((d) => [d.reason, d.where, d.eventId, d.detail]);
+
+/** Puts a queue in `slot` as an instance that stopped (its slot released) would have left it. */
+function leaveQueueIn(entries: Map<string, string>, slot: string, events: unknown[]) {
+  entries.set(slot, JSON.stringify({ version: 2, segments: [0], loose: [] }));
+  entries.set(`${slot}.events.0`, JSON.stringify(events));
+}
+
+/** A structured event with no event id (`eid` absent), or with one that is not a string. */
+function eventWithId(eid: unknown, action = 'no-id') {
+  const rest: Record<string, unknown> = plainEvent('x', action);
+  delete rest.eid;
+  return (eid === undefined ? rest : { ...rest, eid }) as ReturnType<typeof plainEvent>;
+}
+
+describe('drops the queue makes are reported as its own', () => {
+  it('an event a downgrade forbids, at rest: counted at once, by the event store, with the reason the sanitiser gave', async () => {
+    const t = enforcementWith();
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.setLevel('off');
+    expect(dropped(t.drops)).toEqual([['off', 'eventStore', 'e1', "queued event: nothing is sent at 'off'"]]);
+  });
+
+  it('one dropped while in flight and never settled: counted by the event store at the next batch', async () => {
+    const t = enforcementWith();
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.handOut();
+    await t.setLevel('off');
+    await t.handOut();
+    expect(dropped(t.drops)).toEqual([['off', 'eventStore', 'e1', "queued event: nothing is sent at 'off'"]]);
+  });
+
+  it('overflow, a refusal and a stop are the event store\'s too', async () => {
+    const t = enforcementWith({ maxQueueSize: 2 });
+    for (const id of ['e1', 'e2', 'e3']) await t.store.add({ payload: plainEvent(id) });
+    await t.handOut();
+    t.store.settle('e2', 'failed', 400);
+    await t.store.removeHead(1);
+    await t.enforcement.stop();
+    expect(dropped(t.drops)).toEqual([
+      ['overflow', 'eventStore', 'e1', 'the queue holds at most 2 events; the oldest was dropped'],
+      ['rejected', 'eventStore', 'e2', 'the collector refused it with HTTP 400, which the emitter does not retry'],
+      ['stopped', 'eventStore', 'e3', 'still queued when the consent tracker stopped, in a queue that is not stored'],
+    ]);
+  });
+
+  it('an event tracked at a level that forbids it is counted by the event store', async () => {
+    const t = enforcementWith({ initial: 'off' });
+    expect(await t.store.add({ payload: plainEvent('e1') })).toBe(0);
+    expect(dropped(t.drops)).toEqual([['off', 'eventStore', 'e1', "nothing is sent at 'off'"]]);
+  });
+});
+
+describe('payloads without an event id', () => {
+  it('one dropped while the emitter sends it is counted at once: nothing could settle it', async () => {
+    for (const eid of [undefined, 42]) {
+      const t = enforcementWith();
+      await t.store.add({ payload: eventWithId(eid) });
+      expect(await t.handOut()).toEqual([String(eid)]);
+      await t.setLevel('off');
+      expect(dropped(t.drops), String(eid)).toEqual([['off', 'eventStore', undefined, "queued event: nothing is sent at 'off'"]]);
+    }
+  });
+
+  it('one dropped takes no place among the 10,000 ids remembered', async () => {
+    const t = enforcementWith({ maxQueueSize: 1 });
+    for (let i = 1; i <= 10_000; i++) await t.store.add({ payload: plainEvent(`e${i}`) });
+    await t.store.add({ payload: eventWithId(undefined) });
+    await t.store.add({ payload: plainEvent('last') });
+    expect(t.enforcement.stats().dropped.overflow).toBe(10_001);
+    expect(t.store.droppedBefore('e1')).toBe(true);
+  });
+});
+
+describe('an event id queued twice', () => {
+  it('removing the first copy leaves the second known by its id', async () => {
+    const t = enforcementWith({ initial: 'full' });
+    await t.store.add({ payload: plainEvent('dup', 'first') });
+    await t.store.add({ payload: plainEvent('dup', 'second') });
+    await t.store.removeHead(1);
+    expect(t.store.holds('dup')).toBe(true);
+    expect(t.store.levelsOf('dup')?.payload.se_ac).toBe('second');
+  });
+});
+
+describe('a level change that lowers nothing', () => {
+  it('re-sanitises nothing and touches no storage', async () => {
+    const faults = faultyStorage();
+    const t = enforcementWith({ storage: faults.storage, initial: 'full' });
+    await t.enforcement.ready;
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.persisted();
+    const before = faults.calls.length;
+    await t.enforcement.levelChanged();
+    expect(faults.calls.slice(before)).toEqual([]);
+    await t.setLevel('none');
+    expect(t.enforcement.stats().resanitized).toBe(1);
+    await t.enforcement.levelChanged();
+    await t.enforcement.levelChanged('full');
+    expect(t.enforcement.stats().resanitized).toBe(1);
+    expect(t.store.levelsOf('e1')).toMatchObject({ capturedAt: 'full', allowed: 'none' });
+  });
+
+  it('a batch handed out with no downgrade touches no storage', async () => {
+    const faults = faultyStorage();
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.persisted();
+    const before = faults.calls.length;
+    expect(await t.handOut()).toEqual(['e1']);
+    await t.store.persisted();
+    expect(faults.calls.slice(before)).toEqual([]);
+  });
+
+  it('a downgrade nobody announced, noticed after the last write ended, is stored', async () => {
+    let level: ConsentLevel = 'full';
+    const storage = memoryStorage();
+    const enforcement = createEnforcement({ level: () => level, storage });
+    await enforcement.ready;
+    await enforcement.eventStore.add({ payload: identifiedEvent('e1') });
+    await enforcement.eventStore.persisted();
+    expect(storedQueue(storage.entries)).toContain('user-1');
+    level = 'none';
+    enforcement.eventStore.iterator();
+    await enforcement.eventStore.persisted();
+    expect(storedQueue(storage.entries)).not.toContain('user-1');
+  });
+});
+
+describe('queued events lowered', () => {
+  it('by the policy in force, at the level they were captured at', async () => {
+    const t = enforcementWith({ initial: 'full', policy: { overrides: { none: { removeFields: ['ua'] } } } });
+    await t.store.add({ payload: identifiedEvent('e1') });
+    expect(t.store.levelsOf('e1')?.payload).toHaveProperty('ua');
+    await t.setLevel('none');
+    expect(t.store.levelsOf('e1')?.payload).not.toHaveProperty('ua');
+  });
+});
+
+describe('queues of other instances taken over while running', () => {
+  afterEach(() => vi.useRealTimers());
+  const atFull = (eid: string) => ({ payload: identifiedEvent(eid), svrAnon: false, level: 'full', capturedAt: 'full' });
+
+  it('are lowered to a downgrade followed without being announced', async () => {
+    const storage = memoryStorage();
+    const clock = new SimulatedClock();
+    const t = enforcementWith({ storage, clock, initial: 'full' });
+    await t.enforcement.ready;
+    const setLevelQuietly = (level: ConsentLevel) => void t.setLevel(level);
+    setLevelQuietly('none');
+    t.store.iterator();
+    await t.setLevel('full');
+    leaveQueueIn(storage.entries, `${QUEUE}.2`, [atFull('left')]);
+    clock.increment(LEASE_MS / 3);
+    await expect.poll(() => t.store.count()).toBe(1);
+    expect(t.store.levelsOf('left')?.allowed).toBe('none');
+  });
+
+  it('keep their level when nothing lower was followed since start', async () => {
+    const storage = memoryStorage();
+    const clock = new SimulatedClock();
+    const t = enforcementWith({ storage, clock, initial: 'full' });
+    await t.enforcement.ready;
+    leaveQueueIn(storage.entries, `${QUEUE}.2`, [atFull('left')]);
+    clock.increment(LEASE_MS / 3);
+    await expect.poll(() => t.store.count()).toBe(1);
+    expect(t.store.levelsOf('left')).toMatchObject({ capturedAt: 'full', allowed: 'full' });
+  });
+
+  it('a level followed before the own stored queue was read does not lower them', async () => {
+    const faults = faultyStorage();
+    leaveQueueIn(faults.entries, `${QUEUE}.2`, [atFull('left')]);
+    const read = faults.stall((call) => call.op === 'getItem' && call.key === QUEUE);
+    const t = enforcementWith({ storage: faults.storage, initial: 'none' });
+    await t.store.add({ payload: plainEvent('early') });
+    void t.setLevel('full');
+    read.release();
+    await t.enforcement.ready;
+    expect(t.store.levelsOf('left')).toMatchObject({ capturedAt: 'full', allowed: 'full' });
+  });
+});
+
+describe('the segments of a stored queue as events come and go', () => {
+  const atNone = (eid: string) => ({ payload: plainEvent(eid), svrAnon: true, level: 'none' });
+
+  it('an event queued after a start opens a segment of its own: those read are neither joined nor written again', async () => {
+    const faults = faultyStorage(deviceWith([atNone('a')], [atNone('b')]));
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    await t.store.add({ payload: plainEvent('new') });
+    await t.store.persisted();
+    expect(manifestOf(faults.entries)).toEqual({ version: 2, segments: [0, 1, 2], loose: [] });
+    expect(storedIds(faults.entries)).toEqual(['a', 'b', 'new']);
+    expect(faults.calls.filter((call) => call.op === 'setItem' && !call.key.endsWith('.lease')).map((call) => call.key)).toEqual([QUEUE, `${QUEUE}.events.2`, QUEUE]);
+  });
+
+  it('a segment opened and emptied between two writes gives its number back at once', async () => {
+    const faults = faultyStorage();
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    for (let i = 0; i < 20; i++) await t.store.add({ payload: plainEvent(`e${i}`) });
+    await t.store.persisted();
+    const write = faults.stall((call) => call.op === 'getItem' && call.key === `${QUEUE}.lease`);
+    for (let i = 20; i < 40; i++) await t.store.add({ payload: plainEvent(`e${i}`) });
+    await t.store.removeHead(40);
+    await t.store.add({ payload: plainEvent('e40') });
+    write.release();
+    await t.store.persisted();
+    expect(manifestOf(faults.entries)?.segments).toEqual([1]);
+    expect(storedIds(faults.entries)).toEqual(['e40']);
+  });
+
+  it('a full segment that lost an event to a send keeps the others when the next event opens a new one', async () => {
+    const storage = memoryStorage();
+    const t = enforcementWith({ storage });
+    await t.enforcement.ready;
+    for (let i = 0; i < 20; i++) await t.store.add({ payload: plainEvent(`e${i}`) });
+    await t.store.persisted();
+    await t.store.removeHead(1);
+    await t.store.add({ payload: plainEvent('e20') });
+    await t.store.persisted();
+    expect(storedIds(storage.entries)).toEqual(Array.from({ length: 20 }, (_, i) => `e${i + 1}`));
+  });
+});
+
+describe('the segments of a stored queue as events come and go, after a compaction', () => {
+  const atNone = (eid: string) => ({ payload: plainEvent(eid), svrAnon: true, level: 'none' });
+
+  it('two neighbours that would not fit in one are not joined', async () => {
+    const storage = memoryStorage();
+    const t = enforcementWith({ storage });
+    await t.enforcement.ready;
+    for (let i = 0; i < 25; i++) await t.store.add({ payload: plainEvent(`e${i}`) });
+    await t.store.persisted();
+    await t.store.removeHead(1);
+    await t.store.persisted();
+    expect(manifestOf(storage.entries)?.segments).toEqual([0, 1]);
+    expect(JSON.parse(storage.entries.get(`${QUEUE}.events.0`) ?? '[]')).toHaveLength(19);
+    expect(storedIds(storage.entries)).toEqual(Array.from({ length: 24 }, (_, i) => `e${i + 1}`));
+  });
+
+  it('segments are joined only in the write after a removal, not in later ones', async () => {
+    const storage = deviceWith([atNone('a')], [atNone('b')]);
+    const t = enforcementWith({ storage });
+    await t.enforcement.ready;
+    await t.store.add({ payload: plainEvent('n1') });
+    await t.store.persisted();
+    await t.store.removeHead(1);
+    await t.store.persisted();
+    expect(manifestOf(storage.entries)?.segments).toEqual([1, 2]);
+    await t.store.add({ payload: plainEvent('n2') });
+    await t.store.persisted();
+    expect(manifestOf(storage.entries)?.segments).toEqual([1, 2]);
+    expect(storedIds(storage.entries)).toEqual(['b', 'n1', 'n2']);
+  });
+
+  it('a downgrade rewrites the segment it changed, and nothing else', async () => {
+    const faults = faultyStorage(deviceWith([{ payload: identifiedEvent('e1'), svrAnon: false, level: 'full', capturedAt: 'full' }]));
+    const t = enforcementWith({ storage: faults.storage, initial: 'full' });
+    await t.enforcement.ready;
+    await t.store.persisted();
+    const before = faults.calls.length;
+    await t.setLevel('none');
+    expect(faults.calls.slice(before).filter((call) => call.op !== 'getItem' && call.key.startsWith(QUEUE) && !call.key.endsWith('.lease')).map((call) => call.key)).toEqual([`${QUEUE}.events.0`]);
+    expect(storedQueue(faults.entries)).not.toContain('user-1');
+  });
+});
+
+describe('stored events read at start, further', () => {
+  it('events without an event id are each kept', async () => {
+    const stored = (action: string) => ({ payload: eventWithId(undefined, action), svrAnon: true, level: 'none' });
+    const t = enforcementWith({ storage: deviceWith([stored('first'), stored('second')]) });
+    await t.enforcement.ready;
+    expect((await t.store.getAllPayloads()).map((p) => p.se_ac)).toEqual(['first', 'second']);
+  });
+
+  it('are sanitised again by the policy in force', async () => {
+    const t = enforcementWith({ storage: deviceWith([{ payload: { ...plainEvent('e1'), ua: 'Mozilla/5.0' }, svrAnon: true, level: 'none' }]), policy: { overrides: { none: { removeFields: ['ua'] } } } });
+    await t.enforcement.ready;
+    expect(t.store.levelsOf('e1')?.payload).not.toHaveProperty('ua');
+  });
+
+  it('a drop or an unreadable part is reported as the event store\'s', async () => {
+    const storage = deviceWith([{ payload: plainEvent('bad'), svrAnon: 'yes', level: 'none' }]);
+    storage.entries.set(`${QUEUE}.events.1`, '{broken');
+    storage.entries.set(QUEUE, JSON.stringify({ version: 2, segments: [0, 1], loose: [] }));
+    const t = enforcementWith({ storage });
+    await t.enforcement.ready;
+    expect(dropped(t.drops)).toEqual([
+      ['unreadable-stored', 'eventStore', 'bad', 'a stored event has the wrong shape'],
+      ['unreadable-stored', 'eventStore', undefined, `a segment of the stored event queue under '${QUEUE}' is unreadable; it was discarded`],
+    ]);
+  });
+
+  it('an identity is kept at full only, and only as text', async () => {
+    const storage = deviceWith([
+      { payload: plainEvent('removed'), svrAnon: true, level: 'none' },
+      { payload: plainEvent('lowered'), svrAnon: true, level: 'none', capturedAt: 'full', identity: 'own' },
+    ]);
+    const t = enforcementWith({ storage });
+    await t.enforcement.ready;
+    await t.store.removeHead(1);
+    await t.store.add({ payload: plainEvent('new') });
+    await t.store.persisted();
+    const [lowered] = JSON.parse(storage.entries.get(`${QUEUE}.events.0`) ?? '[]') as Array<Record<string, unknown>>;
+    expect(lowered).toEqual({ payload: plainEvent('lowered'), svrAnon: true, level: 'none', capturedAt: 'full' });
+  });
+});
+
+describe('a queue whose slot was taken over while it ran', () => {
+  it('once it lives in memory, it reports that once and reads no key outside its own', async () => {
+    const faults = faultyStorage();
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    faults.entries.set(`${QUEUE}.lease`, JSON.stringify({ owner: 'someone-else', until: Date.now() + LEASE_MS }));
+    faults.fail((call) => call.op === 'getItem' && call.key.endsWith('.lease') && call.key !== `${QUEUE}.lease`);
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.persisted();
+    await t.store.add({ payload: plainEvent('e2') });
+    await t.store.persisted();
+    expect(reported(t.errors)).toEqual([`STORAGE_FAILED: every queue slot under '${QUEUE}' is in use or cannot be written; this queue lives in memory`]);
+    expect(faults.calls.filter((call) => !call.key.startsWith('consent-tracker.'))).toEqual([]);
+  });
+
+  it('a new slot whose queue cannot be read is given up and left as it is: the queue lives in memory', async () => {
+    const faults = faultyStorage();
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    faults.entries.set(`${QUEUE}.lease`, JSON.stringify({ owner: 'someone-else', until: Date.now() + LEASE_MS }));
+    faults.entries.set(`${QUEUE}.2`, '{"version":2,"segments":[],"loose":[]}');
+    faults.fail((call) => call.op === 'getItem' && call.key === `${QUEUE}.2`);
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.persisted();
+    expect(reported(t.errors)).toEqual([`STORAGE_FAILED: every queue slot under '${QUEUE}' is in use or cannot be written; this queue lives in memory`]);
+    expect(leaseOf(faults.entries, `${QUEUE}.2`)).toBeNull();
+    expect(faults.entries.get(`${QUEUE}.2`)).toBe('{"version":2,"segments":[],"loose":[]}');
+    await t.enforcement.stop();
+    expect(dropped(t.drops)).toEqual([['stopped', 'eventStore', 'e1', 'still queued when the consent tracker stopped, in a queue that is not stored']]);
+  });
+});
+
+describe('the event store stopped', () => {
+  it('stores an event queued after the last write had read its segment', async () => {
+    const faults = faultyStorage();
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    const write = faults.stall((call) => call.op === 'setItem' && call.key === `${QUEUE}.events.0`);
+    await t.store.add({ payload: plainEvent('e1') });
+    await expect.poll(() => write.started()).toBe(true);
+    await t.store.add({ payload: plainEvent('e2') });
+    const stopping = t.store.stop();
+    write.release();
+    await stopping;
+    expect(storedIds(faults.entries)).toEqual(['e1', 'e2']);
+    expect(leaseOf(faults.entries)).toBeNull();
+    expect(t.drops).toEqual([]);
+  });
+
+  it('after a failed write, writes the queue once more: stored, nothing reported, and the slot released', async () => {
+    const faults = faultyStorage();
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    faults.fail((call) => call.op === 'setItem' && call.key === QUEUE);
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.persisted();
+    expect(t.errors).toHaveLength(1);
+    expect(t.errors[0]?.cause).toEqual(new Error('QuotaExceededError: the quota has been exceeded'));
+    faults.heal();
+    await t.store.stop();
+    expect(t.errors).toHaveLength(1);
+    expect(t.drops).toEqual([]);
+    expect(storedIds(faults.entries)).toEqual(['e1']);
+    expect(leaseOf(faults.entries)).toBeNull();
+  });
+
+  it('a write at stop that does not end in time: reported with its cause, and what the queue held counted as stopped', async () => {
+    const faults = faultyStorage();
+    const t = enforcementWith({ storage: faults.storage, storageTimeoutMs: 50 });
+    await t.enforcement.ready;
+    faults.fail((call) => call.op === 'setItem' && call.key === QUEUE);
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.persisted();
+    faults.heal();
+    const write = faults.stall((call) => call.op === 'setItem' && call.key.startsWith(QUEUE));
+    await t.store.stop();
+    expect(reported(t.errors).slice(1)).toEqual(['STORAGE_FAILED: could not persist the event queue at stop: Error: the event queue write did not answer within 50 ms']);
+    expect(t.errors[1]?.cause).toEqual(new Error('the event queue write did not answer within 50 ms'));
+    expect(dropped(t.drops)).toEqual([['stopped', 'eventStore', 'e1', 'still queued when the consent tracker stopped, and could not be stored']]);
+    expect(await t.store.count()).toBe(0);
+    expect(await t.store.getAll()).toEqual([]);
+    write.release();
+  });
+
+  it('a write that fails at stop is reported with its cause', async () => {
+    const faults = faultyStorage();
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    faults.fail((call) => call.op === 'setItem' && call.key === QUEUE);
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.stop();
+    expect(t.errors.at(-1)?.cause).toEqual(new Error('QuotaExceededError: the quota has been exceeded'));
+    expect(await t.store.count()).toBe(0);
+  });
+
+  it('a persist that does not end in time is reported with its cause', async () => {
+    const faults = faultyStorage();
+    const t = enforcementWith({ storage: faults.storage, storageTimeoutMs: 50 });
+    await t.enforcement.ready;
+    const write = faults.stall((call) => call.op === 'setItem' && call.key === QUEUE);
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.persisted();
+    expect(t.errors[0]?.cause).toEqual(new Error('the event queue write did not answer within 50 ms'));
+    write.release();
+  });
+});
+
+describe('a queue taken over while running, as events are queued', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('events queued while it is taken in go at the end of the last segment', async () => {
+    const faults = faultyStorage();
+    const clock = new SimulatedClock();
+    const t = enforcementWith({ storage: faults.storage, clock });
+    await t.enforcement.ready;
+    for (const id of ['o1', 'o2', 'o3']) await t.store.add({ payload: plainEvent(id) });
+    await t.store.persisted();
+    leaveQueueIn(faults.entries, `${QUEUE}.2`, [{ payload: plainEvent('a1'), svrAnon: true, level: 'none' }]);
+    let leaseReads = 0;
+    // The renewal reads this instance's lease first; the write of what it took in, next.
+    const write = faults.stall((call) => call.op === 'getItem' && call.key === `${QUEUE}.lease` && ++leaseReads === 2);
+    clock.increment(LEASE_MS / 3);
+    await expect.poll(() => write.started()).toBe(true);
+    await t.store.add({ payload: plainEvent('o4') });
+    write.release();
+    await expect.poll(() => faults.entries.has(`${QUEUE}.2`)).toBe(false);
+    await t.store.persisted();
+    expect(manifestOf(faults.entries)?.segments).toEqual([1, 0]);
+    expect(storedIds(faults.entries)).toEqual(['a1', 'o1', 'o2', 'o3', 'o4']);
+  });
+});
+
+describe('what add answers and holds', () => {
+  it('an event dropped as it is added leaves the queue as it was, and add answers its length', async () => {
+    const t = enforcementWith({ initial: 'none' });
+    await t.store.add({ payload: plainEvent('e1') });
+    expect(await t.store.add({ payload: { ...plainEvent('bad'), co: '{broken' } })).toBe(1);
+    expect(dropped(t.drops)).toEqual([['malformed', 'eventStore', 'bad', 'co is not valid JSON']]);
+  });
+
+  it('a batch after a partial removal hands out, and removes, only what is left', async () => {
+    const t = enforcementWith();
+    for (const id of ['e1', 'e2']) await t.store.add({ payload: plainEvent(id) });
+    expect(await t.handOut()).toEqual(['e1', 'e2']);
+    await t.store.removeHead(1);
+    await t.store.add({ payload: plainEvent('e3') });
+    expect(await t.handOut()).toEqual(['e2', 'e3']);
+    await t.store.removeHead(2);
+    expect(await t.store.count()).toBe(0);
+  });
+});
+
+describe('storeLowered', () => {
+  it('stores the queue lowered to the level enforced now', async () => {
+    let level: ConsentLevel = 'full';
+    const storage = memoryStorage();
+    const enforcement = createEnforcement({ level: () => level, storage });
+    await enforcement.ready;
+    await enforcement.eventStore.add({ payload: identifiedEvent('e1') });
+    await enforcement.eventStore.persisted();
+    level = 'none';
+    await enforcement.eventStore.storeLowered();
+    expect(storedQueue(storage.entries)).not.toContain('user-1');
+  });
+
+  it('does nothing while a decision is awaited', async () => {
+    const storage = deviceWith([{ payload: identifiedEvent('stored'), svrAnon: false, level: 'full', capturedAt: 'full' }]);
+    const enforcement = createEnforcement({ level: () => 'off', awaitingDecision: () => true, storage });
+    await enforcement.ready;
+    await enforcement.eventStore.storeLowered();
+    expect(enforcement.eventStore.levelsOf('stored')?.allowed).toBe('full');
+    expect(storedQueue(storage.entries)).toContain('user-1');
+  });
+});
+
+describe('queues of other instances taken over, further', () => {
+  afterEach(() => vi.useRealTimers());
+  const atFull = (eid: string) => ({ payload: identifiedEvent(eid), svrAnon: false, level: 'full', capturedAt: 'full' });
+
+  it('are lowered to a decision announced since start, even one taken back', async () => {
+    const storage = memoryStorage();
+    const clock = new SimulatedClock();
+    const t = enforcementWith({ storage, clock, initial: 'full' });
+    await t.enforcement.ready;
+    await t.setLevel('session-only');
+    await t.setLevel('full');
+    leaveQueueIn(storage.entries, `${QUEUE}.2`, [atFull('left')]);
+    clock.increment(LEASE_MS / 3);
+    await expect.poll(() => t.store.count()).toBe(1);
+    expect(t.store.levelsOf('left')?.allowed).toBe('session-only');
+  });
+
+  it('while a decision is awaited, are held at their levels', async () => {
+    const storage = memoryStorage();
+    leaveQueueIn(storage.entries, `${QUEUE}.2`, [atFull('left')]);
+    const enforcement = createEnforcement({ level: () => 'none', awaitingDecision: () => true, storage });
+    await enforcement.ready;
+    expect(enforcement.eventStore.levelsOf('left')?.allowed).toBe('full');
+  });
+
+  it('at off, are dropped and counted, and their slot removed', async () => {
+    const storage = memoryStorage();
+    leaveQueueIn(storage.entries, `${QUEUE}.2`, [atFull('left')]);
+    const t = enforcementWith({ storage, initial: 'off' });
+    await t.enforcement.ready;
+    expect(await t.store.count()).toBe(0);
+    expect(dropped(t.drops)).toEqual([['off', 'eventStore', 'left', "queued event: nothing is sent at 'off'"]]);
+    expect(storage.entries.has(`${QUEUE}.2`)).toBe(false);
+  });
+
+  it('a segment of theirs that cannot be removed stays listed, as loose, and the slot is released', async () => {
+    const faults = faultyStorage();
+    leaveQueueIn(faults.entries, `${QUEUE}.2`, [atFull('left')]);
+    faults.fail((call) => call.op === 'removeItem' && call.key === `${QUEUE}.2.events.0`);
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    expect(await t.store.count()).toBe(1);
+    expect(manifestOf(faults.entries, `${QUEUE}.2`)).toEqual({ version: 2, segments: [], loose: [0] });
+    expect(leaseOf(faults.entries, `${QUEUE}.2`)).toBeNull();
+    expect(storedIds(faults.entries)).toEqual(['left']);
+  });
+
+  it('one taken in as the event store stops is left in its slot, for a later start', async () => {
+    const faults = faultyStorage();
+    leaveQueueIn(faults.entries, `${QUEUE}.2`, [atFull('left')]);
+    const write = faults.stall((call) => call.op === 'setItem' && call.key === `${QUEUE}.events.0`);
+    const t = enforcementWith({ storage: faults.storage });
+    await expect.poll(() => write.started()).toBe(true);
+    const stopping = t.store.stop();
+    write.release();
+    await stopping;
+    await t.enforcement.ready;
+    expect(storedIds(faults.entries, `${QUEUE}.2`)).toEqual(['left']);
+    expect(leaseOf(faults.entries, `${QUEUE}.2`)).toBeNull();
+  });
+
+  it('a queue that lives in memory takes over none', async () => {
+    const faults = faultyStorage(memoryStorage({ [QUEUE]: '{"version":2,"segments":[0],"loose":[]}' }));
+    leaveQueueIn(faults.entries, `${QUEUE}.3`, [atFull('left')]);
+    faults.fail((call) => call.op === 'getItem' && call.key === QUEUE);
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    expect(await t.store.count()).toBe(0);
+    expect(storedIds(faults.entries, `${QUEUE}.3`)).toEqual(['left']);
+    expect(leaseOf(faults.entries, `${QUEUE}.3`)).toBeNull();
+  });
+});
+
+describe('what an earlier run left is tidied at start', () => {
+  it('loose segment keys are removed', async () => {
+    const storage = deviceWith([{ payload: plainEvent('a'), svrAnon: true, level: 'none' }]);
+    storage.entries.set(QUEUE, JSON.stringify({ version: 2, segments: [0], loose: [3] }));
+    storage.entries.set(`${QUEUE}.events.3`, '[]');
+    const t = enforcementWith({ storage });
+    await t.enforcement.ready;
+    await t.store.persisted();
+    expect(storage.entries.has(`${QUEUE}.events.3`)).toBe(false);
+    expect(manifestOf(storage.entries)?.segments).toEqual([0]);
+  });
+
+  it('an unreadable manifest is replaced', async () => {
+    const storage = memoryStorage({ [QUEUE]: '{broken' });
+    const t = enforcementWith({ storage });
+    await t.enforcement.ready;
+    await t.store.persisted();
+    expect(manifestOf(storage.entries)?.segments).toEqual([]);
+  });
+
+  it('a queue stored whole by an earlier version is put in segments', async () => {
+    const storage = memoryStorage({ [QUEUE]: JSON.stringify({ version: 1, events: [{ payload: plainEvent('old'), svrAnon: true, level: 'none' }] }) });
+    const t = enforcementWith({ storage });
+    await t.enforcement.ready;
+    await t.store.persisted();
+    expect(manifestOf(storage.entries)?.version).toBe(2);
+    expect(storedIds(storage.entries)).toEqual(['old']);
+  });
+});
+
+describe('a decision that could not be recorded on the other slots', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('is recorded at stop, with any lower one still pending', async () => {
+    const faults = faultyStorage();
+    const other = enforcementWith({ storage: faults.storage });
+    await other.enforcement.ready;
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    faults.fail((call) => call.op === 'setItem' && call.key === `${QUEUE}.lease`);
+    await t.setLevel('none');
+    faults.heal();
+    await t.store.stop();
+    expect(leaseOf(faults.entries)?.floor).toBe('none');
+  });
+
+  it('a later, higher one records the lowest still pending', async () => {
+    const faults = faultyStorage();
+    const other = enforcementWith({ storage: faults.storage });
+    await other.enforcement.ready;
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    faults.fail((call) => call.op === 'setItem' && call.key === `${QUEUE}.lease`);
+    await t.setLevel('none');
+    faults.heal();
+    await t.setLevel('session-only');
+    expect(leaseOf(faults.entries)?.floor).toBe('none');
+  });
+
+  it('is recorded at the next renewal', async () => {
+    const faults = faultyStorage();
+    const other = enforcementWith({ storage: faults.storage });
+    await other.enforcement.ready;
+    const clock = new SimulatedClock();
+    const t = enforcementWith({ storage: faults.storage, clock });
+    await t.enforcement.ready;
+    faults.fail((call) => call.op === 'setItem' && call.key === `${QUEUE}.lease`);
+    await t.setLevel('none');
+    faults.heal();
+    clock.increment(LEASE_MS / 3);
+    await expect.poll(() => leaseOf(faults.entries)?.floor).toBe('none');
+  });
+});
+
+describe('a page shown again', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('renews its lease again', async () => {
+    const storage = memoryStorage();
+    const clock = new SimulatedClock();
+    const t = enforcementWith({ storage, clock });
+    await t.enforcement.ready;
+    t.store.handOff();
+    await expect.poll(() => leaseOf(storage.entries)).toBeNull();
+    t.store.resume();
+    await t.store.persisted();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + LEASE_MS / 3);
+    clock.increment(LEASE_MS / 3);
+    await expect.poll(() => leaseOf(storage.entries)?.until).toBe(Date.now() + LEASE_MS);
+  });
+});
+
+describe('an event as it is queued, further', () => {
+  it('is sanitised by the policy in force', async () => {
+    const t = enforcementWith({ initial: 'none', policy: { overrides: { none: { removeFields: ['ua'] } } } });
+    await t.store.add({ payload: { ...plainEvent('e1'), ua: 'Mozilla/5.0' } });
+    expect(t.store.levelsOf('e1')?.payload).not.toHaveProperty('ua');
+  });
+
+  it('below full, is stored with no identity', async () => {
+    const storage = memoryStorage();
+    const t = enforcementWith({ storage, initial: 'none' });
+    await t.enforcement.ready;
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.persisted();
+    expect(JSON.parse(storage.entries.get(`${QUEUE}.events.0`) ?? '[]')).toEqual([{ payload: plainEvent('e1'), svrAnon: true, level: 'none', capturedAt: 'none' }]);
+  });
+
+  it('tracked under a cap, keeps the capped level it was captured at', async () => {
+    const t = createTestTracker(collector.current.url, {});
+    await t.enforcement.ready;
+    collector.current.failWith(503);
+    t.enforcement.trackAtMost('none', () => t.trackStruct('capped'));
+    const [payload] = await t.enforcement.eventStore.getAllPayloads();
+    expect(t.enforcement.eventStore.levelsOf(String(payload?.eid))).toMatchObject({ capturedAt: 'none', allowed: 'none' });
+  });
+});
+
+describe('a batch and its settling, further', () => {
+  it('hands out only what was queued when it started', async () => {
+    const t = enforcementWith();
+    await t.store.add({ payload: plainEvent('e1') });
+    const iterator = t.store.iterator();
+    await t.store.add({ payload: plainEvent('e2') });
+    expect((await iterator.next()).value?.payload.eid).toBe('e1');
+    expect((await iterator.next()).done).toBe(true);
+  });
+
+  it('one dropped in flight that the emitter then removes as delivered is not counted', async () => {
+    const t = enforcementWith();
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.handOut();
+    await t.setLevel('off');
+    await t.store.removeHead(1);
+    await t.handOut();
+    expect(t.drops).toEqual([]);
+  });
+
+  it('one refused and then delivered is not counted as rejected, whatever status came with the delivery', async () => {
+    const t = enforcementWith();
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.handOut();
+    t.store.settle('e1', 'failed', 400);
+    t.store.settle('e1', 'delivered', 200);
+    await t.store.removeHead(1);
+    expect(t.drops).toEqual([]);
+    expect(t.errors).toEqual([]);
+  });
+});
+
+describe('a queue kept in memory only', () => {
+  it('goes away and comes back without storage: nothing breaks', async () => {
+    const t = enforcementWith();
+    t.store.handOff();
+    t.store.resume();
+    await t.store.add({ payload: plainEvent('e1') });
+    expect(await t.store.count()).toBe(1);
+  });
+});
+
+describe('storage failures, further', () => {
+  it('a failure to record a decision, and a stored queue that cannot be read, carry their causes', async () => {
+    const faults = faultyStorage();
+    const other = enforcementWith({ storage: faults.storage });
+    await other.enforcement.ready;
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    faults.fail((call) => call.op === 'setItem' && call.key === `${QUEUE}.lease`);
+    await t.setLevel('none');
+    expect(t.errors[0]?.cause).toEqual(new Error('QuotaExceededError: the quota has been exceeded'));
+    const unreadable = faultyStorage(memoryStorage({ [QUEUE]: '{"version":2,"segments":[0],"loose":[]}' }));
+    unreadable.fail((call) => call.op === 'getItem' && call.key === QUEUE);
+    const next = enforcementWith({ storage: unreadable.storage });
+    await next.enforcement.ready;
+    expect(next.errors[0]?.cause).toEqual(new Error('QuotaExceededError: the quota has been exceeded'));
+  });
+
+  it('a queue taken over whose new manifest cannot be written is left in its slot', async () => {
+    const faults = faultyStorage();
+    leaveQueueIn(faults.entries, `${QUEUE}.2`, [{ payload: plainEvent('left'), svrAnon: true, level: 'none' }]);
+    let manifestWrites = 0;
+    // The first write lists the new segment; the second, which would list it as the queue's, fails.
+    faults.fail((call) => call.op === 'setItem' && call.key === QUEUE && ++manifestWrites === 2);
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    expect(await t.store.count()).toBe(1);
+    expect(storedIds(faults.entries, `${QUEUE}.2`)).toEqual(['left']);
+    expect(leaseOf(faults.entries, `${QUEUE}.2`)).toBeNull();
+  });
+
+  it('an event store stopped before it is ready takes over no queue', async () => {
+    const storage = memoryStorage();
+    leaveQueueIn(storage.entries, `${QUEUE}.2`, [{ payload: plainEvent('left'), svrAnon: true, level: 'none' }]);
+    const t = enforcementWith({ storage });
+    await t.store.stop();
+    await t.enforcement.ready;
+    expect(await t.store.count()).toBe(0);
+    expect(storedIds(storage.entries, `${QUEUE}.2`)).toEqual(['left']);
   });
 });
