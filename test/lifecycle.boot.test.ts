@@ -181,6 +181,25 @@ describe.each(HARNESSES)('a stored decision that cannot be read, with the $name 
     expect(collector.current.events().map((e) => e.payload.se_ac)).toEqual(['queued-earlier']);
   });
 
+  it('a decision made without the stored one read drops what an earlier run queued (unreadable-stored): the one unread may have been a withdrawal', async () => {
+    const device = harness.device();
+    const first = apps.launch(harness, { device });
+    await first.consent.ready;
+    await first.consent.setLevel('session-only', 'banner');
+    await queuedWhileDown(first, 'queued-earlier', collector.current);
+    await first.consent.stop();
+    collector.current.failWith(undefined);
+    const faults = faultyStorage(device.storage);
+    faults.fail(onDecision('getItem'), new Error('storage is locked'));
+    const next = apps.launch(harness, { device, options: { storage: faults.storage, onError: () => undefined } });
+    await next.consent.ready;
+    await next.consent.setLevel('full', 'banner');
+    next.track('after-the-decision');
+    await drained(next);
+    expect(collector.current.events().map((e) => e.payload.se_ac)).toEqual(['after-the-decision']);
+    expect(next.consent.stats().dropped['unreadable-stored']).toBe(1);
+  });
+
   it('storage that never answers counts as off after the storage timeout', async () => {
     const device = harness.device();
     const faults = faultyStorage(device.storage);

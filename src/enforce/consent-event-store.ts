@@ -97,6 +97,8 @@ interface Entry {
   stored?: string | undefined;
   /** The segment of the stored queue it is written in; `undefined` until it is placed in one. */
   segment?: QueueSegment<Entry> | undefined;
+  /** Read from storage: queued by an earlier run (or an instance gone), not tracked by this one. */
+  fromStorage?: boolean;
 }
 
 /** A queued event as a segment stores it. */
@@ -218,6 +220,14 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   function lowerTo(level: ConsentLevel, which: readonly Entry[] = entries): boolean {
     let changed = false;
     for (const entry of which) {
+      // Queued before this run, whose start could not read the stored decision: that decision may
+      // have withdrawn consent after it was tracked, so it counts as the lowest (docs/design.md,
+      // "A stored queue waits for the decision").
+      if (!entry.removed && entry.fromStorage && context.storedDecisionUnread()) {
+        changed = true;
+        dropEntry(entry, 'unreadable-stored', 'queued by an earlier run whose last decision could not be read: it may have been a withdrawal');
+        continue;
+      }
       // Still at full after this: what it carries must be the identity in force (the level of the
       // withdrawal it missed is not known, so it counts as the lowest).
       if (!entry.removed && level === 'full' && carriesWithdrawnIdentity(entry)) {
@@ -472,7 +482,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
         continue;
       }
       const captured = isConsentLevel(capturedAt) && compareLevels(capturedAt, result.level) >= 0 ? capturedAt : result.level;
-      restored.push({ payload: result.payload, svrAnon: svrAnon as boolean, level: result.level, capturedAt: captured, removed: false, ...(result.level === 'full' && typeof identity === 'string' && { identity }) });
+      restored.push({ payload: result.payload, svrAnon: svrAnon as boolean, level: result.level, capturedAt: captured, removed: false, fromStorage: true, ...(result.level === 'full' && typeof identity === 'string' && { identity }) });
     }
     return restored;
   }
@@ -588,6 +598,13 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     if (!context.awaitingDecision()) lowerTo(minLevel(lastLevel, lowestSinceStart), adopted);
     merge(adopted.filter((entry) => !entry.removed));
   }
+
+  /**
+   * The floor a decision at `level` leaves on the other instances' slots: its level below full, and
+   * `off` in a run that could not read the stored decision (the events there may predate a
+   * withdrawal that this run's own decisions have since overwritten).
+   */
+  const floorFor = (level: ConsentLevel): ConsentLevel | undefined => (context.storedDecisionUnread() ? 'off' : level === 'full' ? undefined : level);
 
   let renewal: unknown;
   /** The lowest decision not yet recorded on the other slots (storage failed): tried again at each renewal and at stop. */
@@ -750,7 +767,8 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
         if (loaded) lowestSinceStart = minLevel(lowestSinceStart, level);
         if (lowerTo(level)) schedulePersist();
         // The queues of other instances, which may be gone, keep this decision for whoever takes them.
-        if (level !== 'full') await recordFloor(level);
+        const floor = floorFor(level);
+        if (floor !== undefined) await recordFloor(floor);
       }
       await writesDone();
     },
@@ -761,7 +779,8 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       if (lowerTo(level)) schedulePersist();
       // The slots of other instances (one killed may still hold its events) learn of it too, within
       // the storage timeout; a floor not recorded by then stays pending (tried at each renewal).
-      const floorRecorded = level === 'full' ? undefined : withTimeout(recordFloor(level), storageTimeoutMs, 'recording the floor').catch(() => undefined);
+      const floor = floorFor(level);
+      const floorRecorded = floor === undefined ? undefined : withTimeout(recordFloor(floor), storageTimeoutMs, 'recording the floor').catch(() => undefined);
       await Promise.all([writesDone(), floorRecorded]);
     },
     holds: (eventId) => byId.has(eventId) || inLimbo.has(eventId),

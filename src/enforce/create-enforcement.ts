@@ -206,6 +206,8 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
 
   /** The cap of the call being replayed by `trackAtMost`, if any. */
   let ceiling: ConsentLevel | undefined;
+  /** The decision storage held at start could not be read (see `storedDecision`). */
+  let storedDecisionUnread = false;
   const context = createEnforcementContext({
     policy,
     level: options.level,
@@ -214,6 +216,7 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     // Events queued at full record the identity they carry, once the identity store is read.
     identityMarker: () => (identityKnown ? (identity.deviceUserId() ?? 'own') : undefined),
     identityWithdrawn: (marker) => identityKnown && identity.isWithdrawn(marker),
+    storedDecisionUnread: () => storedDecisionUnread,
     onDrop: options.onDrop,
     onError: options.onError,
   });
@@ -286,7 +289,10 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
       identity.forceWithdraw();
     },
     identityPersisted: () => identityStore.persisted(),
-    storedDecision: (level) => identity.storedDecision(level),
+    storedDecision(level) {
+      storedDecisionUnread = level === 'unreadable';
+      identity.storedDecision(level);
+    },
     followLevel(decision) {
       identity.observe(context.readLevel());
       if (decision !== undefined) identity.decided(decision.level, decision.stored);

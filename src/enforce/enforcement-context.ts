@@ -69,6 +69,11 @@ export interface EnforcementContext {
   identityMarker(): string | undefined;
   /** Whether that identity (`own`, or a replacement's id) has been withdrawn since; `false` until what storage holds is known. */
   identityWithdrawn(identity: string): boolean;
+  /**
+   * Whether the decision storage held at start could not be read (and no later read succeeded):
+   * it may have been a withdrawal that came after what an earlier run queued.
+   */
+  storedDecisionUnread(): boolean;
   /** The level an event tracked now gets: the level in force, under the ceiling if one is set. */
   capLevel(level: ConsentLevel): ConsentLevel;
   /** Capture levels recorded by the plugin, waiting for the event store (or the fetch guard). */
@@ -99,6 +104,7 @@ export function createEnforcementContext(options: {
   awaitingDecision?: (() => boolean) | undefined;
   identityMarker?: (() => string | undefined) | undefined;
   identityWithdrawn?: ((identity: string) => boolean) | undefined;
+  storedDecisionUnread?: (() => boolean) | undefined;
   onDrop?: ((drop: DroppedEvent) => void) | undefined;
   onError?: ((error: ConsentError) => void) | undefined;
 }): EnforcementContext {
@@ -142,6 +148,7 @@ export function createEnforcementContext(options: {
     },
     identityMarker: () => options.identityMarker?.(),
     identityWithdrawn: (identity) => options.identityWithdrawn?.(identity) === true,
+    storedDecisionUnread: () => options.storedDecisionUnread?.() === true,
     capLevel(level) {
       let ceiling: unknown;
       try {

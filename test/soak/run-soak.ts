@@ -67,6 +67,10 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     caught: "a grant right after a withdrawal was stored before the withdrawal reached a killed instance's slot: a kill between let that slot's events out at their old level",
     commands: [{ kind: 'track' }, { kind: 'kill', atAwait: 5 }, { kind: 'track' }, { kind: 'regrant', via: 'off' }, { kind: 'set', level: 'off', settle: false }, { kind: 'kill', atAwait: 3 }, { kind: 'reset' }, { kind: 'track' }],
   },
+  {
+    caught: "a run that could not read the stored decision (a withdrawal) overwrote it with its own, and a later run took over the killed run's slot and sent its events at their old level",
+    commands: [{ kind: 'track' }, { kind: 'wait', ms: 50 }, { kind: 'kill', atAwait: 6 }, { kind: 'storage', fault: 'throw', calls: 'reads' }, { kind: 'track' }, { kind: 'set', level: 'off', settle: true }, { kind: 'regrant', via: 'none' }],
+  },
 ];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */
