@@ -19,7 +19,7 @@ interface Mutant {
   readonly status: string;
   readonly mutatorName: string;
   readonly replacement?: string;
-  readonly location: { readonly start: { readonly line: number; readonly column: number } };
+  readonly location: { readonly start: { readonly line: number; readonly column: number }; readonly end: { readonly line: number; readonly column: number } };
 }
 
 const readReport = (reportFile: string) => (JSON.parse(readFileSync(reportFile, 'utf8')) as { files: Record<string, { mutants: Mutant[] }> }).files;
@@ -46,7 +46,8 @@ function printCombinedScore(file: string): void {
   const statuses = new Map<string, string[]>();
   for (const report of reports) {
     for (const m of readReport(report)[file]?.mutants ?? []) {
-      const key = `${m.mutatorName}@${m.location.start.line}:${m.location.start.column}:${m.replacement ?? ''}`;
+      const { start, end } = m.location;
+      const key = `${m.mutatorName}@${start.line}:${start.column}-${end.line}:${end.column}:${m.replacement ?? ''}`;
       statuses.set(key, [...(statuses.get(key) ?? []), m.status]);
     }
   }
