@@ -46,6 +46,8 @@ export class RunRecord {
   /** Whether storage failed in the run: a slot whose lease cannot be read is left with its events copied to a new one. */
   storageFailed = false;
   private period = 0;
+  /** How many events were tracked before the current launch started. */
+  private trackedBeforeLaunch = 0;
   private enforced: ConsentLevel | undefined;
   /** The period in which the decision storage holds now, a grant of full, was made (`undefined`: storage holds no full). */
   private storedFullPeriod: number | undefined;
@@ -90,6 +92,18 @@ export class RunRecord {
     }
   }
 
+  /**
+   * A decision is made in a launch that could not read the stored decision: that one may have
+   * been a withdrawal, so what earlier launches tracked counts as withdrawn (docs/design.md, "But
+   * a decision never read counts as the lowest").
+   */
+  decidedUnread(): void {
+    for (const action of [...this.capturedAt.keys()].slice(0, this.trackedBeforeLaunch)) {
+      this.lowestSince.set(action, 'off');
+      this.lowestEver.set(action, 'off');
+    }
+  }
+
   /** The source of the next `setLevel`: it numbers the decision, so that its stored record can be told apart. */
   decide(): string {
     this.decisions += 1;
@@ -127,6 +141,7 @@ export class RunRecord {
    */
   launched(launch: Launch, forgetUnstored: boolean): void {
     this.launches.push(launch);
+    this.trackedBeforeLaunch = this.tracked;
     this.enforced = undefined;
     if (!forgetUnstored) return;
     for (const [action, lowest] of this.lowestStored) this.lowestSince.set(action, lowest);

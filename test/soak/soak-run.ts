@@ -104,9 +104,15 @@ class SoakDevice {
   }
 }
 
+/** A decision is about to be made: in a launch that could not read the stored decision, what earlier launches tracked counts as withdrawn. */
+function deciding(d: SoakDevice): void {
+  if (d.current.app.consent.actor.getSnapshot().matches({ decision: { undecided: 'unreadable' } })) d.record.decidedUnread();
+}
+
 /** Plays one command on the device. */
 async function step(d: SoakDevice, command: SoakCommand): Promise<void> {
   const { consent, control } = d.current.app;
+  if (command.kind === 'set' || command.kind === 'reset' || command.kind === 'regrant') deciding(d);
   switch (command.kind) {
     case 'set':
       d.changes.push(consent.setLevel(command.level, d.record.decide()).catch(() => undefined));
@@ -174,6 +180,7 @@ async function finish(d: SoakDevice): Promise<void> {
   const { consent, control } = d.current.app;
   // A stored decision that cannot be read (a clock set back makes it one from the future) is asked again.
   if (selectAwaitingDecision(consent.actor.getSnapshot())) {
+    deciding(d);
     const answer = consent.setLevel('none', d.record.decide()).catch(() => undefined);
     d.record.decided('none');
     await d.run(answer);
