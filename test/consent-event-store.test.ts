@@ -914,9 +914,11 @@ describe('queued events lowered', () => {
   });
 });
 
+/** A stored event at full, as a queue of another instance holds it. */
+const atFull = (eid: string) => ({ payload: identifiedEvent(eid), svrAnon: false, level: 'full', capturedAt: 'full' });
+
 describe('queues of other instances taken over while running', () => {
   afterEach(() => vi.useRealTimers());
-  const atFull = (eid: string) => ({ payload: identifiedEvent(eid), svrAnon: false, level: 'full', capturedAt: 'full' });
 
   it('are lowered to a downgrade followed without being announced', async () => {
     const storage = memoryStorage();
@@ -1261,7 +1263,6 @@ describe('storeLowered', () => {
 
 describe('queues of other instances taken over, further', () => {
   afterEach(() => vi.useRealTimers());
-  const atFull = (eid: string) => ({ payload: identifiedEvent(eid), svrAnon: false, level: 'full', capturedAt: 'full' });
 
   it('are lowered to a decision announced since start, even one taken back', async () => {
     const storage = memoryStorage();

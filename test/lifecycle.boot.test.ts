@@ -161,7 +161,8 @@ describe.each(HARNESSES)('a stored decision that cannot be read, with the $name 
     expect(findLeaks(events, 'session-only')).toEqual([]);
   });
 
-  it('what an earlier run queued is kept, not dropped at the off that stands in for the decision; retry() sends it at the decision read', async () => {
+  /** A first run queues an event while the collector is down and stops; the next cannot read the stored decision. */
+  const earlierQueueThenUnreadableDecision = async () => {
     const device = harness.device();
     const first = apps.launch(harness, { device });
     await first.consent.ready;
@@ -173,6 +174,11 @@ describe.each(HARNESSES)('a stored decision that cannot be read, with the $name 
     faults.fail(onDecision('getItem'), new Error('storage is locked'));
     const next = apps.launch(harness, { device, options: { storage: faults.storage, onError: () => undefined } });
     await next.consent.ready;
+    return { next, faults };
+  };
+
+  it('what an earlier run queued is kept, not dropped at the off that stands in for the decision; retry() sends it at the decision read', async () => {
+    const { next, faults } = await earlierQueueThenUnreadableDecision();
     await next.control.adapter.flush();
     expect(next.consent.stats().dropped.off, 'an unreadable decision is not a withdrawal').toBe(0);
     faults.heal();
@@ -182,17 +188,7 @@ describe.each(HARNESSES)('a stored decision that cannot be read, with the $name 
   });
 
   it('a decision made without the stored one read drops what an earlier run queued (unreadable-stored): the one unread may have been a withdrawal', async () => {
-    const device = harness.device();
-    const first = apps.launch(harness, { device });
-    await first.consent.ready;
-    await first.consent.setLevel('session-only', 'banner');
-    await queuedWhileDown(first, 'queued-earlier', collector.current);
-    await first.consent.stop();
-    collector.current.failWith(undefined);
-    const faults = faultyStorage(device.storage);
-    faults.fail(onDecision('getItem'), new Error('storage is locked'));
-    const next = apps.launch(harness, { device, options: { storage: faults.storage, onError: () => undefined } });
-    await next.consent.ready;
+    const { next } = await earlierQueueThenUnreadableDecision();
     await next.consent.setLevel('full', 'banner');
     next.track('after-the-decision');
     await drained(next);
