@@ -914,6 +914,22 @@ describe('queued events lowered', () => {
   });
 });
 
+/** A running event store at full, on a memory storage and a simulated clock. */
+async function runningAtFull() {
+  const storage = memoryStorage();
+  const clock = new SimulatedClock();
+  const t = enforcementWith({ storage, clock, initial: 'full' });
+  await t.enforcement.ready;
+  return { storage, clock, t };
+}
+
+/** Another instance left a queue of one event at full (`left`) in slot 2; the next renewal takes it over. */
+async function takeOverLeftQueue(storage: ReturnType<typeof memoryStorage>, clock: SimulatedClock, t: Awaited<ReturnType<typeof runningAtFull>>['t']) {
+  leaveQueueIn(storage.entries, `${QUEUE}.2`, [atFull('left')]);
+  clock.increment(LEASE_MS / 3);
+  await expect.poll(() => t.store.count()).toBe(1);
+}
+
 /** A stored event at full, as a queue of another instance holds it. */
 const atFull = (eid: string) => ({ payload: identifiedEvent(eid), svrAnon: false, level: 'full', capturedAt: 'full' });
 
@@ -921,28 +937,18 @@ describe('queues of other instances taken over while running', () => {
   afterEach(() => vi.useRealTimers());
 
   it('are lowered to a downgrade followed without being announced', async () => {
-    const storage = memoryStorage();
-    const clock = new SimulatedClock();
-    const t = enforcementWith({ storage, clock, initial: 'full' });
-    await t.enforcement.ready;
+    const { storage, clock, t } = await runningAtFull();
     const setLevelQuietly = (level: ConsentLevel) => void t.setLevel(level);
     setLevelQuietly('none');
     t.store.iterator();
     await t.setLevel('full');
-    leaveQueueIn(storage.entries, `${QUEUE}.2`, [atFull('left')]);
-    clock.increment(LEASE_MS / 3);
-    await expect.poll(() => t.store.count()).toBe(1);
+    await takeOverLeftQueue(storage, clock, t);
     expect(t.store.levelsOf('left')?.allowed).toBe('none');
   });
 
   it('keep their level when nothing lower was followed since start', async () => {
-    const storage = memoryStorage();
-    const clock = new SimulatedClock();
-    const t = enforcementWith({ storage, clock, initial: 'full' });
-    await t.enforcement.ready;
-    leaveQueueIn(storage.entries, `${QUEUE}.2`, [atFull('left')]);
-    clock.increment(LEASE_MS / 3);
-    await expect.poll(() => t.store.count()).toBe(1);
+    const { storage, clock, t } = await runningAtFull();
+    await takeOverLeftQueue(storage, clock, t);
     expect(t.store.levelsOf('left')).toMatchObject({ capturedAt: 'full', allowed: 'full' });
   });
 
@@ -1265,15 +1271,10 @@ describe('queues of other instances taken over, further', () => {
   afterEach(() => vi.useRealTimers());
 
   it('are lowered to a decision announced since start, even one taken back', async () => {
-    const storage = memoryStorage();
-    const clock = new SimulatedClock();
-    const t = enforcementWith({ storage, clock, initial: 'full' });
-    await t.enforcement.ready;
+    const { storage, clock, t } = await runningAtFull();
     await t.setLevel('session-only');
     await t.setLevel('full');
-    leaveQueueIn(storage.entries, `${QUEUE}.2`, [atFull('left')]);
-    clock.increment(LEASE_MS / 3);
-    await expect.poll(() => t.store.count()).toBe(1);
+    await takeOverLeftQueue(storage, clock, t);
     expect(t.store.levelsOf('left')?.allowed).toBe('session-only');
   });
 
