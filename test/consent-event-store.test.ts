@@ -1364,31 +1364,33 @@ describe('what an earlier run left is tidied at start', () => {
   });
 });
 
+/**
+ * Two instances on one storage; the second withdraws to none while the first's lease cannot be
+ * written (its floor stays pending), then storage heals.
+ */
+async function withdrawalNotRecorded() {
+  const faults = faultyStorage();
+  const other = enforcementWith({ storage: faults.storage });
+  await other.enforcement.ready;
+  const t = enforcementWith({ storage: faults.storage });
+  await t.enforcement.ready;
+  faults.fail((call) => call.op === 'setItem' && call.key === `${QUEUE}.lease`);
+  await t.setLevel('none');
+  faults.heal();
+  return { faults, t };
+}
+
 describe('a decision that could not be recorded on the other slots', () => {
   afterEach(() => vi.useRealTimers());
 
   it('is recorded at stop, with any lower one still pending', async () => {
-    const faults = faultyStorage();
-    const other = enforcementWith({ storage: faults.storage });
-    await other.enforcement.ready;
-    const t = enforcementWith({ storage: faults.storage });
-    await t.enforcement.ready;
-    faults.fail((call) => call.op === 'setItem' && call.key === `${QUEUE}.lease`);
-    await t.setLevel('none');
-    faults.heal();
+    const { faults, t } = await withdrawalNotRecorded();
     await t.store.stop();
     expect(leaseOf(faults.entries)?.floor).toBe('none');
   });
 
   it('a later, higher one records the lowest still pending', async () => {
-    const faults = faultyStorage();
-    const other = enforcementWith({ storage: faults.storage });
-    await other.enforcement.ready;
-    const t = enforcementWith({ storage: faults.storage });
-    await t.enforcement.ready;
-    faults.fail((call) => call.op === 'setItem' && call.key === `${QUEUE}.lease`);
-    await t.setLevel('none');
-    faults.heal();
+    const { faults, t } = await withdrawalNotRecorded();
     await t.setLevel('session-only');
     expect(leaseOf(faults.entries)?.floor).toBe('none');
   });
