@@ -87,6 +87,8 @@ export function createChartActors({ adapter, enforcement, inOrder, storage, deci
       // Above a withdrawal not yet in force: the queue at rest is lowered to it and stored first (at
       // most the storage timeout), or a kill now would leave it to a start that never learns of it.
       if (input.raises) await enforcement.eventStore.storeLowered();
+      // Over a decision this run could not read (perhaps a withdrawal): earlier runs' events go first.
+      if (enforcement.storedDecisionUnread()) await enforcement.eventStore.decidedOverUnread();
       // A newer decision's write, asked for meanwhile, has started in its place: this one must not land after it.
       if (signal.aborted) return undefined;
       await writer.write(input.record);

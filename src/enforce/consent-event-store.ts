@@ -38,6 +38,12 @@ export interface ConsentEventStore extends EventStore {
    */
   storeLowered(): Promise<void>;
   /**
+   * A decision of this run is about to be stored over one it could not read (which may have been
+   * a withdrawal): what it read, or will read, of earlier runs' queues is dropped, and `off` is
+   * recorded on the other slots; resolves once stored, within the storage timeout.
+   */
+  decidedOverUnread(): Promise<void>;
+  /**
    * For a queued event: the level it was tracked at, and the most it may still be sent with (lowered
    * by every downgrade since), and its payload as the queue holds it (sanitised at `allowed`).
    * `undefined` if it is not queued.
@@ -223,7 +229,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       // Queued before this run, whose start could not read the stored decision: that decision may
       // have withdrawn consent after it was tracked, so it counts as the lowest (docs/design.md,
       // "A stored queue waits for the decision").
-      if (!entry.removed && entry.fromStorage && context.storedDecisionUnread()) {
+      if (!entry.removed && entry.fromStorage && (context.storedDecisionUnread() || overwroteUnread)) {
         changed = true;
         dropEntry(entry, 'unreadable-stored', 'queued by an earlier run whose last decision could not be read: it may have been a withdrawal');
         continue;
@@ -535,7 +541,9 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   }
 
   /** Adds queued events read from storage, behind those already queued, each once. */
-  function merge(restored: Entry[]) {
+  function merge(arrived: Entry[]) {
+    // Read after this run stored a decision over one it could not read: dropped as they arrive.
+    const restored = overwroteUnread && lowerTo('full', arrived) ? arrived.filter((entry) => !entry.removed) : arrived;
     // Once each: a kill between two segment writes can leave an event in both.
     const fresh = restored.filter((entry) => {
       const id = idOf(entry.payload);
@@ -606,6 +614,8 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
    */
   const floorFor = (level: ConsentLevel): ConsentLevel | undefined => (context.storedDecisionUnread() ? 'off' : level === 'full' ? undefined : level);
 
+  /** This run stored a decision over one it could not read: what it reads of earlier runs is dropped. */
+  let overwroteUnread = false;
   let renewal: unknown;
   /** The lowest decision not yet recorded on the other slots (storage failed): tried again at each renewal and at stop. */
   let floorPending: ConsentLevel | undefined;
@@ -771,6 +781,13 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
         if (floor !== undefined) await recordFloor(floor);
       }
       await writesDone();
+    },
+    decidedOverUnread: async () => {
+      await withTimeout(ready, storageTimeoutMs, 'reading the stored queue').catch(() => undefined);
+      overwroteUnread = true;
+      if (lowerTo('full')) schedulePersist();
+      const floorRecorded = withTimeout(recordFloor('off'), storageTimeoutMs, 'recording the floor').catch(() => undefined);
+      await Promise.all([writesDone(), floorRecorded]);
     },
     storeLowered: async () => {
       await ready;

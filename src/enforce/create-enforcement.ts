@@ -139,6 +139,8 @@ export interface Enforcement {
    * withdraws the identity that may have been sent before it.
    */
   storedDecision(level: ConsentLevel | 'unreadable' | null): void;
+  /** Whether the decision storage held at start could not be read (and no later read succeeded). */
+  storedDecisionUnread(): boolean;
   /**
    * Makes `call` (which tracks synchronously) with events sent with at most `level`: a held event
    * released after a change keeps the level it may carry. Not a level change.
@@ -293,6 +295,7 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
       storedDecisionUnread = level === 'unreadable';
       identity.storedDecision(level);
     },
+    storedDecisionUnread: () => storedDecisionUnread,
     followLevel(decision) {
       identity.observe(context.readLevel());
       if (decision !== undefined) identity.decided(decision.level, decision.stored);

@@ -71,6 +71,10 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     caught: "a run that could not read the stored decision (a withdrawal) overwrote it with its own, and a later run took over the killed run's slot and sent its events at their old level",
     commands: [{ kind: 'track' }, { kind: 'wait', ms: 50 }, { kind: 'kill', atAwait: 6 }, { kind: 'storage', fault: 'throw', calls: 'reads' }, { kind: 'track' }, { kind: 'set', level: 'off', settle: true }, { kind: 'regrant', via: 'none' }],
   },
+  {
+    caught: "a run that could not read the stored decision stored its own decisions, none in force (React Native's apply waited on a hung read), then read the earlier run's queue and left it, at its old level, to the next start",
+    commands: [{ kind: 'track' }, { kind: 'track' }, { kind: 'track' }, { kind: 'storage', fault: 'hang', calls: 'reads' }, { kind: 'restart' }, { kind: 'regrant', via: 'off' }, { kind: 'flush' }],
+  },
 ];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */
