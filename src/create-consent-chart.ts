@@ -1,8 +1,8 @@
 import { createActor, fromPromise, type Actor, type AnyActorRef } from 'xstate';
-
-type AnyActorSystem = AnyActorRef['system'];
 import { consentMachine, type ConsentMachineInput } from '../machines/consent.machine.js';
 import type { ChartActors } from './chart-actors.js';
+
+type AnyActorSystem = AnyActorRef['system'];
 
 /** Each running chart's steps, found by its actor system (one per chart, shared by the actors it invokes). */
 const stepsBySystem = new WeakMap<AnyActorSystem, ChartActors>();

@@ -614,6 +614,16 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
    */
   const floorFor = (level: ConsentLevel): ConsentLevel | undefined => (context.storedDecisionUnread() ? 'off' : level === 'full' ? undefined : level);
 
+  /**
+   * Resolves once the queue is stored and `floor` recorded on the other instances' slots (one
+   * killed may still hold its events), each within the storage timeout; a floor not recorded by
+   * then stays pending (tried at each renewal and at stop).
+   */
+  async function storedWithFloor(floor: ConsentLevel | undefined): Promise<void> {
+    const floorRecorded = floor === undefined ? undefined : withTimeout(recordFloor(floor), storageTimeoutMs, 'recording the floor').catch(() => undefined);
+    await Promise.all([writesDone(), floorRecorded]);
+  }
+
   /** This run stored a decision over one it could not read: what it reads of earlier runs is dropped. */
   let overwroteUnread = false;
   let renewal: unknown;
@@ -783,22 +793,19 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       await writesDone();
     },
     decidedOverUnread: async () => {
+      // Once is enough: what arrives later is dropped as it arrives (see merge); a floor still pending is tried again.
+      if (overwroteUnread && floorPending === undefined) return;
       await withTimeout(ready, storageTimeoutMs, 'reading the stored queue').catch(() => undefined);
       overwroteUnread = true;
       if (lowerTo('full')) schedulePersist();
-      const floorRecorded = withTimeout(recordFloor('off'), storageTimeoutMs, 'recording the floor').catch(() => undefined);
-      await Promise.all([writesDone(), floorRecorded]);
+      await storedWithFloor('off');
     },
     storeLowered: async () => {
       await ready;
       if (context.awaitingDecision()) return;
       const level = context.readLevel();
       if (lowerTo(level)) schedulePersist();
-      // The slots of other instances (one killed may still hold its events) learn of it too, within
-      // the storage timeout; a floor not recorded by then stays pending (tried at each renewal).
-      const floor = floorFor(level);
-      const floorRecorded = floor === undefined ? undefined : withTimeout(recordFloor(floor), storageTimeoutMs, 'recording the floor').catch(() => undefined);
-      await Promise.all([writesDone(), floorRecorded]);
+      await storedWithFloor(floorFor(level));
     },
     holds: (eventId) => byId.has(eventId) || inLimbo.has(eventId),
     droppedBefore(eventId) {
