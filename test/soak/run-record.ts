@@ -72,8 +72,7 @@ export class RunRecord {
 
   /** A decision's level is enforced (a stand-in for one must not be passed here). */
   enforce(level: ConsentLevel): void {
-    for (const [action, lowest] of this.lowestSince) this.lowestSince.set(action, minLevel(lowest, level));
-    for (const [action, lowest] of this.lowestEver) this.lowestEver.set(action, minLevel(lowest, level));
+    this.lowerAll(level);
     if (this.enforced === 'full' && level !== 'full') this.period += 1;
     this.enforced = level;
   }
@@ -84,8 +83,7 @@ export class RunRecord {
    * force through the chart ({@link enforce}); a withdrawal from full starts a new period.
    */
   decided(level: ConsentLevel): void {
-    for (const [action, lowest] of this.lowestSince) this.lowestSince.set(action, minLevel(lowest, level));
-    for (const [action, lowest] of this.lowestEver) this.lowestEver.set(action, minLevel(lowest, level));
+    this.lowerAll(level);
     if (level !== 'full' && this.enforced === 'full') {
       this.period += 1;
       this.enforced = level;
@@ -102,6 +100,12 @@ export class RunRecord {
       this.lowestSince.set(action, 'off');
       this.lowestEver.set(action, 'off');
     }
+  }
+
+  /** Every event tracked so far is held to `level` from now on. */
+  private lowerAll(level: ConsentLevel): void {
+    for (const [action, lowest] of this.lowestSince) this.lowestSince.set(action, minLevel(lowest, level));
+    for (const [action, lowest] of this.lowestEver) this.lowestEver.set(action, minLevel(lowest, level));
   }
 
   /** The source of the next `setLevel`: it numbers the decision, so that its stored record can be told apart. */

@@ -1,5 +1,5 @@
 import { vi } from 'vitest';
-import { selectAwaitingDecision, selectOutcome, selectQuiescent, type DroppedEvent } from 'consent-tracker';
+import { selectAwaitingDecision, selectOutcome, selectQuiescent, type ConsentLevel, type DroppedEvent } from 'consent-tracker';
 import { cookieJarFetch, type Collector } from 'consent-tracker/testing';
 import type { AdapterHarness, Device } from '../helpers/adapter-harness.js';
 import { launch } from '../helpers/launch.js';
@@ -93,6 +93,20 @@ class SoakDevice {
     await this.start(true);
   }
 
+  /**
+   * The user decides `level` (`null`: a reset, to the undecided level, none); the record holds
+   * what was tracked to it from now on. In a launch that could not read the stored decision,
+   * what earlier launches tracked counts as withdrawn. Settles when the change does.
+   */
+  decide(level: ConsentLevel | null): Promise<unknown> {
+    const { consent } = this.current.app;
+    if (consent.actor.getSnapshot().matches({ decision: { undecided: 'unreadable' } })) this.record.decidedUnread();
+    if (level === null) this.record.reset();
+    const change = (level === null ? consent.reset() : consent.setLevel(level, this.record.decide())).catch(() => undefined);
+    this.record.decided(level ?? 'none');
+    return change;
+  }
+
   async settleChanges(): Promise<void> {
     await this.run(Promise.all(this.changes));
     this.changes = [];
@@ -104,37 +118,25 @@ class SoakDevice {
   }
 }
 
-/** A decision is about to be made: in a launch that could not read the stored decision, what earlier launches tracked counts as withdrawn. */
-function deciding(d: SoakDevice): void {
-  if (d.current.app.consent.actor.getSnapshot().matches({ decision: { undecided: 'unreadable' } })) d.record.decidedUnread();
-}
-
 /** Plays one command on the device. */
 async function step(d: SoakDevice, command: SoakCommand): Promise<void> {
   const { consent, control } = d.current.app;
-  if (command.kind === 'set' || command.kind === 'reset' || command.kind === 'regrant') deciding(d);
   switch (command.kind) {
     case 'set':
-      d.changes.push(consent.setLevel(command.level, d.record.decide()).catch(() => undefined));
-      d.record.decided(command.level);
+      d.changes.push(d.decide(command.level));
       if (command.settle) await d.settleChanges();
       return;
     case 'reset':
-      d.record.reset();
-      d.changes.push(consent.reset().catch(() => undefined));
-      d.record.decided('none');
+      d.changes.push(d.decide(null));
       return;
     case 'retry':
       d.changes.push(consent.retry().catch(() => undefined));
       return;
-    case 'regrant': {
+    case 'regrant':
       await d.settleChanges();
-      const withdrawal = consent.setLevel(command.via, d.record.decide()).catch(() => undefined);
-      d.record.decided(command.via);
-      await d.run(withdrawal);
-      await d.run(consent.setLevel('full', d.record.decide()).catch(() => undefined));
+      await d.run(d.decide(command.via));
+      await d.run(d.decide('full'));
       return;
-    }
     case 'track':
       d.harness.track(consent.tracker, d.record.track(consent.getLevel()));
       return;
@@ -179,12 +181,7 @@ async function finish(d: SoakDevice): Promise<void> {
   await d.restart();
   const { consent, control } = d.current.app;
   // A stored decision that cannot be read (a clock set back makes it one from the future) is asked again.
-  if (selectAwaitingDecision(consent.actor.getSnapshot())) {
-    deciding(d);
-    const answer = consent.setLevel('none', d.record.decide()).catch(() => undefined);
-    d.record.decided('none');
-    await d.run(answer);
-  }
+  if (selectAwaitingDecision(consent.actor.getSnapshot())) await d.run(d.decide('none'));
   const idle = () => !d.network.onIo() && selectOutcome(consent.actor.getSnapshot()) !== 'pending' && selectQuiescent(consent.actor.getSnapshot());
   // A slot left by a kill is free once its lease lapses (30 s), and one that could not be read is
   // read again: the renewals (every 10 s) take them over.
