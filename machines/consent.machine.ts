@@ -4,15 +4,20 @@
  * the actors it invokes (read the stored decision, start the tracker, apply a level, forget,
  * write the decision), which `createConsentTracker` provides.
  *
- * Five parallel regions:
- * - `decision`: the user's decision. `booting` reads the stored one; `undecided` (no decision, an
- *   unreadable one, an expired one) or one state per level, each carrying in `meta` what the
+ * Six parallel regions:
+ * - `storedDecision`: reading the decision storage holds (`reading`), and what came of it: `read`,
+ *   or `unread` (it could not be read, and no later read succeeded). The read goes on when the user
+ *   decides while booting; when it ends it raises `STORED_READ` for the other regions.
+ * - `decision`: the user's decision. `booting` waits for the stored one; `undecided` (no decision,
+ *   an unreadable one, an expired one) or one state per level, each carrying in `meta` what the
  *   level means for a tracker. Every change raises `DECIDED` for the other regions.
  * - `tracker`: how the live tracker converges to the decision: `starting`, `applying`
  *   (waiting for the clean-up, then reconfiguring), `inForce`, `failed`.
  * - `cleanup`: the forgetting a withdrawal or a reset starts. No decision cancels it, and a
  *   change waits for it.
- * - `persistence`: the decision is written as soon as it is made; a failed write removes the
+ * - `persistence`: `unwritten` until the run makes a decision; the decision is written as soon as
+ *   it is made, and written again when the stored decision turns out unreadable after it (what
+ *   earlier runs queued is dropped first, see {@link WriteInput}); a failed write removes the
  *   stored decision, writes it again right behind the removal, and is retried (after
  *   `storageRetryMs`, on `retry()`, and at `stop()`) unless that second write landed. A
  *   write the actor holds back (a grant whose new identity could not be stored first) leaves what
@@ -122,6 +127,12 @@ export interface ConsentContext {
    * what earlier runs queued keeps its own levels.
    */
   readonly decisionInForce: boolean;
+  /**
+   * Whether the decision storage held could not be read in this run (and no later read
+   * succeeded): it may have been a withdrawal, so what earlier runs queued counts as withdrawn
+   * once this run decides (docs/design.md, "But a decision never read counts as the lowest").
+   */
+  readonly storedUnread: boolean;
   /** The last problem. */
   readonly error: ConsentProblem | null;
   /** When the latest decision (or reset) this tracker knows of was made: a synced one older than it is ignored. */
@@ -156,8 +167,23 @@ export interface DecidedEvent {
 }
 
 /**
+ * What the `storedDecision` region tells the others when reading the stored decision ends
+ * (internal): what the read gave, a failure as a `STORAGE_FAILED` problem.
+ *
+ * @example
+ * ```ts
+ * import type { StoredReadEvent } from 'consent-tracker';
+ * const unreadable: StoredReadEvent = { type: 'STORED_READ', output: { record: null, problem: { code: 'STORAGE_FAILED', message: 'timed out' } } };
+ * ```
+ */
+export interface StoredReadEvent {
+  readonly type: 'STORED_READ';
+  readonly output: LoadOutput;
+}
+
+/**
  * The events the chart takes. Apps send none of them directly: `setLevel`, `reset`, `retry` and
- * `stop` of the consent tracker do. `DECIDED` is raised by the chart itself.
+ * `stop` of the consent tracker do. `DECIDED` and `STORED_READ` are raised by the chart itself.
  *
  * @example
  * ```ts
@@ -172,7 +198,8 @@ export type ConsentEvent =
   /** The run ends (`stop()`): a decision whose write failed is written once more (a write under way is that last try), so that the next start finds it. */
   | { type: 'CONSENT.STOP' }
   | SyncedDecision
-  | DecidedEvent;
+  | DecidedEvent
+  | StoredReadEvent;
 
 /**
  * A decision made by another consent tracker on the same storage (another tab): its record as
@@ -236,16 +263,20 @@ export interface ApplyInput {
  * whether it stands above a withdrawal not yet in force (a grant or a reset right after it): it
  * is stored only once the queue at rest is lowered to that withdrawal and stored, or a kill in
  * between would leave the queue's events to a start that finds only the later decision.
+ * `overUnread`: it is written over a stored decision this run could not read (perhaps a
+ * withdrawal): what earlier runs queued is dropped first, or a later start would find only this
+ * decision above their events.
  *
  * @example
  * ```ts
  * import type { WriteInput } from 'consent-tracker';
- * const reset: WriteInput = { record: null, raises: true };
+ * const reset: WriteInput = { record: null, raises: true, overUnread: false };
  * ```
  */
 export interface WriteInput {
   readonly record: ConsentRecord | null;
   readonly raises: boolean;
+  readonly overUnread: boolean;
 }
 
 /**
@@ -340,6 +371,10 @@ function problemOf(error: unknown, code: ConsentProblem['code']): ConsentProblem
 }
 
 type LoadDone = { event: { output: LoadOutput } };
+
+/** What the read ended with: its output, or a failure as a `STORAGE_FAILED` problem. */
+const readOutcome = ({ event }: LoadDone) => event.output;
+const readFailure = ({ event }: { event: { error: unknown } }): LoadOutput => ({ record: null, problem: problemOf(event.error, 'STORAGE_FAILED') });
 
 /**
  * What a decision for `to` means for the other regions: whether it withdraws what the tracker may
@@ -448,6 +483,8 @@ export const consentMachine = setup({
     loadedLevelIs: (_, params: { loaded: ConsentLevel | undefined; level: ConsentLevel }) => params.loaded === params.level,
     loadProblemIs: (_, params: { problem: ConsentProblem['code'] | undefined; codes: ReadonlyArray<ConsentProblem['code']> }) =>
       params.problem !== undefined && params.codes.includes(params.problem),
+    /** The read that just ended found the stored decision unreadable (see `storedDecision`). */
+    storedUnread: ({ context }) => context.storedUnread,
     noTarget: ({ context }) => context.target === null,
     /** A decision that changes where the tracker is going, or starts a clean-up it must wait for. */
     targetMoved: ({ event }) => event.type === 'DECIDED' && (event.from !== event.to || event.forget !== null),
@@ -522,6 +559,9 @@ export const consentMachine = setup({
       withdrawal: false,
       store: false,
     })),
+    /** Tells the other regions what reading the stored decision gave. */
+    tellRead: raise((_, output: LoadOutput) => ({ type: 'STORED_READ' as const, output })),
+    markUnread: assign((_, params: { unread: boolean }) => ({ storedUnread: params.unread })),
     reject: assign(({ event }) => ({ error: event.type === 'CONSENT.SET' ? decisionProblem(event.level, event.source) : null })),
     putInForce: assign(({ context }) => ({ inForce: context.target, enforced: context.target ?? context.enforced, decisionInForce: context.decisionInForce || context.deviceKnown })),
     fail: assign((_, params: ConsentProblem) => ({ error: params })),
@@ -556,6 +596,7 @@ export const consentMachine = setup({
       forgetAgain: null,
       converged: false,
       decisionInForce: false,
+      storedUnread: false,
       error: null,
       decidedAt: 0,
       undecidedLevel,
@@ -567,14 +608,35 @@ export const consentMachine = setup({
     };
   },
   states: {
-    decision: {
-      initial: 'booting',
+    storedDecision: {
+      initial: 'reading',
       states: {
-        booting: {
+        reading: {
           invoke: {
             id: CHART_ACTORS.load,
             src: 'loadDecision',
             onDone: [
+              {
+                guard: { type: 'loadProblemIs', params: ({ event }) => ({ problem: event.output.problem?.code, codes: ['STORED_DATA_UNREADABLE', 'STORAGE_FAILED'] }) },
+                target: 'unread',
+                actions: [{ type: 'markUnread', params: { unread: true } }, { type: 'tellRead', params: readOutcome }],
+              },
+              { target: 'read', actions: [{ type: 'markUnread', params: { unread: false } }, { type: 'tellRead', params: readOutcome }] },
+            ],
+            onError: { target: 'unread', actions: [{ type: 'markUnread', params: { unread: true } }, { type: 'tellRead', params: readFailure }] },
+          },
+        },
+        read: {},
+        // Read again only while it stands for the decision (a decision made since wins over it).
+        unread: { on: { 'CONSENT.RETRY': { guard: stateIn('#consent.decision.undecided.unreadable'), target: 'reading' } } },
+      },
+    },
+    decision: {
+      initial: 'booting',
+      states: {
+        booting: {
+          on: {
+            STORED_READ: [
               ...LEVEL_STATE_LIST.map(([level, state]) => ({
                 guard: { type: 'loadedLevelIs' as const, params: ({ event }: LoadDone) => ({ loaded: event.output.record?.level, level }) },
                 target: state,
@@ -609,16 +671,11 @@ export const consentMachine = setup({
                 ],
               },
             ],
-            onError: {
-              target: 'undecided.unreadable',
-              actions: [
-                { type: 'announceLoaded', params: { target: 'off', forget: false } },
-                { type: 'loaded', params: ({ event }) => ({ output: { record: null, problem: problemOf(event.error, 'STORAGE_FAILED') }, target: 'off' }) },
-              ],
-            },
+            // A decision made while booting is the user's latest word: it wins over the stored one.
+            'CONSENT.SET': onSet,
+            'CONSENT.RESET': onReset,
+            'CONSENT.SYNC': onSync,
           },
-          // A decision made while booting is the user's latest word: it wins over the stored one.
-          on: { 'CONSENT.SET': onSet, 'CONSENT.RESET': onReset, 'CONSENT.SYNC': onSync },
         },
         undecided: {
           meta: { description: 'No decision in force: the undecided level, off for an unreadable decision, at most the expired level.' },
@@ -710,14 +767,17 @@ export const consentMachine = setup({
       },
     },
     persistence: {
-      initial: 'saved',
+      initial: 'unwritten',
       states: {
-        saved: { on: { DECIDED: { guard: 'asksToStore', target: 'writing' } } },
+        /** No decision made in this run yet: storage holds what an earlier run left. */
+        unwritten: { on: { DECIDED: { guard: 'asksToStore', target: 'writing' } } },
+        // A decision written before the read of the stored one failed is written again, over the unread one.
+        saved: { on: { DECIDED: { guard: 'asksToStore', target: 'writing' }, STORED_READ: { guard: 'storedUnread', target: 'writing' } } },
         writing: {
           invoke: {
             id: CHART_ACTORS.write,
             src: 'writeDecision',
-            input: ({ context }) => ({ record: context.record, raises: raisesAboveWithdrawal(context) }),
+            input: ({ context }) => ({ record: context.record, raises: raisesAboveWithdrawal(context), overUnread: context.storedUnread }),
             onDone: [
               // Held back (a grant whose identity could not be stored first): what is stored is lower, so it stays.
               { guard: 'writeHeldBack', target: 'retrying', actions: { type: 'fail', params: ({ event }) => event.output as ConsentProblem } },
@@ -726,7 +786,7 @@ export const consentMachine = setup({
             onError: { target: 'clearing', actions: { type: 'fail', params: ({ event }) => problemOf(event.error, 'STORAGE_FAILED') } },
           },
           // The newer decision is written after the one under way (writes land in order).
-          on: { DECIDED: { guard: 'asksToStore', target: 'writing', reenter: true } },
+          on: { DECIDED: { guard: 'asksToStore', target: 'writing', reenter: true }, STORED_READ: { guard: 'storedUnread', target: 'writing', reenter: true } },
         },
         /**
          * The write failed: whatever is stored must not outlive a withdrawal, so it is removed, and
@@ -741,12 +801,17 @@ export const consentMachine = setup({
             onDone: [{ guard: 'decisionRewritten', target: 'saved' }, { target: 'retrying' }],
             onError: { target: 'retrying', actions: { type: 'fail', params: ({ event }) => problemOf(event.error, 'STORAGE_REFUSED') } },
           },
-          on: { DECIDED: { guard: 'asksToStore', target: 'writing' }, 'CONSENT.STOP': 'writing' },
+          on: { DECIDED: { guard: 'asksToStore', target: 'writing' }, STORED_READ: { guard: 'storedUnread', target: 'writing' }, 'CONSENT.STOP': 'writing' },
         },
         retrying: {
           after: { storageRetry: 'writing' },
           // At stop the write is tried once more: a withdrawal that storage refused a moment ago must still reach the next start.
-          on: { 'CONSENT.RETRY': { target: 'writing', actions: 'clearError' }, 'CONSENT.STOP': 'writing', DECIDED: { guard: 'asksToStore', target: 'writing' } },
+          on: {
+            'CONSENT.RETRY': { target: 'writing', actions: 'clearError' },
+            'CONSENT.STOP': 'writing',
+            DECIDED: { guard: 'asksToStore', target: 'writing' },
+            STORED_READ: { guard: 'storedUnread', target: 'writing' },
+          },
         },
       },
     },

@@ -68,7 +68,23 @@ export function selectOutcome(snapshot: ConsentSnapshot): 'pending' | 'failed' |
  * ```
  */
 export function selectQuiescent(snapshot: ConsentSnapshot): boolean {
-  return snapshot.matches({ cleanup: 'idle' }) && (snapshot.matches({ persistence: 'saved' }) || snapshot.matches({ persistence: 'retrying' }));
+  return snapshot.matches({ cleanup: 'idle' }) && !snapshot.matches({ persistence: 'writing' }) && !snapshot.matches({ persistence: 'clearing' });
+}
+
+/**
+ * Whether the decision storage held could not be read in this run, and no later read succeeded
+ * (the `storedDecision` region's `unread`, or a retry's read under way): what earlier runs queued
+ * then counts as withdrawn once this run decides.
+ *
+ * @example
+ * ```ts
+ * import { createActor } from 'xstate';
+ * import { consentMachine, selectStoredDecisionUnread } from 'consent-tracker';
+ * selectStoredDecisionUnread(createActor(consentMachine, { input: {} }).getSnapshot()); // false: not read yet
+ * ```
+ */
+export function selectStoredDecisionUnread(snapshot: ConsentSnapshot): boolean {
+  return snapshot.context.storedUnread;
 }
 
 /**

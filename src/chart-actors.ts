@@ -88,7 +88,7 @@ export function createChartActors({ adapter, enforcement, inOrder, storage, deci
       // most the storage timeout), or a kill now would leave it to a start that never learns of it.
       if (input.raises) await enforcement.eventStore.storeLowered();
       // Over a decision this run could not read (perhaps a withdrawal): earlier runs' events go first.
-      if (enforcement.storedDecisionUnread()) await enforcement.eventStore.decidedOverUnread();
+      if (input.overUnread) await enforcement.eventStore.decidedOverUnread();
       // A newer decision's write, asked for meanwhile, has started in its place: this one must not land after it.
       if (signal.aborted) return undefined;
       await writer.write(input.record);

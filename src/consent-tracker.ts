@@ -1,6 +1,6 @@
 import { waitFor, type Actor } from 'xstate';
 import { decisionProblem, type consentMachine } from '../machines/consent.machine.js';
-import { selectAwaitingDecision, selectBootCap, selectBooted, selectDecision, selectHoldCap, selectHolding, selectQuiescent, selectStarted, selectStatus, type ConsentStatus } from '../machines/consent.selectors.js';
+import { selectAwaitingDecision, selectBootCap, selectBooted, selectDecision, selectHoldCap, selectHolding, selectQuiescent, selectStarted, selectStatus, selectStoredDecisionUnread, type ConsentStatus } from '../machines/consent.selectors.js';
 import type { ConsentLevel } from '../machines/levels.js';
 import { createChartActors } from './chart-actors.js';
 import { createConsentChart } from './create-consent-chart.js';
@@ -92,6 +92,7 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
     // Until a decision is in force the level stands in for one: what an earlier run queued waits
     // for it. Once one is in force that stays so: the chart is not read again.
     awaitingDecision: () => !(decisionInForce ||= chart.actor !== undefined && !selectAwaitingDecision(chart.actor.getSnapshot())),
+    storedDecisionUnread: () => chart.actor !== undefined && selectStoredDecisionUnread(chart.actor.getSnapshot()),
     storageKey: `${storageKey}.queue`,
     onError: report,
   });

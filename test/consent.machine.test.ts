@@ -47,13 +47,76 @@ describe('booting', () => {
     expect(chart.actor.getSnapshot().matches({ gate: 'open' })).toBe(true);
   });
 
-  it('a decision made while reading wins: the read is abandoned and the decision stored at once', async () => {
+  it('a decision made while reading wins: it is stored at once, and the read goes on', async () => {
     const chart = controlledChart();
     const read = chart.last('loadDecision');
     chart.actor.send(set('off'));
-    expect(read.signal.aborted).toBe(true);
+    expect(read.signal.aborted).toBe(false);
     expect(chart.context()).toMatchObject({ enforced: 'off', target: 'off' });
-    expect(chart.last('writeDecision').input).toMatchObject({ record: { level: 'off', source: 'banner' } });
+    expect(chart.last('writeDecision').input).toEqual({ record: expect.objectContaining({ level: 'off', source: 'banner' }), raises: false, overUnread: false });
+    read.resolve({ record: record('full') });
+    await chart.settle();
+    // What was read stands for nothing now: the decision made meanwhile stays, and is not written again.
+    expect(chart.actor.getSnapshot().matches({ storedDecision: 'read', decision: 'off' })).toBe(true);
+    expect(chart.context()).toMatchObject({ target: 'off', storedUnread: false });
+    expect(chart.calls.writeDecision).toHaveLength(1);
+  });
+
+  it.each([
+    ['after its write landed', true],
+    ['while it is written', false],
+  ])('a decision made while reading is written again over the stored one when that turns out unreadable (%s)', async (_, landed) => {
+    const chart = controlledChart();
+    chart.actor.send(set('full'));
+    const write = chart.last('writeDecision');
+    if (landed) write.resolve();
+    await chart.settle();
+    chart.last('loadDecision').resolve({ record: null, problem: { code: 'STORED_DATA_UNREADABLE', message: 'x' } });
+    await chart.settle();
+    // The write under way is replaced by one over the unread decision (it lands after it).
+    if (!landed) expect(write.signal.aborted).toBe(true);
+    expect(chart.calls.writeDecision).toHaveLength(2);
+    expect(chart.last('writeDecision').input).toEqual({ record: expect.objectContaining({ level: 'full' }), raises: false, overUnread: true });
+    // The decision made stays in force: an unreadable one does not stand for it.
+    expect(chart.actor.getSnapshot().matches({ storedDecision: 'unread', decision: 'full', persistence: 'writing' })).toBe(true);
+    expect(chart.context()).toMatchObject({ target: 'full', storedUnread: true });
+  });
+
+  it('a read that fails before any decision is written writes nothing; the first decision then is written over it', async () => {
+    const chart = controlledChart();
+    chart.last('loadDecision').reject(new Error('storage is down'));
+    chart.last('startTracker').resolve();
+    await chart.settle();
+    expect(chart.actor.getSnapshot().matches({ storedDecision: 'unread', decision: { undecided: 'unreadable' }, persistence: 'unwritten' })).toBe(true);
+    expect(chart.calls.writeDecision).toEqual([]);
+    chart.actor.send(set('none'));
+    expect(chart.last('writeDecision').input).toMatchObject({ overUnread: true });
+  });
+
+  it('a retry that reads the stored decision ends the unread state: later decisions are written as usual', async () => {
+    const chart = controlledChart();
+    await chart.boot({ record: null, problem: { code: 'STORAGE_FAILED', message: 'x' } });
+    expect(chart.context().storedUnread).toBe(true);
+    chart.actor.send({ type: 'CONSENT.RETRY' });
+    expect(chart.actor.getSnapshot().matches({ storedDecision: 'reading', decision: 'booting' })).toBe(true);
+    chart.last('loadDecision').resolve({ record: record('none') });
+    await chart.settle();
+    expect(chart.context().storedUnread).toBe(false);
+    chart.actor.send(set('full'));
+    expect(chart.last('writeDecision').input).toMatchObject({ overUnread: false });
+  });
+
+  it('once decided, retry writes again what failed and reads nothing again', async () => {
+    const chart = controlledChart();
+    await chart.boot({ record: null, problem: { code: 'STORAGE_FAILED', message: 'x' } });
+    chart.actor.send(set('none'));
+    chart.last('writeDecision').reject(new Error('full'));
+    await chart.settle();
+    chart.last('clearDecision').reject(new Error('full'));
+    await chart.settle();
+    chart.actor.send({ type: 'CONSENT.RETRY' });
+    expect(chart.calls.loadDecision).toHaveLength(1);
+    expect(chart.last('writeDecision').input).toMatchObject({ record: expect.objectContaining({ level: 'none' }), overUnread: true });
   });
 
   it.each(['STORED_DATA_UNREADABLE', 'STORAGE_FAILED'] as const)('an unreadable decision (%s) counts as off, and retry reads it again', async (code) => {
@@ -158,7 +221,7 @@ describe('overlapping decisions', () => {
     chart.actor.send({ type: 'CONSENT.SET', level: 'off', source: 'withdraw' });
     expect(chart.last('writeDecision').input).toMatchObject({ raises: false });
     chart.actor.send({ type: 'CONSENT.RESET' });
-    expect(chart.last('writeDecision').input).toEqual({ record: null, raises: true });
+    expect(chart.last('writeDecision').input).toEqual({ record: null, raises: true, overUnread: false });
     chart.actor.send({ type: 'CONSENT.SET', level: 'full', source: 'again' });
     expect(chart.last('writeDecision').input).toMatchObject({ record: { level: 'full' }, raises: true });
   });
@@ -168,7 +231,7 @@ describe('overlapping decisions', () => {
     chart.actor.send({ type: 'CONSENT.RESET' });
     expect(chart.context()).toMatchObject({ record: null, target: 'none', enforced: 'none' });
     expect(chart.last('forget').input).toEqual({ level: 'off', withdrawal: true });
-    expect(chart.last('writeDecision').input).toEqual({ record: null, raises: false });
+    expect(chart.last('writeDecision').input).toEqual({ record: null, raises: false, overUnread: false });
   });
 });
 
@@ -336,7 +399,7 @@ describe('a decision made in another tab (CONSENT.SYNC)', () => {
     chart.actor.send({ ...(synced('full', chart.context().decidedAt - 1) as object), stored: true } as never);
     expect(chart.context()).toMatchObject({ record: null, target: 'none' });
     expect(chart.calls.writeDecision).toHaveLength(writes + 1);
-    expect(chart.last('writeDecision').input).toEqual({ record: null, raises: false });
+    expect(chart.last('writeDecision').input).toEqual({ record: null, raises: false, overUnread: false });
   });
 
   it('a reset in another tab forgets the decision here too', async () => {

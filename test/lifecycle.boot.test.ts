@@ -1,5 +1,5 @@
 import type { ReactNativeTracker } from '@snowplow/react-native-tracker';
-import { SimulatedClock } from 'xstate';
+import { SimulatedClock, waitFor } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import type { ConsentError, ConsentLevel } from 'consent-tracker';
 import { findLeaks, type CollectedEvent } from 'consent-tracker/testing';
@@ -161,8 +161,8 @@ describe.each(HARNESSES)('a stored decision that cannot be read, with the $name 
     expect(findLeaks(events, 'session-only')).toEqual([]);
   });
 
-  /** A first run queues an event while the collector is down and stops; the next cannot read the stored decision. */
-  const earlierQueueThenUnreadableDecision = async () => {
+  /** A first run at session-only queues an event while the collector is down, and stops. */
+  const earlierQueue = async () => {
     const device = harness.device();
     const first = apps.launch(harness, { device });
     await first.consent.ready;
@@ -170,6 +170,12 @@ describe.each(HARNESSES)('a stored decision that cannot be read, with the $name 
     await queuedWhileDown(first, 'queued-earlier', collector.current);
     await first.consent.stop();
     collector.current.failWith(undefined);
+    return device;
+  };
+
+  /** After {@link earlierQueue}, the next run cannot read the stored decision. */
+  const earlierQueueThenUnreadableDecision = async () => {
+    const device = await earlierQueue();
     const faults = faultyStorage(device.storage);
     faults.fail(onDecision('getItem'), new Error('storage is locked'));
     const next = apps.launch(harness, { device, options: { storage: faults.storage, onError: () => undefined } });
@@ -194,6 +200,26 @@ describe.each(HARNESSES)('a stored decision that cannot be read, with the $name 
     await drained(next);
     expect(collector.current.events().map((e) => e.payload.se_ac)).toEqual(['after-the-decision']);
     expect(next.consent.stats().dropped['unreadable-stored']).toBe(1);
+  });
+
+  it('a decision made while the stored one is read, which then fails, is written again over it: what an earlier run queued is dropped, though the decision never came into force', async () => {
+    const device = await earlierQueue();
+    const faults = faultyStorage(device.storage);
+    faults.stall(onDecision('getItem'));
+    // The change is held: no decision comes into force in this run (a React Native tracker slow to exist).
+    const next = apps.launch(harness, { device, holdApply: true, options: { storage: faults.storage, storageTimeoutMs: 30, onError: () => undefined } });
+    void next.consent.setLevel('full', 'banner').catch(() => undefined);
+    await waitFor(next.consent.actor, (s) => s.matches({ storedDecision: 'unread', persistence: 'saved' }));
+    expect(next.consent.stats().dropped['unreadable-stored']).toBe(1);
+    await next.consent.stop();
+    faults.heal();
+    // The next start reads the full written over the unread decision: the earlier event is not sent at it.
+    const last = apps.launch(harness, { device });
+    await last.consent.ready;
+    last.track('after-restart');
+    await drained(last);
+    expect(storedLevel(device)).toBe('full');
+    expect(actions()).toEqual(['after-restart']);
   });
 
   it('storage that never answers counts as off after the storage timeout', async () => {

@@ -86,7 +86,7 @@ describe.each(HARNESSES)('bad input, with the $name adapter', (harness) => {
     await expect(app.consent.setLevel('full', 'x'.repeat(201))).rejects.toMatchObject({ name: 'ConsentError', code: 'INVALID_OPTION' });
     await expect(app.consent.setLevel('full', 42 as never)).rejects.toMatchObject({ name: 'ConsentError', code: 'INVALID_OPTION' });
     expect(app.consent.getStatus()).toEqual(before);
-    expect(app.consent.actor.getSnapshot().matches({ persistence: 'saved' })).toBe(true);
+    expect(app.consent.actor.getSnapshot().matches({ persistence: 'unwritten' })).toBe(true);
     // Bad options: nothing is created.
     const adapter = () => harness.held(collector.current.url).adapter;
     expect(() => createConsentTracker({ adapter: adapter(), undecidedLevel: 'most' as ConsentLevel })).toThrow(ConsentError);

@@ -67,10 +67,10 @@ describe('toMermaid and toDot on the consent chart', () => {
     }
   });
 
-  it('draw the five parallel regions, each a box in the parallel root', () => {
+  it('draw the six parallel regions, each a box in the parallel root', () => {
     expect(mermaid).toContain('state "consent (parallel)" as state');
-    for (const region of ['decision', 'tracker', 'cleanup', 'persistence', 'gate']) expect(mermaid).toContain(`    state state_${region} {`);
-    expect(dot.match(/subgraph cluster_state_(decision|tracker|cleanup|persistence|gate) \{/g)).toHaveLength(5);
+    for (const region of ['storedDecision', 'decision', 'tracker', 'cleanup', 'persistence', 'gate']) expect(mermaid).toContain(`    state state_${region} {`);
+    expect(dot.match(/subgraph cluster_state_(storedDecision|decision|tracker|cleanup|persistence|gate) \{/g)).toHaveLength(6);
   });
 
   it('mark the states a live snapshot is in', async () => {
@@ -120,7 +120,7 @@ describe('one region, compact: the chart in a small space', () => {
     expect(dot).not.toContain('[setTo(');
     // Fewer edges than the region has transitions, every pair still joined.
     expect(pairs.length).toBeLessThan(dotEdges(toDot(consentMachine, { region: 'decision' })).length);
-    expect(toMermaid(consentMachine, { region: 'decision', compact: true })).toContain('state_decision_booting --> state_decision_full : CONSENT.SET, CONSENT.SYNC, done loadDecision');
+    expect(toMermaid(consentMachine, { region: 'decision', compact: true })).toContain('state_decision_booting --> state_decision_full : STORED_READ, CONSENT.SET, CONSENT.SYNC');
   });
 
   it('highlight the region\'s states in force, and render', async () => {
@@ -135,7 +135,7 @@ describe('one region, compact: the chart in a small space', () => {
   it('throw INVALID_OPTION for a region the chart does not have, or a state that holds no others', () => {
     for (const region of ['nowhere', 'decision.full', 'tracker.inForce.x', '']) {
       expect(() => toDot(consentMachine, { region })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
-      expect(() => toMermaid(consentMachine, { region })).toThrow(/region must be the path of a state that holds others \(decision, tracker, cleanup, persistence, gate, …\)/);
+      expect(() => toMermaid(consentMachine, { region })).toThrow(/region must be the path of a state that holds others \(storedDecision, decision, tracker, cleanup, persistence, gate, …\)/);
     }
   });
 });
@@ -216,8 +216,8 @@ describe('logTransitions', () => {
     await consent.ready;
     gate = consent.stats().gate;
     await consent.setLevel('full', 'banner');
-    expect(lines[0]).toMatch(/^consent: xstate\.init -> decision\.booting \| tracker\.starting/);
-    expect(lines.some((line) => /^consent: CONSENT\.SET\(full\) -> decision\.full \| tracker\.applying/.test(line))).toBe(true);
+    expect(lines[0]).toMatch(/^consent: xstate\.init -> storedDecision\.reading \| decision\.booting \| tracker\.starting/);
+    expect(lines.some((line) => /^consent: CONSENT\.SET\(full\) -> storedDecision\.read \| decision\.full \| tracker\.applying/.test(line))).toBe(true);
     expect(lines.at(-1)).toMatch(/decision\.full \| tracker\.inForce .*\(held=0 released=0 dropped=0\)$/);
     await consent.stop();
   });

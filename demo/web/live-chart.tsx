@@ -5,7 +5,7 @@ import { consentMachine } from 'consent-tracker';
 import { useConsentTracker } from 'consent-tracker/react';
 import { toDot } from 'consent-tracker/visualize';
 
-const REGIONS = ['decision', 'tracker', 'cleanup', 'persistence', 'gate'] as const;
+const REGIONS = ['storedDecision', 'decision', 'tracker', 'cleanup', 'persistence', 'gate'] as const;
 const graphviz = Graphviz.load();
 
 /** A region's state as a path: `applying.reconfiguring`. */
@@ -36,7 +36,7 @@ export function LiveChart() {
         ))}
       </div>
       <p className="muted small">
-        Five regions run side by side: the <b>decision</b>, the live <b>tracker</b> being changed, the <b>cleanup</b> of what a
+        Six regions run side by side: the <b>reading</b> of the stored decision, the <b>decision</b>, the live <b>tracker</b> being changed, the <b>cleanup</b> of what a
         withdrawal forgets, the <b>persistence</b> of the decision, and the <b>gate</b> that holds the app's calls during a change.
         Each tab shows the state its region is in; the region shown is drawn with one arrow per pair of states (every level can be
         reached from every other, so the decision region is dense). The whole chart, every guard named, is in

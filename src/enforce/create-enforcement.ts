@@ -37,6 +37,13 @@ export interface EnforcementOptions {
    * `levelChanged(level)` then lowers the queue to the decision put in force. Default: never.
    */
   readonly awaitingDecision?: () => boolean;
+  /**
+   * Whether the decision storage held could not be read in this run (the consent chart's
+   * `storedUnread`): it may have been a withdrawal, so what earlier runs queued is dropped (and
+   * counted) once a decision is in force or written over it, and the floor left on other
+   * instances' queues is `off`. Default: never.
+   */
+  readonly storedDecisionUnread?: () => boolean;
   /** Where the event queue is persisted (AsyncStorage, a `localStorage` wrapper); in memory only if absent. */
   readonly storage?: KeyValueStorage;
   /**
@@ -139,8 +146,6 @@ export interface Enforcement {
    * withdraws the identity that may have been sent before it.
    */
   storedDecision(level: ConsentLevel | 'unreadable' | null): void;
-  /** Whether the decision storage held at start could not be read (and no later read succeeded). */
-  storedDecisionUnread(): boolean;
   /**
    * Makes `call` (which tracks synchronously) with events sent with at most `level`: a held event
    * released after a change keeps the level it may carry. Not a level change.
@@ -208,8 +213,6 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
 
   /** The cap of the call being replayed by `trackAtMost`, if any. */
   let ceiling: ConsentLevel | undefined;
-  /** The decision storage held at start could not be read (see `storedDecision`). */
-  let storedDecisionUnread = false;
   const context = createEnforcementContext({
     policy,
     level: options.level,
@@ -218,7 +221,7 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     // Events queued at full record the identity they carry, once the identity store is read.
     identityMarker: () => (identityKnown ? (identity.deviceUserId() ?? 'own') : undefined),
     identityWithdrawn: (marker) => identityKnown && identity.isWithdrawn(marker),
-    storedDecisionUnread: () => storedDecisionUnread,
+    storedDecisionUnread: options.storedDecisionUnread,
     onDrop: options.onDrop,
     onError: options.onError,
   });
@@ -292,10 +295,8 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     },
     identityPersisted: () => identityStore.persisted(),
     storedDecision(level) {
-      storedDecisionUnread = level === 'unreadable';
       identity.storedDecision(level);
     },
-    storedDecisionUnread: () => storedDecisionUnread,
     followLevel(decision) {
       identity.observe(context.readLevel());
       if (decision !== undefined) identity.decided(decision.level, decision.stored);
