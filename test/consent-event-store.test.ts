@@ -709,6 +709,20 @@ describe('the segments of the stored queue', () => {
     expect(faults.calls.filter((call) => call.op === 'setItem' && call.key === `${QUEUE}.events.0`)).toEqual([]);
   });
 
+  it('events queued after each of several starts go in the last stored segment while it has room: segments do not pile up across restarts', async () => {
+    const storage = memoryStorage();
+    for (let start = 0; start < 5; start++) {
+      const t = enforcementWith({ storage });
+      await t.enforcement.ready;
+      await t.store.add({ payload: plainEvent(`start${start}`) });
+      await t.store.persisted();
+      await t.enforcement.stop();
+    }
+    expect(manifestOf(storage.entries)).toEqual({ version: 2, segments: [0], loose: [] });
+    expect(segmentKeys(storage.entries)).toEqual([`${QUEUE}.events.0`]);
+    expect(storedIds(storage.entries)).toEqual(['start0', 'start1', 'start2', 'start3', 'start4']);
+  });
+
   it('segments given up give their numbers back: a new one takes the lowest free', async () => {
     const { storage, t } = await storedQueueOf(45);
     await t.store.removeHead(40);
@@ -968,15 +982,15 @@ describe('queues of other instances taken over while running', () => {
 describe('the segments of a stored queue as events come and go', () => {
   const atNone = (eid: string) => ({ payload: plainEvent(eid), svrAnon: true, level: 'none' });
 
-  it('an event queued after a start opens a segment of its own: those read are neither joined nor written again', async () => {
+  it('an event queued after a start goes in the last segment read, the one segment written again: the others are neither joined nor written', async () => {
     const faults = faultyStorage(deviceWith([atNone('a')], [atNone('b')]));
     const t = enforcementWith({ storage: faults.storage });
     await t.enforcement.ready;
     await t.store.add({ payload: plainEvent('new') });
     await t.store.persisted();
-    expect(manifestOf(faults.entries)).toEqual({ version: 2, segments: [0, 1, 2], loose: [] });
+    expect(manifestOf(faults.entries)).toEqual({ version: 2, segments: [0, 1], loose: [] });
     expect(storedIds(faults.entries)).toEqual(['a', 'b', 'new']);
-    expect(faults.calls.filter((call) => call.op === 'setItem' && !call.key.endsWith('.lease')).map((call) => call.key)).toEqual([QUEUE, `${QUEUE}.events.2`, QUEUE]);
+    expect(faults.calls.filter((call) => call.op === 'setItem' && !call.key.endsWith('.lease')).map((call) => call.key)).toEqual([`${QUEUE}.events.1`]);
   });
 
   it('a segment opened and emptied between two writes gives its number back at once', async () => {
@@ -1025,7 +1039,7 @@ describe('the segments of a stored queue as events come and go, after a compacti
   });
 
   it('segments are joined only in the write after a removal, not in later ones', async () => {
-    const storage = deviceWith([atNone('a')], [atNone('b')]);
+    const storage = deviceWith([atNone('a')], [atNone('b')], [atNone('c')]);
     const t = enforcementWith({ storage });
     await t.enforcement.ready;
     await t.store.add({ payload: plainEvent('n1') });
@@ -1036,7 +1050,7 @@ describe('the segments of a stored queue as events come and go, after a compacti
     await t.store.add({ payload: plainEvent('n2') });
     await t.store.persisted();
     expect(manifestOf(storage.entries)?.segments).toEqual([1, 2]);
-    expect(storedIds(storage.entries)).toEqual(['b', 'n1', 'n2']);
+    expect(storedIds(storage.entries)).toEqual(['b', 'c', 'n1', 'n2']);
   });
 
   it('a downgrade rewrites the segment it changed, and nothing else', async () => {

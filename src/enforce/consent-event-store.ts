@@ -315,13 +315,24 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     entry.segment = tail;
   }
 
+  /** The segment of the last queued event read from this slot, if any. */
+  function lastStoredSegment(): QueueSegment<Entry> | undefined {
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const entry = entries[i] as Entry;
+      if (!entry.removed && entry.segment) return entry.segment;
+    }
+    return undefined;
+  }
+
   /**
    * Puts every queued event in a segment, in queue order: those read from storage keep theirs,
    * the others (taken over, or queued before the stored queue was read) go in new ones, or at the
    * end of the last. Segments left empty are given up.
    */
   function arrange(into: QueueLayout) {
-    const last = segments.at(-1);
+    // Nothing arranged yet in this run: the tail is the segment of the last event read from
+    // storage, so that events queued after a start fill it rather than opening one per start.
+    const last = segments.at(-1) ?? lastStoredSegment();
     const inUse = new Set(segments.map((segment) => segment.number));
     const arranged: QueueSegment<Entry>[] = [];
     let open: QueueSegment<Entry> | undefined;
