@@ -75,6 +75,10 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     caught: "a run that could not read the stored decision stored its own decisions, none in force (React Native's apply waited on a hung read), then read the earlier run's queue and left it, at its old level, to the next start",
     commands: [{ kind: 'track' }, { kind: 'track' }, { kind: 'track' }, { kind: 'storage', fault: 'hang', calls: 'reads' }, { kind: 'restart' }, { kind: 'regrant', via: 'off' }, { kind: 'flush' }],
   },
+  {
+    caught: "the soak's own record: a reset while the stored decision could not be read was taken as a decision over it (what earlier launches tracked counted as withdrawn), though the chart takes no reset while undecided",
+    commands: [{ kind: 'track' }, { kind: 'storage', fault: 'quota', calls: 'reads' }, { kind: 'collector', fault: { kind: 'drop' } }, { kind: 'kill', atAwait: 4 }, { kind: 'regrant', via: 'off' }, { kind: 'reset' }],
+  },
 ];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */

@@ -100,7 +100,10 @@ class SoakDevice {
    */
   decide(level: ConsentLevel | null): Promise<unknown> {
     const { consent } = this.current.app;
-    if (consent.actor.getSnapshot().matches({ decision: { undecided: 'unreadable' } })) this.record.decidedUnread();
+    const snapshot = consent.actor.getSnapshot();
+    // The chart takes no reset while undecided (there is no decision to forget): it decides nothing.
+    if (level === null && snapshot.matches({ decision: 'undecided' })) return consent.reset().catch(() => undefined);
+    if (snapshot.matches({ decision: { undecided: 'unreadable' } })) this.record.decidedUnread();
     if (level === null) this.record.reset();
     const change = (level === null ? consent.reset() : consent.setLevel(level, this.record.decide())).catch(() => undefined);
     this.record.decided(level ?? 'none');
