@@ -42,30 +42,12 @@ export const MUTATION_GROUPS: readonly [MutationGroup, ...MutationGroup[]] = [
     tests: ['test/consent.machine.test.ts', 'test/gate.test.ts', 'test/lifecycle.*.test.ts', 'test/enforcement.races.test.ts'],
   },
   {
-    // Half of the chart's mutants are in its configuration, which runs as the module loads: each
-    // would run every test of the group (hours here). This group scores the guards, actions and
-    // inputs against the chart's own suite and the lifecycle suites that take seconds; the
-    // configuration is scored by `chart-configuration`.
+    // The whole chart (its configuration, which runs as the module loads, and its guards, actions
+    // and inputs) against its own suites, which drive every region with actors the test controls:
+    // fast enough to run every mutant, static ones included.
     name: 'chart',
     files: ['machines/consent.machine.ts'],
-    ignoreStatic: true,
-    tests: [
-      'test/consent.machine.test.ts',
-      'test/lifecycle.boot.test.ts',
-      'test/lifecycle.change.test.ts',
-      'test/lifecycle.failure.test.ts',
-      'test/lifecycle.forgetting.test.ts',
-      'test/lifecycle.overlap.test.ts',
-      'test/lifecycle.stop.test.ts',
-      'test/enforcement.races.test.ts',
-    ],
-  },
-  {
-    // The chart's configuration (states, transitions, which guard and action each takes), against
-    // the chart's own suite, which drives every region with actors the test controls.
-    name: 'chart-configuration',
-    files: ['machines/consent.machine.ts'],
-    tests: ['test/consent.machine.test.ts'],
+    tests: ['test/consent.machine.test.ts', 'test/consent.machine.sync.test.ts'],
   },
 ];
 
