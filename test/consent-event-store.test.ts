@@ -582,29 +582,6 @@ describe('an event queued at full before a withdrawal whose rewrite of the store
     expect(await next.store.count()).toBe(0);
     expect(storedIds(storage.entries)).toEqual([]);
   });
-
-  it('is never handed out to be sent, even by a caller that puts nothing in force: held until the stored identity is read, then forgotten', async () => {
-    const storage = memoryStorage();
-    const first = enforcementWith({ storage, initial: 'full' });
-    await first.enforcement.ready;
-    await first.store.add({ payload: identifiedEvent('queued-before') });
-    await first.store.persisted();
-    const segment = storage.entries.get(`${QUEUE}.events.0`) ?? '';
-    await first.setLevel('none');
-    await first.setLevel('full');
-    await first.enforcement.stop();
-    storage.entries.set(QUEUE, JSON.stringify({ version: 2, segments: [0], loose: [] }));
-    storage.entries.set(`${QUEUE}.events.0`, segment);
-    const faults = faultyStorage(storage);
-    const identityRead = faults.stall((call) => call.key.endsWith('.identity'));
-    const next = enforcementWith({ storage: faults.storage, initial: 'full' });
-    await expect.poll(() => next.store.count()).toBe(1);
-    expect(await next.handOut(), 'the identity it carries is not known to be in force yet').toEqual([]);
-    identityRead.release();
-    await next.enforcement.ready;
-    expect(await next.handOut()).toEqual([]);
-    expect(next.drops.map((d) => [d.reason, d.eventId])).toEqual([['forgotten', 'queued-before']]);
-  });
 });
 
 describe('more stored than the queue may hold', () => {

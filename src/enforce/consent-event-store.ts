@@ -222,21 +222,6 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     return entry.level === 'full' && context.identityWithdrawn(entry.identity ?? 'own');
   }
 
-  /**
-   * Whether a stored event at full must not be handed out to be sent: its identity was withdrawn
-   * since it was queued (it is dropped, as at a level change), or the stored identity is not read
-   * yet, so that is not known (it waits for a later batch). A caller of `createEnforcement` that
-   * never calls `levelChanged()` at start is covered too.
-   */
-  function heldForIdentity(entry: Entry): boolean {
-    if (entry.level !== 'full' || !entry.fromStorage) return false;
-    if (context.identityMarker() === undefined) return true;
-    if (!carriesWithdrawnIdentity(entry)) return false;
-    dropEntry(entry, 'forgotten', 'queued at full before a withdrawal: its identity was withdrawn');
-    schedulePersist();
-    return true;
-  }
-
   /** Lowers every entry above `level` to it. Synchronous, so nothing is read in between. */
   function lowerTo(level: ConsentLevel, which: readonly Entry[] = entries): boolean {
     let changed = false;
@@ -793,7 +778,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
         next: async () => {
           while (index < snapshot.length) {
             const entry = snapshot[index++] as Entry;
-            if (entry.removed || heldForIdentity(entry)) continue;
+            if (entry.removed) continue;
             handedOut.push(entry);
             return { value: { payload: entry.payload, svrAnon: entry.svrAnon }, done: false };
           }
