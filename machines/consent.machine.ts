@@ -364,7 +364,8 @@ const raisesAboveWithdrawal = (context: ConsentContext) =>
   compareLevels(context.enforced, context.inForce ?? context.enforced) < 0 && compareLevels(context.record?.level ?? context.undecidedLevel, context.enforced) > 0;
 
 /** Whether a read gave what is stored (a decision, none, or an expired one), rather than failing. */
-const readable = (output: LoadOutput) => output.problem?.code !== 'STORED_DATA_UNREADABLE' && output.problem?.code !== 'STORAGE_FAILED';
+const UNREADABLE: ReadonlyArray<ConsentProblem['code']> = ['STORED_DATA_UNREADABLE', 'STORAGE_FAILED'];
+const readable = (output: LoadOutput) => output.problem === undefined || !UNREADABLE.includes(output.problem.code);
 
 function problemOf(error: unknown, code: ConsentProblem['code']): ConsentProblem {
   return { code, message: error instanceof Error ? error.message : String(error) };
@@ -617,18 +618,22 @@ export const consentMachine = setup({
             src: 'loadDecision',
             onDone: [
               {
-                guard: { type: 'loadProblemIs', params: ({ event }) => ({ problem: event.output.problem?.code, codes: ['STORED_DATA_UNREADABLE', 'STORAGE_FAILED'] }) },
+                guard: { type: 'loadProblemIs', params: ({ event }) => ({ problem: event.output.problem?.code, codes: UNREADABLE }) },
                 target: 'unread',
-                actions: [{ type: 'markUnread', params: { unread: true } }, { type: 'tellRead', params: readOutcome }],
+                actions: { type: 'tellRead', params: readOutcome },
               },
-              { target: 'read', actions: [{ type: 'markUnread', params: { unread: false } }, { type: 'tellRead', params: readOutcome }] },
+              { target: 'read', actions: { type: 'tellRead', params: readOutcome } },
             ],
-            onError: { target: 'unread', actions: [{ type: 'markUnread', params: { unread: true } }, { type: 'tellRead', params: readFailure }] },
+            onError: { target: 'unread', actions: { type: 'tellRead', params: readFailure } },
           },
         },
-        read: {},
+        // The flag is set on entry, before the raised STORED_READ is taken by the other regions.
+        read: { entry: { type: 'markUnread', params: { unread: false } } },
         // Read again only while it stands for the decision (a decision made since wins over it).
-        unread: { on: { 'CONSENT.RETRY': { guard: stateIn('#consent.decision.undecided.unreadable'), target: 'reading' } } },
+        unread: {
+          entry: { type: 'markUnread', params: { unread: true } },
+          on: { 'CONSENT.RETRY': { guard: stateIn('#consent.decision.undecided.unreadable'), target: 'reading' } },
+        },
       },
     },
     decision: {
@@ -647,7 +652,7 @@ export const consentMachine = setup({
               })),
               // What cannot be read counts as the lowest level; it is not a withdrawal, so nothing is cleared.
               {
-                guard: { type: 'loadProblemIs', params: ({ event }) => ({ problem: event.output.problem?.code, codes: ['STORED_DATA_UNREADABLE', 'STORAGE_FAILED'] }) },
+                guard: { type: 'loadProblemIs', params: ({ event }) => ({ problem: event.output.problem?.code, codes: UNREADABLE }) },
                 target: 'undecided.unreadable',
                 actions: [{ type: 'announceLoaded', params: { target: 'off', forget: false } }, { type: 'loaded', params: ({ event }) => ({ output: event.output, target: 'off' }) }],
               },
