@@ -894,13 +894,16 @@ describe('a write that failed', () => {
     return chart;
   }
 
-  it('while its decision is removed, a newer decision is written at once; one from another tab is not', async () => {
-    const chart = await writeFailed();
+  it.each([
+    ['while its decision is removed', writeFailed, 'session-only'],
+    ['waiting to be retried', writeRefused, 'off'],
+  ] as const)('%s, a newer decision is written at once; one from another tab is not', async (_, failedWrite, level) => {
+    const chart = await failedWrite();
     chart.actor.send(fromAnotherTab('full', later()));
     expect(chart.calls.writeDecision).toHaveLength(1);
-    chart.actor.send(set('session-only'));
+    chart.actor.send(set(level));
     expect(chart.calls.writeDecision).toHaveLength(2);
-    expect(chart.last('writeDecision').input).toMatchObject({ record: { level: 'session-only' } });
+    expect(chart.last('writeDecision').input).toMatchObject({ record: { level } });
   });
 
   it('while its decision is removed, stop writes it once more', async () => {
@@ -921,15 +924,6 @@ describe('a write that failed', () => {
     const chart = await writeRefused();
     chart.actor.send({ type: 'CONSENT.STOP' });
     expect(chart.calls.writeDecision).toHaveLength(2);
-  });
-
-  it('waiting to be retried, a newer decision is written at once; one from another tab is not', async () => {
-    const chart = await writeRefused();
-    chart.actor.send(fromAnotherTab('full', later()));
-    expect(chart.calls.writeDecision).toHaveLength(1);
-    chart.actor.send(set('off'));
-    expect(chart.calls.writeDecision).toHaveLength(2);
-    expect(chart.last('writeDecision').input).toMatchObject({ record: { level: 'off' } });
   });
 });
 
