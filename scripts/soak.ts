@@ -1,7 +1,7 @@
 /**
  * `npm run soak -- --runs 100000 --seed S [--adapters tracker-core,react-native,browser] [--shards N]`:
  * the soak of test/soak/ run long. Each adapter's runs are split into shards of at most
- * `--shard-runs` runs (2,500), and at least `N` (default: one per core), shard k drawing its runs
+ * `--shard-runs` runs (5,000), and at least `N` (default: one per core), shard k drawing its runs
  * from seed S + k. The shards run as vitest processes of their own, as many at a time as there are
  * cores, the adapters in turns. A process's heap grows with its runs (the browser tracker
  * keeps every tracker a page load made, and jsdom is one page for all of them), and its garbage
@@ -29,7 +29,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     adapters: { type: 'string', default: ADAPTERS.join(',') },
     shards: { type: 'string', default: String(availableParallelism()) },
-    'shard-runs': { type: 'string', default: '2500' },
+    'shard-runs': { type: 'string', default: '5000' },
     /** Each shard prints a line every this many runs (default: only when it ends). */
     progress: { type: 'string' },
   },
