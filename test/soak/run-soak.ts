@@ -1,8 +1,9 @@
 import fc from 'fast-check';
-import { expect, vi } from 'vitest';
+import { expect } from 'vitest';
 import type { Collector } from 'consent-tracker/testing';
 import type { AdapterHarness } from '../helpers/adapter-harness.js';
 import { soakCommand, type SoakCommand } from './soak-command.js';
+import { SimulatedClock } from './simulated-clock.js';
 import { soakRun } from './soak-run.js';
 import { emptyTally, type SoakTally } from './soak-tally.js';
 
@@ -122,12 +123,13 @@ export async function runSoak(harness: AdapterHarness, collector: Collector, set
     process.stdout.write(`soak ${harness.name}: ${tally.runs}/${settings.runs} runs, ${seconds.toFixed(0)} s, ${tally.tracked} tracked, ${tally.delivered} delivered, ${tally.kills} kills (seed ${settings.seed})\n`);
   };
   // Timers and the date are simulated; setImmediate, nextTick and microtasks stay real, so that sockets work.
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  const clock = new SimulatedClock();
+  const uninstall = clock.install();
   const quiet = silenceTrackerLogs();
   try {
     await fc.assert(
       fc.asyncProperty(fc.array(soakCommand, { minLength: 1, maxLength: 16 }), async (commands) => {
-        await soakRun(harness, collector, commands, tally);
+        await soakRun(harness, collector, commands, tally, clock);
         if (settings.progressEvery > 0 && tally.runs % settings.progressEvery === 0) progress();
       }),
       { numRuns: settings.runs, seed: settings.seed, examples: SOAK_REGRESSIONS.map(({ commands }) => [[...commands]]) },
@@ -138,7 +140,7 @@ export async function runSoak(harness: AdapterHarness, collector: Collector, set
     throw new Error(`The soak failed with the ${harness.name} adapter. Replay: npm run soak -- --adapters ${harness.name} --runs ${settings.runs} --seed ${settings.seed} --shards 1\n${String(error)}\n${cause instanceof Error ? cause.message : String(cause)}`, { cause: error });
   } finally {
     quiet();
-    vi.useRealTimers();
+    uninstall();
   }
   if (settings.progressEvery > 0 && tally.runs % settings.progressEvery !== 0) progress();
   expect(tally.delivered, 'a soak that delivers nothing proves nothing').toBeGreaterThan(settings.runs / 4);

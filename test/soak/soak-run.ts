@@ -1,4 +1,3 @@
-import { vi } from 'vitest';
 import { selectAwaitingDecision, selectOutcome, selectQuiescent, type ConsentLevel, type DroppedEvent } from 'consent-tracker';
 import { cookieJarFetch, type Collector } from 'consent-tracker/testing';
 import type { AdapterHarness, Device } from '../helpers/adapter-harness.js';
@@ -7,6 +6,7 @@ import { checkRun, storedQueues } from './check-run.js';
 import { faultableStorage, type FaultableStorage } from './faultable-storage.js';
 import { RunRecord, type Launch } from './run-record.js';
 import { runThrough, runUntil } from './run-until.js';
+import type { SimulatedClock } from './simulated-clock.js';
 import { simulatedNetwork, type SimulatedNetwork } from './simulated-network.js';
 import type { CollectorFault, SoakCommand } from './soak-command.js';
 import type { SoakTally } from './soak-tally.js';
@@ -29,6 +29,7 @@ class SoakDevice {
     readonly collector: Collector,
     readonly record: RunRecord,
     readonly tally: SoakTally,
+    readonly clock: SimulatedClock,
   ) {
     this.device = harness.device();
     this.storage = faultableStorage(this.device.storage, (key, value) => key.endsWith('.decision') && record.stored(value));
@@ -37,7 +38,7 @@ class SoakDevice {
 
   /** Runs the device until `work` settles, on the simulated clock. */
   run<T>(work: Promise<T>): Promise<T | undefined> {
-    return runThrough(work, this.network);
+    return runThrough(work, this.network, this.clock);
   }
 
   /**
@@ -154,10 +155,10 @@ async function step(d: SoakDevice, command: SoakCommand): Promise<void> {
       d.record.storageFailed ||= command.fault !== 'none';
       return;
     case 'clock':
-      vi.setSystemTime(Date.now() + command.jumpMs);
+      d.clock.jump(command.jumpMs);
       return;
     case 'wait':
-      await vi.advanceTimersByTimeAsync(command.ms);
+      await d.clock.advanceBy(command.ms);
       return;
     case 'restart':
       await d.restart();
@@ -191,14 +192,14 @@ async function finish(d: SoakDevice): Promise<void> {
   // is no such slot (a slot left behind all the same fails the check that nothing stays stored).
   const slotsLeft = d.record.storageFailed || d.record.launches.some((launch) => launch.killed);
   for (let waited = 0; slotsLeft && waited <= 40_000; waited += 10_000) {
-    await vi.advanceTimersByTimeAsync(10_000);
-    await runUntil(idle, d.network);
+    await d.clock.advanceBy(10_000);
+    await runUntil(idle, d.network, d.clock);
   }
   for (let round = 0; round < 20; round += 1) {
     await d.run(control.adapter.flush());
-    await runUntil(idle, d.network);
+    await runUntil(idle, d.network, d.clock);
     if (idle() && (await consent.enforcement.eventStore.count()) === 0) return;
-    await vi.advanceTimersByTimeAsync(11_000);
+    await d.clock.advanceBy(11_000);
   }
 }
 
@@ -206,10 +207,10 @@ async function finish(d: SoakDevice): Promise<void> {
  * Runs `commands` against the harness's adapter on one new device, ends the run (see `finish`),
  * and checks what the collector received (see `checkRun`).
  */
-export async function soakRun(harness: AdapterHarness, collector: Collector, commands: readonly SoakCommand[], tally: SoakTally): Promise<void> {
+export async function soakRun(harness: AdapterHarness, collector: Collector, commands: readonly SoakCommand[], tally: SoakTally, clock: SimulatedClock): Promise<void> {
   collector.reset();
   collector.failWith(undefined);
-  const d = new SoakDevice(harness, collector, new RunRecord(`s${++tally.runs}`), tally);
+  const d = new SoakDevice(harness, collector, new RunRecord(`s${++tally.runs}`), tally, clock);
   await d.start();
   for (const command of commands) {
     if (d.current.app.process.killed()) await d.restartAfterKill();
@@ -218,5 +219,5 @@ export async function soakRun(harness: AdapterHarness, collector: Collector, com
   await finish(d);
   checkRun({ record: d.record, collector, network: d.network, device: d.device.storage.entries }, tally);
   await d.run(d.current.app.consent.stop());
-  vi.clearAllTimers();
+  clock.clearAll();
 }
