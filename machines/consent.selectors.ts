@@ -211,6 +211,24 @@ export function selectDecision(snapshot: ConsentSnapshot): { readonly level: Con
 }
 
 /**
+ * The level the user decided, or the stored decision read at start, in force or still being
+ * applied; `undefined` while booting or undecided (the level that stands in then is no
+ * decision). A withdrawal to `off` drops what was queued before it at once: it holds from the
+ * moment it is made, even if a grant supersedes it before it comes into force.
+ *
+ * @example
+ * ```ts
+ * import { createActor } from 'xstate';
+ * import { consentMachine, selectDecidedLevel } from 'consent-tracker';
+ * selectDecidedLevel(createActor(consentMachine, { input: {} }).getSnapshot()); // undefined
+ * ```
+ */
+export function selectDecidedLevel(snapshot: ConsentSnapshot): ConsentLevel | undefined {
+  if (snapshot.matches({ decision: 'booting' }) || snapshot.matches({ decision: 'undecided' })) return undefined;
+  return snapshot.context.target ?? undefined;
+}
+
+/**
  * Where the consent tracker is in its lifecycle.
  *
  * @example

@@ -1,6 +1,6 @@
 import { waitFor, type Actor } from 'xstate';
 import { decisionProblem, type consentMachine } from '../machines/consent.machine.js';
-import { selectAwaitingDecision, selectBootCap, selectBooted, selectDecision, selectHoldCap, selectHolding, selectQuiescent, selectStarted, selectStatus, selectStoredDecisionUnread, type ConsentStatus } from '../machines/consent.selectors.js';
+import { selectAwaitingDecision, selectBootCap, selectBooted, selectDecidedLevel, selectDecision, selectHoldCap, selectHolding, selectQuiescent, selectStarted, selectStatus, selectStoredDecisionUnread, type ConsentStatus } from '../machines/consent.selectors.js';
 import type { ConsentLevel } from '../machines/levels.js';
 import { createChartActors } from './chart-actors.js';
 import { createConsentChart } from './create-consent-chart.js';
@@ -107,7 +107,7 @@ export function createConsentTracker<Tracker extends object>(options: ConsentTra
   chart.actor = actor;
   actor.subscribe((snapshot) => {
     const { target, enforced } = snapshot.context;
-    enforcement.followLevel(selectDecision(snapshot));
+    enforcement.followLevel(selectDecision(snapshot), selectDecidedLevel(snapshot));
     gate.follow({ holding: selectHolding(snapshot), started: selectStarted(snapshot), cap: selectHoldCap(snapshot), bootCap: selectBootCap(snapshot), target, enforced });
   });
   reportProblems(actor, report);

@@ -60,6 +60,7 @@ export {
 export {
   selectBootCap,
   selectDecision,
+  selectDecidedLevel,
   selectConsentView,
   type ConsentView,
   selectAwaitingDecision,

@@ -113,6 +113,26 @@ describe('what the queue holds', () => {
   });
 });
 
+describe('a decision not in force yet', () => {
+  it('a withdrawal superseded before it came into force still drops what was queued before it', async () => {
+    const t = enforcementWith({ initial: 'none' });
+    await t.store.add({ payload: plainEvent('e1') });
+    // The user withdraws to off, then grants session-only, while the level in force is still none.
+    t.enforcement.followLevel({ level: 'off', stored: false }, 'off');
+    t.enforcement.followLevel({ level: 'session-only', stored: false }, 'session-only');
+    await t.setLevel('session-only');
+    expect(await t.handOut()).toEqual([]);
+    expect(t.drops.map((d) => d.eventId)).toEqual(['e1']);
+  });
+
+  it('a grant made but not in force yet lifts nothing: an event keeps the level it was queued at', async () => {
+    const t = enforcementWith({ initial: 'none' });
+    await t.store.add({ payload: plainEvent('e1') });
+    t.enforcement.followLevel({ level: 'full', stored: false }, 'full');
+    expect(t.store.levelsOf('e1')).toMatchObject({ capturedAt: 'none', allowed: 'none' });
+  });
+});
+
 describe('events dropped while the emitter sends them', () => {
   it('are counted once nobody settles them before the next batch', async () => {
     const t = enforcementWith();

@@ -38,6 +38,12 @@ export interface ConsentEventStore extends EventStore {
    */
   storeLowered(): Promise<void>;
   /**
+   * Lowers what is queued to a decision the user made, in force or not yet: a withdrawal holds
+   * from the moment it is made, even if a later decision supersedes it before it comes into force
+   * (docs/design.md, "A withdrawal to `off` holds from the moment it is decided").
+   */
+  followDecision(level: ConsentLevel): void;
+  /**
    * A decision of this run is about to be stored over one it could not read (which may have been
    * a withdrawal): what it read, or will read, of earlier runs' queues is dropped, and `off` is
    * recorded on the other slots; resolves once stored, within the storage timeout.
@@ -810,6 +816,9 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       overwroteUnread = true;
       if (lowerTo('full')) schedulePersist();
       await storedWithFloor('off');
+    },
+    followDecision: (level) => {
+      if (lowerTo(level)) schedulePersist();
     },
     storeLowered: async () => {
       await ready;

@@ -118,9 +118,11 @@ export interface Enforcement {
    * it whenever the level function's answer changes; `levelChanged` calls it too. With a
    * `decision` (the user's, in force or still being applied; `stored` if it was read from
    * storage at start), decisions alone say from then on when the identity was withdrawn, as
-   * `createConsentTracker` does.
+   * `createConsentTracker` does. With `decided` (the level of that decision, no stand-in: see
+   * `selectDecidedLevel`) of `off`, what is queued, and what is on its way to the queue, is
+   * dropped at once, in force or not.
    */
-  followLevel(decision?: { readonly level: ConsentLevel; readonly stored: boolean }): void;
+  followLevel(decision?: { readonly level: ConsentLevel; readonly stored: boolean }, decided?: ConsentLevel): void;
   /**
    * Call when the level function's answer has changed, or with the `level` being put in force
    * (when the level function does not answer it yet). Starts a new anonymous session when
@@ -234,6 +236,15 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     identityKnown = true;
   });
   const eventStore = createConsentEventStore(context, { storage, storageKey, maxSize, storageTimeoutMs, leaseMs: QUEUE_LEASE_MS, clock: options.clock ?? REAL_CLOCK });
+  /**
+   * A decision reaches events tracked before it that are still on their way to the queue (the
+   * emitter may hand them over late): their capture level is lowered to it, so a decision that
+   * raises the level again before they arrive does not lift them (docs/design.md, "A withdrawal
+   * to `off` holds from the moment it is decided").
+   */
+  const lowerCaptured = (level: ConsentLevel) => {
+    for (const [eventId, capturedAt] of context.captured) if (minLevel(capturedAt, level) !== capturedAt) context.captured.set(eventId, level);
+  };
   const plugin = createConsentPlugin(context, identity);
   let stopped = false;
   // Once an identity has been withdrawn, the collector's old cookie is never sent again (in this
@@ -297,8 +308,14 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     storedDecision(level) {
       identity.storedDecision(level);
     },
-    followLevel(decision) {
+    followLevel(decision, decided) {
       identity.observe(context.readLevel());
+      // Only a withdrawal to off: lowering to a level that still sends, before it is in force, can
+      // catch an event on the wire (docs/design.md, "A withdrawal to `off` holds from the moment it is decided").
+      if (decided === 'off') {
+        lowerCaptured(decided);
+        eventStore.followDecision(decided);
+      }
       if (decision !== undefined) identity.decided(decision.level, decision.stored);
     },
     async levelChanged(level) {

@@ -80,6 +80,10 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     caught: "the soak's own record: a reset while the stored decision could not be read was taken as a decision over it (what earlier launches tracked counted as withdrawn), though the chart takes no reset while undecided",
     commands: [{ kind: 'track' }, { kind: 'storage', fault: 'quota', calls: 'reads' }, { kind: 'collector', fault: { kind: 'drop' } }, { kind: 'kill', atAwait: 4 }, { kind: 'regrant', via: 'off' }, { kind: 'reset' }],
   },
+  {
+    caught: 'a withdrawal superseded by a grant before it came into force (its clean-up waited on storage that hung) did not reach an event queued before it: the next start sent it at the grant',
+    commands: [{ kind: 'storage', fault: 'hang', calls: 'writes' }, { kind: 'restart' }, { kind: 'track' }, { kind: 'set', level: 'off', settle: false }, { kind: 'set', level: 'session-only', settle: false }, { kind: 'retry' }],
+  },
 ];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */
