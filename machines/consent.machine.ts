@@ -21,7 +21,8 @@
  *   stored decision, writes it again right behind the removal, and is retried (after
  *   `storageRetryMs`, on `retry()`, and at `stop()`) unless that second write landed. A
  *   write the actor holds back (a grant whose new identity could not be stored first) leaves what
- *   is stored, which is lower, and is retried.
+ *   is stored, which is lower, and is retried; one over an unread decision whose floor on earlier
+ *   runs' queues could not be recorded stores `off` in its place, and is retried.
  * - `gate`: `holding` while the tracker does not exist or a change is applied, `open` otherwise.
  *
  * The enforced level drops at once to the lowest level decided since the last level in force,
@@ -784,7 +785,7 @@ export const consentMachine = setup({
             src: 'writeDecision',
             input: ({ context }) => ({ record: context.record, raises: raisesAboveWithdrawal(context), overUnread: context.storedUnread }),
             onDone: [
-              // Held back (a grant whose identity could not be stored first): what is stored is lower, so it stays.
+              // Held back (a grant whose identity could not be stored first, or a decision over an unread one stored as off until earlier runs' queues are held to it): retried.
               { guard: 'writeHeldBack', target: 'retrying', actions: { type: 'fail', params: ({ event }) => event.output as ConsentProblem } },
               { target: 'saved' },
             ],

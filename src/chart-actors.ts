@@ -21,6 +21,12 @@ export interface ChartActorsDependencies {
   readonly announce?: (record: ConsentRecord | null, at: number) => void;
 }
 
+/** The write's outcome when off was stored in place of the decision: it is written again later. */
+const HELD_AT_OFF: ConsentProblem = {
+  code: 'STORAGE_FAILED',
+  message: 'the queues of earlier runs, which this run could not read, are not held to off yet: off is stored in place of the decision until they are',
+};
+
 /** What an actor is given when the chart invokes it: its input, and the signal that it is no longer wanted. */
 interface StepArguments<Input> {
   readonly input: Input;
@@ -43,6 +49,10 @@ export interface ChartActors {
  */
 export function createChartActors({ adapter, enforcement, inOrder, storage, decisionKey, rules, storageTimeoutMs, report, announce }: ChartActorsDependencies): ChartActors {
   const writer = createRecordWriter(storage, decisionKey, storageTimeoutMs);
+  // Until earlier runs' queues are held to off, off stands in for the decision in storage
+  // (docs/design.md, "A decision over one that could not be read").
+  const storable = (record: ConsentRecord | null): ConsentRecord | null =>
+    !enforcement.eventStore.earlierRunsUnheld() || record?.level === 'off' ? record : { level: 'off', decidedAt: record?.decidedAt ?? Date.now(), policyVersion: rules.policyVersion, source: record?.source ?? 'reset' };
   // A tracker that could not be created is reported once; the chart goes on, and held events are counted as they are dropped.
   const created = (adapter.created?.() ?? Promise.resolve()).catch((cause: unknown) => {
     report(new ConsentError('APPLY_FAILED', `the tracker could not be created: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }));
@@ -91,9 +101,10 @@ export function createChartActors({ adapter, enforcement, inOrder, storage, deci
       if (input.overUnread) await enforcement.eventStore.decidedOverUnread();
       // A newer decision's write, asked for meanwhile, has started in its place: this one must not land after it.
       if (signal.aborted) return undefined;
-      await writer.write(input.record);
-      return undefined;
+      const record = storable(input.record);
+      await writer.write(record);
+      return record === input.record ? undefined : HELD_AT_OFF;
     },
-    clearDecision: ({ input }) => writer.clear(input.record),
+    clearDecision: ({ input }) => writer.clear(storable(input.record)),
   };
 }

@@ -222,6 +222,53 @@ describe.each(HARNESSES)('a stored decision that cannot be read, with the $name 
     expect(actions()).toEqual(['after-restart']);
   });
 
+  /**
+   * After {@link earlierQueue}, another instance stored a withdrawal to off without holding that
+   * queue to it (its floor did not land). The next run can read neither the decision nor the
+   * queue slots' leases, and grants full.
+   */
+  const grantOverUnreadWithdrawal = async () => {
+    const device = await earlierQueue();
+    device.storage.entries.set(DECISION, storedDecision('off'));
+    const faults = faultyStorage(device.storage);
+    faults.fail(onDecision('getItem'), new Error('storage is locked'));
+    faults.fail((call) => call.op === 'getItem' && call.key.endsWith('.lease'), new Error('storage is locked'));
+    const errors: ConsentError[] = [];
+    const next = apps.launch(harness, { device, options: { storage: faults.storage, storageTimeoutMs: 30, onError: (e) => errors.push(e) } });
+    await next.consent.ready;
+    void next.consent.setLevel('full', 'banner').catch(() => undefined);
+    await waitFor(next.consent.actor, (s) => !s.matches({ persistence: 'writing' }) && !s.matches({ persistence: 'unwritten' }));
+    return { device, faults, next, errors };
+  };
+
+  it('a decision over one that could not be read is stored as off while the queues of earlier runs cannot be held to off: the next start sends none of them', async () => {
+    const { device, next, errors } = await grantOverUnreadWithdrawal();
+    expect(storedLevel(device)).toBe('off');
+    expect(errors.map((e) => e.message)).toContainEqual(expect.stringContaining('off is stored in place of the decision'));
+    await next.consent.stop();
+    const last = apps.launch(harness, { device });
+    await last.consent.ready;
+    expect(last.consent.getLevel()).toBe('off');
+    await last.consent.setLevel('full', 'banner');
+    last.track('after-restart');
+    await drained(last);
+    expect(actions()).toEqual(['after-restart']);
+  });
+
+  it('once the queues of earlier runs are held to off, retry() stores the decision itself', async () => {
+    const { device, faults, next } = await grantOverUnreadWithdrawal();
+    faults.heal();
+    await next.consent.retry();
+    await waitFor(next.consent.actor, (s) => s.matches({ persistence: 'saved' }));
+    expect(storedLevel(device)).toBe('full');
+    await next.consent.stop();
+    const last = apps.launch(harness, { device });
+    await last.consent.ready;
+    last.track('after-restart');
+    await drained(last);
+    expect(actions()).toEqual(['after-restart']);
+  });
+
   it('storage that never answers counts as off after the storage timeout', async () => {
     const device = harness.device();
     const faults = faultyStorage(device.storage);

@@ -50,6 +50,12 @@ export interface ConsentEventStore extends EventStore {
    */
   decidedOverUnread(): Promise<void>;
   /**
+   * Whether this run decided over a stored decision it could not read and `off` is not recorded
+   * on the other slots yet: only `off` may be stored until it is, or a start that reads the
+   * decision would send those slots' events at their old level.
+   */
+  earlierRunsUnheld(): boolean;
+  /**
    * For a queued event: the level it was tracked at, and the most it may still be sent with (lowered
    * by every downgrade since), and its payload as the queue holds it (sanitised at `allowed`).
    * `undefined` if it is not queued.
@@ -817,6 +823,8 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       if (lowerTo('full')) schedulePersist();
       await storedWithFloor('off');
     },
+    // The pending floor is off once this run decided over an unread decision (floors only go down).
+    earlierRunsUnheld: () => overwroteUnread && floorPending !== undefined,
     followDecision: (level) => {
       if (lowerTo(level)) schedulePersist();
     },
