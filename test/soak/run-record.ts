@@ -51,6 +51,12 @@ export class RunRecord {
   private enforced: ConsentLevel | undefined;
   /** The period in which the decision storage holds now, a grant of full, was made (`undefined`: storage holds no full). */
   private storedFullPeriod: number | undefined;
+  /**
+   * In this launch, which could not read the stored decision: the first decision made over it, and
+   * the events earlier launches tracked. They are held to off while it runs; after it, only if
+   * one of its decisions reached storage (a start that reads an older one cannot know of it).
+   */
+  private heldOverUnread: { decision: number; actions: readonly string[] } | undefined;
 
   constructor(readonly runId: string) {}
 
@@ -96,7 +102,9 @@ export class RunRecord {
    * a decision never read counts as the lowest").
    */
   decidedUnread(): void {
-    for (const action of [...this.capturedAt.keys()].slice(0, this.trackedBeforeLaunch)) {
+    const earlier = [...this.capturedAt.keys()].slice(0, this.trackedBeforeLaunch);
+    this.heldOverUnread ??= { decision: this.decisions, actions: earlier };
+    for (const action of earlier) {
       this.lowestSince.set(action, 'off');
       this.lowestEver.set(action, 'off');
     }
@@ -131,6 +139,8 @@ export class RunRecord {
     const number = reset === true ? this.latestReset : Number(/^soak-(\d+)$/.exec(source ?? '')?.[1] ?? Number.POSITIVE_INFINITY);
     if (decided === undefined) return;
     this.storedFullPeriod = decided === 'full' ? Math.min(this.period, this.periodOfDecision.get(number) ?? this.period) : undefined;
+    // Stored over the unread decision: its run held the earlier launches' events to off first.
+    if (this.heldOverUnread && number >= this.heldOverUnread.decision) for (const action of this.heldOverUnread.actions) this.lowestStored.set(action, 'off');
     for (const [action, before] of this.decisionsBefore) {
       if (before >= number) continue;
       this.lowestStored.set(action, minLevel(this.lowestStored.get(action) ?? decided, decided));
@@ -147,6 +157,8 @@ export class RunRecord {
     this.launches.push(launch);
     this.trackedBeforeLaunch = this.tracked;
     this.enforced = undefined;
+    for (const action of this.heldOverUnread?.actions ?? []) this.lowestSince.set(action, this.lowestStored.get(action) ?? 'off');
+    this.heldOverUnread = undefined;
     if (!forgetUnstored) return;
     for (const [action, lowest] of this.lowestStored) this.lowestSince.set(action, lowest);
     // A withdrawal from a stored full that never reached storage is gone with it (the limit

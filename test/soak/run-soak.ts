@@ -84,6 +84,14 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     caught: 'a withdrawal superseded by a grant before it came into force (its clean-up waited on storage that hung) did not reach an event queued before it: the next start sent it at the grant',
     commands: [{ kind: 'storage', fault: 'hang', calls: 'writes' }, { kind: 'restart' }, { kind: 'track' }, { kind: 'set', level: 'off', settle: false }, { kind: 'set', level: 'session-only', settle: false }, { kind: 'retry' }],
   },
+  {
+    caught: "the soak's own record: a decision made while a retry read the unreadable stored decision again, which failed again, was not taken as one over it (the library dropped what earlier launches tracked, as it must)",
+    commands: [{ kind: 'storage', fault: 'throw', calls: 'reads' }, { kind: 'track' }, { kind: 'collector', fault: { kind: 'status', status: 500 } }, { kind: 'restart' }, { kind: 'retry' }, { kind: 'set', level: 'full', settle: false }, { kind: 'retry' }],
+  },
+  {
+    caught: "the soak's own record: a decision over an unreadable stored one that never reached storage still held earlier launches' events to off after its launch ended (the next start read the decision before it)",
+    commands: [{ kind: 'kill', atAwait: 8 }, { kind: 'track' }, { kind: 'reset' }, { kind: 'track' }, { kind: 'storage', fault: 'hang', calls: 'reads' }, { kind: 'set', level: 'full', settle: false }, { kind: 'regrant', via: 'off' }, { kind: 'set', level: 'full', settle: false }, { kind: 'restart' }, { kind: 'collector', fault: { kind: 'drop' } }],
+  },
 ];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */

@@ -1,4 +1,4 @@
-import { selectAwaitingDecision, selectOutcome, selectQuiescent, type ConsentLevel, type DroppedEvent } from 'consent-tracker';
+import { selectAwaitingDecision, selectDecidedLevel, selectOutcome, selectQuiescent, selectStoredDecisionUnread, type ConsentLevel, type DroppedEvent } from 'consent-tracker';
 import { cookieJarFetch, type Collector } from 'consent-tracker/testing';
 import type { AdapterHarness, Device } from '../helpers/adapter-harness.js';
 import { launch } from '../helpers/launch.js';
@@ -57,7 +57,11 @@ class SoakDevice {
     const subscription = app.consent.actor.subscribe((s) => {
       // Until a decision is in force (booting, an unreadable decision, the change out of it) the
       // level stands in for one: it lowers no queued event (design.md, "A stored queue waits for the decision").
-      if (!app.process.killed() && !selectAwaitingDecision(s)) this.record.enforce(s.context.enforced);
+      if (app.process.killed()) return;
+      if (!selectAwaitingDecision(s)) this.record.enforce(s.context.enforced);
+      // A decision over a stored one that could not be read, made before the read failed (a retry
+      // reads again) or after: what earlier launches tracked counts as withdrawn.
+      if (selectStoredDecisionUnread(s) && selectDecidedLevel(s) !== undefined) this.record.decidedUnread();
     });
     this.current = { app, drops, dropsAfterDeath, killed: false, unsubscribe: () => subscription.unsubscribe() };
     this.record.launched(this.current, afterLoss);
@@ -96,15 +100,13 @@ class SoakDevice {
 
   /**
    * The user decides `level` (`null`: a reset, to the undecided level, none); the record holds
-   * what was tracked to it from now on. In a launch that could not read the stored decision,
-   * what earlier launches tracked counts as withdrawn. Settles when the change does.
+   * what was tracked to it from now on. Settles when the change does.
    */
   decide(level: ConsentLevel | null): Promise<unknown> {
     const { consent } = this.current.app;
     const snapshot = consent.actor.getSnapshot();
     // The chart takes no reset while undecided (there is no decision to forget): it decides nothing.
     if (level === null && snapshot.matches({ decision: 'undecided' })) return consent.reset().catch(() => undefined);
-    if (snapshot.matches({ decision: { undecided: 'unreadable' } })) this.record.decidedUnread();
     if (level === null) this.record.reset();
     const change = (level === null ? consent.reset() : consent.setLevel(level, this.record.decide())).catch(() => undefined);
     this.record.decided(level ?? 'none');
