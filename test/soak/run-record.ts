@@ -34,6 +34,8 @@ export class RunRecord {
   private latestReset = 0;
   /** Per action tracked at full: the identity period it was tracked in (a withdrawal from full starts the next). */
   readonly periodOf = new Map<string, number>();
+  /** Per decision (by its number): its level (a reset has none). */
+  private readonly levelOfDecision = new Map<number, ConsentLevel>();
   /** Per decision (by its number): the period it was made in. */
   private readonly periodOfDecision = new Map<number, number>();
   /** Per request sent: each action's lowest level from its capture to that send. */
@@ -116,10 +118,11 @@ export class RunRecord {
     for (const [action, lowest] of this.lowestEver) this.lowestEver.set(action, minLevel(lowest, level));
   }
 
-  /** The source of the next `setLevel`: it numbers the decision, so that its stored record can be told apart. */
-  decide(): string {
+  /** The source of the next `setLevel`, to `level`: it numbers the decision, so that its stored record can be told apart. */
+  decide(level: ConsentLevel): string {
     this.decisions += 1;
     this.periodOfDecision.set(this.decisions, this.period);
+    this.levelOfDecision.set(this.decisions, level);
     return `soak-${this.decisions}`;
   }
 
@@ -136,15 +139,19 @@ export class RunRecord {
   stored(record: string): void {
     const { level, reset, source } = JSON.parse(record) as { level?: ConsentLevel; reset?: boolean; source?: string };
     const decided = reset === true ? 'none' : level;
-    const number = reset === true ? this.latestReset : Number(/^soak-(\d+)$/.exec(source ?? '')?.[1] ?? Number.POSITIVE_INFINITY);
+    const number = reset === true || source === 'reset' ? this.latestReset : Number(/^soak-(\d+)$/.exec(source ?? '')?.[1] ?? Number.POSITIVE_INFINITY);
     if (decided === undefined) return;
+    // Off stored in place of a decision over an unread one (docs/design.md, "A decision over one
+    // that could not be read"): what the next start finds, no decision of the running launch.
+    const standIn = decided === 'off' && (source === 'reset' || this.levelOfDecision.get(number) !== 'off');
     this.storedFullPeriod = decided === 'full' ? Math.min(this.period, this.periodOfDecision.get(number) ?? this.period) : undefined;
     // Stored over the unread decision: its run held the earlier launches' events to off first.
     if (this.heldOverUnread && number >= this.heldOverUnread.decision) for (const action of this.heldOverUnread.actions) this.lowestStored.set(action, 'off');
     for (const [action, before] of this.decisionsBefore) {
       if (before >= number) continue;
       this.lowestStored.set(action, minLevel(this.lowestStored.get(action) ?? decided, decided));
-      this.lowestSince.set(action, minLevel(this.lowestSince.get(action) ?? decided, decided));
+      if (standIn) this.lowestEver.set(action, 'off');
+      else this.lowestSince.set(action, minLevel(this.lowestSince.get(action) ?? decided, decided));
     }
   }
 

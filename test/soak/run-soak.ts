@@ -92,6 +92,10 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     caught: "the soak's own record: a decision over an unreadable stored one that never reached storage still held earlier launches' events to off after its launch ended (the next start read the decision before it)",
     commands: [{ kind: 'kill', atAwait: 8 }, { kind: 'track' }, { kind: 'reset' }, { kind: 'track' }, { kind: 'storage', fault: 'hang', calls: 'reads' }, { kind: 'set', level: 'full', settle: false }, { kind: 'regrant', via: 'off' }, { kind: 'set', level: 'full', settle: false }, { kind: 'restart' }, { kind: 'collector', fault: { kind: 'drop' } }],
   },
+  {
+    caught: "the soak's own record: off stored in place of a decision over an unread one (the queue slots' leases could not be read) was taken as a decision of the running launch, which sends at the level decided",
+    commands: [{ kind: 'storage', fault: 'throw', calls: 'reads' }, { kind: 'restart' }, { kind: 'regrant', via: 'off' }, { kind: 'track' }, { kind: 'set', level: 'none', settle: true }, { kind: 'reset' }],
+  },
 ];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */

@@ -108,7 +108,7 @@ class SoakDevice {
     // The chart takes no reset while undecided (there is no decision to forget): it decides nothing.
     if (level === null && snapshot.matches({ decision: 'undecided' })) return consent.reset().catch(() => undefined);
     if (level === null) this.record.reset();
-    const change = (level === null ? consent.reset() : consent.setLevel(level, this.record.decide())).catch(() => undefined);
+    const change = (level === null ? consent.reset() : consent.setLevel(level, this.record.decide(level))).catch(() => undefined);
     this.record.decided(level ?? 'none');
     return change;
   }
