@@ -1429,6 +1429,27 @@ describe('a decision that could not be recorded on the other slots', () => {
     expect(leaseOf(faults.entries)?.floor).toBe('none');
   });
 
+  it('over a decision this run could not read: earlier runs stay unheld until off is recorded on their slots', async () => {
+    const faults = faultyStorage();
+    const other = enforcementWith({ storage: faults.storage });
+    await other.enforcement.ready;
+    const t = enforcementWith({ storage: faults.storage, storedDecisionUnread: () => true });
+    await t.enforcement.ready;
+    expect(t.store.earlierRunsUnheld(), 'nothing decided over the unread decision yet').toBe(false);
+    faults.fail((call) => call.op === 'setItem' && call.key === `${QUEUE}.lease`);
+    await t.store.decidedOverUnread();
+    expect(t.store.earlierRunsUnheld()).toBe(true);
+    faults.heal();
+    await t.store.decidedOverUnread();
+    expect(t.store.earlierRunsUnheld()).toBe(false);
+    expect(leaseOf(faults.entries)?.floor).toBe('off');
+  });
+
+  it('a withdrawal not recorded there holds back no decision: nothing was decided over an unread one', async () => {
+    const { t } = await withdrawalNotRecorded();
+    expect(t.store.earlierRunsUnheld()).toBe(false);
+  });
+
   it('is recorded at the next renewal', async () => {
     const faults = faultyStorage();
     const other = enforcementWith({ storage: faults.storage });
