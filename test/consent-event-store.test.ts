@@ -523,6 +523,29 @@ describe('a stored queue read at start', () => {
   });
 });
 
+describe('an earlier queue under a stored decision this run could not read', () => {
+  const earlier = () => deviceWith([{ payload: plainEvent('earlier'), svrAnon: false, level: 'full' }]);
+
+  it('is dropped (unreadable-stored) once a decision is in force: the unread one may have been a withdrawal', async () => {
+    const t = enforcementWith({ storage: earlier(), storedDecisionUnread: () => true });
+    await t.enforcement.ready;
+    await t.enforcement.levelChanged('full');
+    expect(t.drops.map((d) => [d.reason, d.eventId])).toEqual([['unreadable-stored', 'earlier']]);
+    expect(await t.handOut()).toEqual([]);
+  });
+
+  it('read only after a decision was stored over the unread one, is dropped as it arrives', async () => {
+    const faults = faultyStorage(earlier());
+    const read = faults.stall((call) => call.op === 'getItem' && call.key === QUEUE);
+    const t = enforcementWith({ storage: faults.storage, storageTimeoutMs: 30 });
+    await t.store.decidedOverUnread();
+    read.release();
+    await t.enforcement.ready;
+    expect(t.drops.map((d) => [d.reason, d.eventId])).toEqual([['unreadable-stored', 'earlier']]);
+    expect(await t.handOut()).toEqual([]);
+  });
+});
+
 describe('what is stored of each event', () => {
   it('its payload, anonymisation and levels, and at full the identity it carries', async () => {
     const storage = memoryStorage();
