@@ -96,6 +96,10 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     caught: "the soak's own record: off stored in place of a decision over an unread one (the queue slots' leases could not be read) was taken as a decision of the running launch, which sends at the level decided",
     commands: [{ kind: 'storage', fault: 'throw', calls: 'reads' }, { kind: 'restart' }, { kind: 'regrant', via: 'off' }, { kind: 'track' }, { kind: 'set', level: 'none', settle: true }, { kind: 'reset' }],
   },
+  {
+    caught: "the soak's own record: a reset made while a retry read the unreadable stored decision again, which failed again, was not taken as a decision over it (the library held what earlier launches tracked to off, as it must)",
+    commands: [{ kind: 'track' }, { kind: 'storage', fault: 'quota', calls: 'reads' }, { kind: 'track' }, { kind: 'restart' }, { kind: 'retry' }, { kind: 'reset' }],
+  },
 ];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */

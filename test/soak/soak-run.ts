@@ -23,6 +23,8 @@ class SoakDevice {
   changes: Array<Promise<unknown>> = [];
   /** A kill is armed: the process dies at an await point to come. */
   armed = false;
+  /** The current launch took a reset (a decision with no level, written over an unread one too). */
+  resetInLaunch = false;
 
   constructor(
     readonly harness: AdapterHarness,
@@ -46,6 +48,7 @@ class SoakDevice {
    * last launch was killed, or stopped while storage refused writes (what it did not store is gone).
    */
   async start(afterLoss = false): Promise<void> {
+    this.resetInLaunch = false;
     const drops: DroppedEvent[] = [];
     const dropsAfterDeath: DroppedEvent[] = [];
     const app = launch(this.harness, {
@@ -61,7 +64,7 @@ class SoakDevice {
       if (!selectAwaitingDecision(s)) this.record.enforce(s.context.enforced);
       // A decision over a stored one that could not be read, made before the read failed (a retry
       // reads again) or after: what earlier launches tracked counts as withdrawn.
-      if (selectStoredDecisionUnread(s) && selectDecidedLevel(s) !== undefined) this.record.decidedUnread();
+      if (selectStoredDecisionUnread(s) && (selectDecidedLevel(s) !== undefined || this.resetInLaunch)) this.record.decidedUnread();
     });
     this.current = { app, drops, dropsAfterDeath, killed: false, unsubscribe: () => subscription.unsubscribe() };
     this.record.launched(this.current, afterLoss);
@@ -107,7 +110,10 @@ class SoakDevice {
     const snapshot = consent.actor.getSnapshot();
     // The chart takes no reset while undecided (there is no decision to forget): it decides nothing.
     if (level === null && snapshot.matches({ decision: 'undecided' })) return consent.reset().catch(() => undefined);
-    if (level === null) this.record.reset();
+    if (level === null) {
+      this.resetInLaunch = true;
+      this.record.reset();
+    }
     const change = (level === null ? consent.reset() : consent.setLevel(level, this.record.decide(level))).catch(() => undefined);
     this.record.decided(level ?? 'none');
     return change;
