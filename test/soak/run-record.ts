@@ -48,6 +48,8 @@ export class RunRecord {
   /** Whether storage failed in the run: a slot whose lease cannot be read is left with its events copied to a new one. */
   storageFailed = false;
   private period = 0;
+  /** How many decisions had been asked for before the current launch started. */
+  private decisionsBeforeLaunch = 0;
   /** How many events were tracked before the current launch started. */
   private trackedBeforeLaunch = 0;
   private enforced: ConsentLevel | undefined;
@@ -104,12 +106,19 @@ export class RunRecord {
    * a decision never read counts as the lowest").
    */
   decidedUnread(): void {
+    // Once a launch: its earlier events are already held to off.
+    if (this.heldOverUnread) return;
     const earlier = [...this.capturedAt.keys()].slice(0, this.trackedBeforeLaunch);
-    this.heldOverUnread ??= { decision: this.decisions, actions: earlier };
+    this.heldOverUnread = { decision: this.decisions, actions: earlier };
     for (const action of earlier) {
       this.lowestSince.set(action, 'off');
       this.lowestEver.set(action, 'off');
     }
+  }
+
+  /** Whether the current launch has asked for a decision or a reset (each written over an unread decision too). */
+  decidedInLaunch(): boolean {
+    return this.decisions > this.decisionsBeforeLaunch;
   }
 
   /** Every event tracked so far is held to `level` from now on. */
@@ -163,6 +172,7 @@ export class RunRecord {
   launched(launch: Launch, forgetUnstored: boolean): void {
     this.launches.push(launch);
     this.trackedBeforeLaunch = this.tracked;
+    this.decisionsBeforeLaunch = this.decisions;
     this.enforced = undefined;
     for (const action of this.heldOverUnread?.actions ?? []) this.lowestSince.set(action, this.lowestStored.get(action) ?? 'off');
     this.heldOverUnread = undefined;

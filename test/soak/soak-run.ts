@@ -1,4 +1,4 @@
-import { selectAwaitingDecision, selectDecidedLevel, selectOutcome, selectQuiescent, selectStoredDecisionUnread, type ConsentLevel, type DroppedEvent } from 'consent-tracker';
+import { selectAwaitingDecision, selectOutcome, selectQuiescent, selectStoredDecisionUnread, type ConsentLevel, type DroppedEvent } from 'consent-tracker';
 import { cookieJarFetch, type Collector } from 'consent-tracker/testing';
 import type { AdapterHarness, Device } from '../helpers/adapter-harness.js';
 import { launch } from '../helpers/launch.js';
@@ -23,8 +23,6 @@ class SoakDevice {
   changes: Array<Promise<unknown>> = [];
   /** A kill is armed: the process dies at an await point to come. */
   armed = false;
-  /** The current launch took a reset (a decision with no level, written over an unread one too). */
-  resetInLaunch = false;
 
   constructor(
     readonly harness: AdapterHarness,
@@ -48,7 +46,6 @@ class SoakDevice {
    * last launch was killed, or stopped while storage refused writes (what it did not store is gone).
    */
   async start(afterLoss = false): Promise<void> {
-    this.resetInLaunch = false;
     const drops: DroppedEvent[] = [];
     const dropsAfterDeath: DroppedEvent[] = [];
     const app = launch(this.harness, {
@@ -64,7 +61,7 @@ class SoakDevice {
       if (!selectAwaitingDecision(s)) this.record.enforce(s.context.enforced);
       // A decision over a stored one that could not be read, made before the read failed (a retry
       // reads again) or after: what earlier launches tracked counts as withdrawn.
-      if (selectStoredDecisionUnread(s) && (selectDecidedLevel(s) !== undefined || this.resetInLaunch)) this.record.decidedUnread();
+      if (selectStoredDecisionUnread(s) && this.record.decidedInLaunch()) this.record.decidedUnread();
     });
     this.current = { app, drops, dropsAfterDeath, killed: false, unsubscribe: () => subscription.unsubscribe() };
     this.record.launched(this.current, afterLoss);
@@ -110,10 +107,7 @@ class SoakDevice {
     const snapshot = consent.actor.getSnapshot();
     // The chart takes no reset while undecided (there is no decision to forget): it decides nothing.
     if (level === null && snapshot.matches({ decision: 'undecided' })) return consent.reset().catch(() => undefined);
-    if (level === null) {
-      this.resetInLaunch = true;
-      this.record.reset();
-    }
+    if (level === null) this.record.reset();
     const change = (level === null ? consent.reset() : consent.setLevel(level, this.record.decide(level))).catch(() => undefined);
     this.record.decided(level ?? 'none');
     return change;
