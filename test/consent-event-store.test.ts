@@ -1181,6 +1181,62 @@ describe('a queue whose slot was taken over while it ran', () => {
   });
 });
 
+describe('a queue living in memory, at its next renewal', () => {
+  it('takes a slot once one can be leased again, and stores its queue there', async () => {
+    const faults = faultyStorage();
+    const clock = new SimulatedClock();
+    const t = enforcementWith({ storage: faults.storage, clock });
+    await t.enforcement.ready;
+    faults.entries.set(`${QUEUE}.lease`, JSON.stringify({ owner: 'someone-else', until: Date.now() + LEASE_MS }));
+    faults.fail((call) => call.op === 'getItem' && call.key.endsWith('.lease') && call.key !== `${QUEUE}.lease`);
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.persisted();
+    expect(storedIds(faults.entries, `${QUEUE}.2`)).toEqual([]);
+    faults.heal();
+    clock.increment(LEASE_MS / 3);
+    await expect.poll(() => storedIds(faults.entries, `${QUEUE}.2`)).toEqual(['e1']);
+    await t.store.add({ payload: plainEvent('e2') });
+    await t.store.persisted();
+    expect(storedIds(faults.entries, `${QUEUE}.2`)).toEqual(['e1', 'e2']);
+    await t.enforcement.stop();
+    expect(t.drops).toEqual([]);
+  });
+
+  it('stays in memory while storage still refuses, and tries again at the renewal after', async () => {
+    const faults = faultyStorage(memoryStorage({ [QUEUE]: '{"version":2,"segments":[],"loose":[]}' }));
+    const clock = new SimulatedClock();
+    faults.fail((call) => call.op === 'getItem' && call.key === QUEUE);
+    const t = enforcementWith({ storage: faults.storage, clock });
+    await t.enforcement.ready;
+    await t.store.add({ payload: plainEvent('e1') });
+    clock.increment(LEASE_MS / 3);
+    await expect.poll(() => faults.calls.filter((call) => call.op === 'getItem' && call.key === QUEUE).length).toBe(2);
+    expect(storedIds(faults.entries)).toEqual([]);
+    faults.heal();
+    clock.increment(LEASE_MS / 3);
+    await expect.poll(() => storedIds(faults.entries)).toEqual(['e1']);
+  });
+});
+
+describe('a queue moved to a slot a withdrawal reached while nobody held it', () => {
+  it("lowers the events left there to the slot's floor", async () => {
+    const storage = memoryStorage();
+    const t = enforcementWith({ storage });
+    await t.enforcement.ready;
+    const gone = enforcementWith({ storage });
+    await gone.enforcement.ready;
+    await gone.store.add({ payload: identifiedEvent('left') });
+    await gone.enforcement.stop();
+    storage.entries.set(`${QUEUE}.2.lease`, JSON.stringify({ owner: '', until: 0, floor: 'none' }));
+    storage.entries.set(`${QUEUE}.lease`, JSON.stringify({ owner: 'someone-else', until: Date.now() + LEASE_MS }));
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.persisted();
+    expect(storedIds(storage.entries, `${QUEUE}.2`)).toEqual(['left', 'e1']);
+    expect(t.store.levelsOf('left')?.allowed).toBe('none');
+    expect(storedQueue(storage.entries, `${QUEUE}.2`)).not.toContain('user-1');
+  });
+});
+
 describe('the event store stopped', () => {
   it('stores an event queued after the last write had read its segment', async () => {
     const faults = faultyStorage();

@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { KeyValueStorage } from 'consent-tracker';
 import { cookieJarFetch, findLeaks } from 'consent-tracker/testing';
 import { HARNESSES, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
+import { faultyStorage } from './helpers/faulty-storage.js';
 import { drained, IDENTITY, queuedWhileDown, storedDecision, useApps, type App } from './helpers/launch.js';
 import { useCollector } from './helpers/use-collector.js';
 
@@ -118,6 +119,59 @@ describe.each(HARNESSES)('more consent trackers on one storage than it has queue
     await ninth.consent.stop();
     expect(ninth.consent.stats().dropped.stopped).toBe(1);
     expect(running).toHaveLength(8);
+  });
+});
+
+describe.each(HARNESSES)('a queue living in memory takes a slot at a later renewal, with the $name adapter', (harness) => {
+  it('the ninth, once the killed instances holding every slot have lapsed: it sends their queues, once each, and stores its own from then on', async () => {
+    const clock = new SimulatedClock();
+    const device = harness.device();
+    const killed = await Promise.all(Array.from({ length: 8 }, (_, i) => launchAt(harness, sameStorage(device, `k${i}`), 'full')));
+    for (const [i, app] of killed.entries()) await queuedWhileDown(app, `left-${i}`, collector.current);
+    for (const app of killed) app.kill();
+    const ninth = apps.launch(harness, { device: sameStorage(device, 'ninth'), options: { clock, onError: () => undefined } });
+    await ninth.consent.ready;
+    await ninth.consent.setLevel('full', 'banner');
+    ninth.track('ninth');
+    await ninth.control.adapter.flush();
+    expect(storedQueues(device).join('\n')).not.toContain('"ninth"');
+
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + LEASE_MS + 1);
+      clock.increment(LEASE_MS / 3);
+      await expect.poll(() => storedQueues(device).join('\n')).toContain('"ninth"');
+      await expect.poll(() => ninth.consent.enforcement.eventStore.count()).toBe(9);
+    } finally {
+      vi.useRealTimers();
+    }
+    collector.current.failWith(undefined);
+    await drained(ninth);
+    expect(arrived().sort()).toEqual([...killed.map((_, i) => `left-${i}`), 'ninth'].sort());
+  });
+
+  it('a run whose stored queue could not be read at start: once storage reads again, that queue is taken in and sent, and this run\'s is stored with it', async () => {
+    const clock = new SimulatedClock();
+    const device = harness.device();
+    const first = await launchAt(harness, device, 'full');
+    await queuedWhileDown(first, 'earlier', collector.current);
+    await first.consent.stop();
+    const faults = faultyStorage(device.storage);
+    faults.fail((call) => call.op === 'getItem' && call.key === QUEUE, new Error('storage is locked'));
+    const next = apps.launch(harness, { device, options: { storage: faults.storage, clock, onError: () => undefined } });
+    await next.consent.ready;
+    await next.consent.setLevel('full', 'banner');
+    next.track('later');
+    await next.control.adapter.flush();
+    expect(storedQueues(device).join('\n')).not.toContain('"later"');
+
+    faults.heal();
+    clock.increment(LEASE_MS / 3);
+    await expect.poll(() => storedQueues(device).join('\n')).toContain('"later"');
+    expect(storedQueues(device).join('\n')).toContain('"earlier"');
+    collector.current.failWith(undefined);
+    await drained(next);
+    expect(arrived().sort()).toEqual(['earlier', 'later']);
   });
 });
 

@@ -458,7 +458,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
       await slots?.release(key).catch(() => undefined);
       return undefined;
     }
-    takeIn(restoreQueue(read, key, false));
+    takeIn(atFloor(key, restoreQueue(read, key, false)));
     layout = layoutOf(key, read);
     for (const entry of entries) entry.segment = undefined;
     segments = [];
@@ -593,7 +593,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
    * their events join this queue, and once it is stored their slots are removed.
    */
   async function adopt(): Promise<void> {
-    if (!slots || slotKey === undefined || stopped || handedOff) return;
+    if (!slots || slotKey === undefined || !writable || stopped || handedOff) return;
     const keys = await slots.claimFree(slotKey);
     if (keys.length === 0) return;
     const reads = new Map<string, ReadQueue | undefined>();
@@ -666,15 +666,37 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     }
   }
 
-  /** Renews this instance's lease a third of it apart, records a pending floor, and adopts what gone instances left. */
+  /**
+   * A queue living in memory (no slot was free, or its stored queue could not be read) takes a
+   * slot again: the queue stored there is taken in, lowered to the slot's floor, and this queue is
+   * stored there from now on. Else it stays in memory until the next try.
+   */
+  async function reclaim(): Promise<void> {
+    const key = await slots?.claim();
+    if (key === undefined || stopped || handedOff || (await moveTo(key)) === undefined) return;
+    slotKey = key;
+    writable = true;
+    schedulePersist();
+  }
+
+  /** Keeps this instance's slot: renewed while still its own (a page frozen or shown again may find it taken over), else stored in a new one. */
+  async function keepSlot(key: string): Promise<void> {
+    if (!slots) return;
+    if (await slots.owns(key).catch(() => false)) await slots.renew(key).catch(() => undefined);
+    else schedulePersist();
+  }
+
+  /**
+   * A third of a lease apart: renews this instance's lease (or takes a slot, for a queue living in
+   * memory), records a pending floor, and adopts what gone instances left.
+   */
   function renewLater() {
     if (!slots || stopped) return;
     renewal = clock.setTimeout(() => {
       void (async () => {
-        if (stopped || handedOff || slotKey === undefined) return;
-        // Renewed only while still its own (a page frozen or shown again may find it taken over): else stored in a new one.
-        if (await slots.owns(slotKey).catch(() => false)) await slots.renew(slotKey).catch(() => undefined);
-        else schedulePersist();
+        if (stopped || handedOff) return;
+        if (slotKey === undefined || !writable) await reclaim().catch(() => undefined);
+        else await keepSlot(slotKey);
         await recordFloor();
         await adopt().catch(() => undefined);
         renewLater();
@@ -699,6 +721,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
             // What is stored is unknown, not absent: leave it for the next start rather than overwrite it.
             writable = false;
             await slots.release(slotKey).catch(() => undefined);
+            slotKey = undefined;
             context.error(new ConsentError('STORAGE_FAILED', `could not read the stored event queue; it is left as it is and this queue lives in memory: ${String(cause)}`, { cause }));
           }
         }
@@ -712,9 +735,9 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     : Promise.resolve();
 
   const ready: Promise<void> = ownQueueRead.then(async () => {
-    if (!writable) return;
+    // Without a slot too: the renewals take one once storage lets them.
     renewLater();
-    await adopt().catch(() => undefined);
+    if (writable) await adopt().catch(() => undefined);
   });
 
   /**

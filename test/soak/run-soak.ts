@@ -100,6 +100,10 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     caught: "the soak's own record: a reset made while a retry read the unreadable stored decision again, which failed again, was not taken as a decision over it (the library held what earlier launches tracked to off, as it must)",
     commands: [{ kind: 'track' }, { kind: 'storage', fault: 'quota', calls: 'reads' }, { kind: 'track' }, { kind: 'restart' }, { kind: 'retry' }, { kind: 'reset' }],
   },
+  {
+    caught: "a run that found every queue slot leased (its own lease writes had hung, then landed) kept its queue in memory for good: the killed run's slot, with an event in it, stayed on the device under a stored off",
+    commands: [{ kind: 'track' }, { kind: 'kill', atAwait: 5 }, { kind: 'flush' }, { kind: 'storage', fault: 'hang', calls: 'writes' }, { kind: 'set', level: 'off', settle: false }, { kind: 'set', level: 'off', settle: true }, { kind: 'set', level: 'off', settle: true }, { kind: 'wait', ms: 12_000 }],
+  },
 ];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */
