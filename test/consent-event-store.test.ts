@@ -460,6 +460,27 @@ describe('what a storage that fails is reported as', () => {
     await t.setLevel('none');
     expect(reported(t.errors)).toEqual([`STORAGE_FAILED: could not record the decision on the other queue slots; tried again later: ${QUOTA}`]);
   });
+
+  it('a lower decision that cannot be recorded while a higher one is being recorded stays pending: it is recorded at stop', async () => {
+    const faults = faultyStorage();
+    const other = enforcementWith({ storage: faults.storage });
+    await other.enforcement.ready;
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    const onOthersLease = (call: { op: string; key: string }) => call.op === 'setItem' && call.key === `${QUEUE}.lease`;
+    faults.fail(onOthersLease);
+    let writes = 0;
+    const first = faults.stall((call) => onOthersLease(call) && writes++ === 0);
+    const higher = t.setLevel('session-only');
+    await expect.poll(() => first.started()).toBe(true);
+    await t.setLevel('none');
+    first.release();
+    await higher;
+    expect(leaseOf(faults.entries)?.floor).toBe('session-only');
+    faults.heal();
+    await t.enforcement.stop();
+    expect(leaseOf(faults.entries)?.floor).toBe('none');
+  });
 });
 
 /** A device whose stored queue holds these segments (0, 1, …), as an earlier run left it. */
@@ -543,6 +564,19 @@ describe('an earlier queue under a stored decision this run could not read', () 
     await t.enforcement.ready;
     expect(t.drops.map((d) => [d.reason, d.eventId])).toEqual([['unreadable-stored', 'earlier']]);
     expect(await t.handOut()).toEqual([]);
+    expect(await t.store.count(), 'nothing of it stays queued').toBe(0);
+  });
+
+  it("is dropped from storage too before a decision stored over the unread one resolves; this run's own events stay", async () => {
+    const storage = earlier();
+    const t = enforcementWith({ storage });
+    await t.enforcement.ready;
+    await t.store.add({ payload: plainEvent('own') });
+    await t.store.persisted();
+    await t.store.decidedOverUnread();
+    expect(storedIds(storage.entries)).toEqual(['own']);
+    expect(dropped(t.drops)).toEqual([['unreadable-stored', 'eventStore', 'earlier', 'queued by an earlier run whose last decision could not be read: it may have been a withdrawal']]);
+    expect(await t.handOut()).toEqual(['own']);
   });
 });
 
@@ -1192,6 +1226,10 @@ describe('a queue living in memory, at its next renewal', () => {
     await t.store.add({ payload: plainEvent('e1') });
     await t.store.persisted();
     expect(storedIds(faults.entries, `${QUEUE}.2`)).toEqual([]);
+    clock.increment(LEASE_MS / 3);
+    await expect.poll(() => faults.calls.filter((call) => call.key === `${QUEUE}.8.lease`).length, { message: 'a renewal tried every slot again' }).toBe(2);
+    expect(reported(t.errors), 'reported once').toEqual([`STORAGE_FAILED: every queue slot under '${QUEUE}' is in use or cannot be written; this queue lives in memory`]);
+    expect(faults.calls.filter((call) => !call.key.startsWith('consent-tracker.')), 'no key outside its own').toEqual([]);
     faults.heal();
     clock.increment(LEASE_MS / 3);
     await expect.poll(() => storedIds(faults.entries, `${QUEUE}.2`)).toEqual(['e1']);
@@ -1215,6 +1253,24 @@ describe('a queue living in memory, at its next renewal', () => {
     faults.heal();
     clock.increment(LEASE_MS / 3);
     await expect.poll(() => storedIds(faults.entries)).toEqual(['e1']);
+  });
+
+  it('stopped while it takes a slot: the slot is given up at once, as it is stored', async () => {
+    const faults = faultyStorage(memoryStorage({ [QUEUE]: '{"version":2,"segments":[],"loose":[]}' }));
+    const clock = new SimulatedClock();
+    faults.fail((call) => call.op === 'getItem' && call.key === QUEUE);
+    const t = enforcementWith({ storage: faults.storage, clock });
+    await t.enforcement.ready;
+    faults.heal();
+    const leaseRead = faults.stall((call) => call.op === 'getItem' && call.key === `${QUEUE}.lease`);
+    clock.increment(LEASE_MS / 3);
+    await expect.poll(() => leaseRead.started()).toBe(true);
+    await t.enforcement.stop();
+    leaseRead.release();
+    const released = () => faults.calls.filter((call) => call.op === 'removeItem' && call.key === `${QUEUE}.lease`).length;
+    await expect.poll(released, { message: 'released at start (unread), then once taken after stop()' }).toBe(2);
+    expect(leaseOf(faults.entries)).toBeNull();
+    expect(faults.entries.get(QUEUE)).toBe('{"version":2,"segments":[],"loose":[]}');
   });
 });
 

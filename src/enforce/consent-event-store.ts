@@ -673,7 +673,9 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
    */
   async function reclaim(): Promise<void> {
     const key = await slots?.claim();
-    if (key === undefined || stopped || handedOff || (await moveTo(key)) === undefined) return;
+    if (key === undefined || (!stopped && (await moveTo(key)) === undefined)) return;
+    // Stopped meanwhile: the slot, as it is stored, goes to the next instance at once, not after its lease.
+    if (stopped) return void (await slots?.release(key).catch(() => undefined));
     slotKey = key;
     writable = true;
     schedulePersist();
