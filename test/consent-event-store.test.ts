@@ -1291,6 +1291,34 @@ describe('a queue moved to a slot a withdrawal reached while nobody held it', ()
     expect(t.store.levelsOf('left')?.allowed).toBe('none');
     expect(storedQueue(storage.entries, `${QUEUE}.2`)).not.toContain('user-1');
   });
+
+  it('that cannot be read is left with its floor, for whoever takes it next', async () => {
+    const faults = faultyStorage();
+    const t = enforcementWith({ storage: faults.storage, onError: () => undefined });
+    await t.enforcement.ready;
+    faults.entries.set(`${QUEUE}.2`, '{"version":2,"segments":[],"loose":[]}');
+    faults.entries.set(`${QUEUE}.2.lease`, JSON.stringify({ owner: '', until: 0, floor: 'none' }));
+    faults.entries.set(`${QUEUE}.lease`, JSON.stringify({ owner: 'someone-else', until: Date.now() + LEASE_MS }));
+    faults.fail((call) => call.op === 'getItem' && call.key === `${QUEUE}.2`);
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.persisted();
+    expect(faults.calls.some((call) => call.op === 'getItem' && call.key === `${QUEUE}.2`), 'it tried the slot').toBe(true);
+    expect(leaseOf(faults.entries, `${QUEUE}.2`)).toEqual({ owner: '', until: 0, floor: 'none' });
+  });
+});
+
+describe('a slot taken with a floor', () => {
+  it('keeps the floor in its lease until its queue is stored lowered to it: a kill in between does not lose it', async () => {
+    const faults = faultyStorage(deviceWith([{ payload: identifiedEvent('left'), svrAnon: false, level: 'full' }]));
+    faults.entries.set(`${QUEUE}.lease`, JSON.stringify({ owner: '', until: 0, floor: 'none' }));
+    const write = faults.stall((call) => call.op === 'setItem' && call.key.startsWith(`${QUEUE}.events.`));
+    const t = enforcementWith({ storage: faults.storage });
+    await expect.poll(() => write.started()).toBe(true);
+    expect(leaseOf(faults.entries)).toMatchObject({ owner: expect.any(String), floor: 'none' });
+    expect(leaseOf(faults.entries)?.owner).not.toBe('');
+    expect(t.store.levelsOf('left')?.allowed).toBe('none');
+    write.release();
+  });
 });
 
 describe('the event store stopped', () => {

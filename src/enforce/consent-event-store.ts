@@ -455,7 +455,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   async function moveTo(key: string): Promise<string | undefined> {
     const read = await readQueue(storage as KeyValueStorage, key, storageTimeoutMs).catch(() => undefined);
     if (!read) {
-      await slots?.release(key).catch(() => undefined);
+      await slots?.leave(key).catch(() => undefined);
       return undefined;
     }
     takeIn(atFloor(key, restoreQueue(read, key, false)));
@@ -617,7 +617,8 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     const { left } = read ? await removeSegments(storage as KeyValueStorage, key, [...listedSegments, ...loose], storageTimeoutMs) : { left: [] };
     if (read && left.length === 0) return void (await slots?.discard(key).catch(() => undefined));
     if (left.length > 0) await withTimeout(storage?.setItem(key, JSON.stringify({ version: 2, segments: [], loose: left })), storageTimeoutMs, 'storage.setItem').catch(() => undefined);
-    await slots?.release(key).catch(() => undefined);
+    // Not stored here: its events are still at their stored levels, so the slot keeps its floor.
+    await (read ? slots?.release(key) : slots?.leave(key))?.catch(() => undefined);
   }
 
   /**
@@ -675,7 +676,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     const key = await slots?.claim();
     if (key === undefined || (!stopped && (await moveTo(key)) === undefined)) return;
     // Stopped meanwhile: the slot, as it is stored, goes to the next instance at once, not after its lease.
-    if (stopped) return void (await slots?.release(key).catch(() => undefined));
+    if (stopped) return void (await slots?.leave(key).catch(() => undefined));
     slotKey = key;
     writable = true;
     schedulePersist();
@@ -722,7 +723,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
           } catch (cause) {
             // What is stored is unknown, not absent: leave it for the next start rather than overwrite it.
             writable = false;
-            await slots.release(slotKey).catch(() => undefined);
+            await slots.leave(slotKey).catch(() => undefined);
             slotKey = undefined;
             context.error(new ConsentError('STORAGE_FAILED', `could not read the stored event queue; it is left as it is and this queue lives in memory: ${String(cause)}`, { cause }));
           }

@@ -43,8 +43,13 @@ export interface QueueSlots {
   owns(key: string): Promise<boolean>;
   /** Renews this instance's lease on `key`. */
   renew(key: string): Promise<void>;
-  /** Gives `key` up: the next instance takes it at once. */
+  /** Gives `key` up, its queue stored as this instance holds it: the next instance takes it at once. */
   release(key: string): Promise<void>;
+  /**
+   * Gives `key` up without having stored its queue (it could not be read, or was not stored here
+   * in time): the slot keeps the floor it had when this instance took it, for whoever takes it next.
+   */
+  leave(key: string): Promise<void>;
   /** Leases every free slot but `except`, for adoption: their keys. */
   claimFree(except: string): Promise<string[]>;
   /** Removes an adopted slot's queue, then its lease. */
@@ -80,7 +85,7 @@ export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now 
 
   /** Free: no lease, or one that lapsed, or one too far ahead to be true (the clock was set back). */
   const isFree = (lease: Lease | undefined, at: number) => lease === undefined || lease.until < at || lease.until > at + 2 * leaseMs;
-  const writeLease = (key: string) => call(() => storage.setItem(leaseKey(key), JSON.stringify({ owner, until: now() + leaseMs })), 'storage.setItem');
+  const writeLease = (key: string, floor?: ConsentLevel) => call(() => storage.setItem(leaseKey(key), JSON.stringify({ owner, until: now() + leaseMs, ...(floor && { floor }) })), 'storage.setItem');
 
   /**
    * Writes this instance's lease and reads it back: another instance writing at the same time
@@ -94,7 +99,8 @@ export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now 
       if (lease?.owner !== owner && !isFree(lease, now())) return false;
       if (lease?.owner !== owner && lease?.floor !== undefined) floors.set(key, lease.floor);
       const started = Date.now();
-      await writeLease(key);
+      // The floor stays in the lease until this instance stores the slot's queue lowered to it: a kill before must not lose it.
+      await writeLease(key, floors.get(key));
       if (!storage.lock) await new Promise((resolve) => setTimeout(resolve, 2 * (Date.now() - started)));
       return (await leaseOf(key))?.owner === owner;
     } catch {
@@ -134,6 +140,13 @@ export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now 
     },
     renew: (key) => writeLease(key),
     release: async (key) => void (await call(() => removeStored(storage, leaseKey(key)), 'storage.removeItem')),
+    async leave(key) {
+      const floor = floors.get(key);
+      floors.delete(key);
+      if (floor === undefined) return void (await call(() => removeStored(storage, leaseKey(key)), 'storage.removeItem'));
+      // A lapsed lease that carries the floor, as a slot nobody leases is given one (lowerFloor).
+      await call(() => storage.setItem(leaseKey(key), JSON.stringify({ owner: '', until: 0, floor })), 'storage.setItem');
+    },
     claimFree: (except) =>
       exclusively(async () => {
         const taken: string[] = [];

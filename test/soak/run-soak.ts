@@ -104,6 +104,10 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     caught: "a run that found every queue slot leased (its own lease writes had hung, then landed) kept its queue in memory for good: the killed run's slot, with an event in it, stayed on the device under a stored off",
     commands: [{ kind: 'track' }, { kind: 'kill', atAwait: 5 }, { kind: 'flush' }, { kind: 'storage', fault: 'hang', calls: 'writes' }, { kind: 'set', level: 'off', settle: false }, { kind: 'set', level: 'off', settle: true }, { kind: 'set', level: 'off', settle: true }, { kind: 'wait', ms: 12_000 }],
   },
+  {
+    caught: "a slot taken over whose queue was not stored before stop() was given up without the floor a decision over an unread one had recorded on it: the next start sent its event at its old level",
+    commands: [{ kind: 'collector', fault: { kind: 'status', status: 500 } }, { kind: 'track' }, { kind: 'storage', fault: 'hang', calls: 'reads' }, { kind: 'restart' }, { kind: 'flush' }, { kind: 'set', level: 'session-only', settle: true }],
+  },
 ];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */
