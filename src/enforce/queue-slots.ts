@@ -138,7 +138,11 @@ export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now 
       }
       return lease?.owner === owner || take(key);
     },
-    renew: (key) => writeLease(key),
+    renew(key) {
+      // A renewal drops the floor (this instance follows the decisions itself): a later re-take writes none either.
+      floors.delete(key);
+      return writeLease(key);
+    },
     release: async (key) => void (await call(() => removeStored(storage, leaseKey(key)), 'storage.removeItem')),
     async leave(key) {
       const floor = floors.get(key);
