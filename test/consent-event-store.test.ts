@@ -45,6 +45,16 @@ function enforcementWith(options: Partial<EnforcementOptions> & { initial?: Cons
   };
 }
 
+/** An instance on a faulty storage beside another one, still running, that holds the first slot. */
+async function besideAnotherInstance() {
+  const faults = faultyStorage();
+  const other = enforcementWith({ storage: faults.storage });
+  await other.enforcement.ready;
+  const t = enforcementWith({ storage: faults.storage });
+  await t.enforcement.ready;
+  return { faults, t };
+}
+
 /**
  * An instance killed with `actions` queued at full (the collector down), and one started after it
  * on the same device with a simulated clock; `renewAfterLapse()` moves past the killed one's lease to
@@ -451,22 +461,14 @@ describe('what a storage that fails is reported as', () => {
   });
 
   it('a decision that cannot be recorded on the slots of other instances', async () => {
-    const faults = faultyStorage();
-    const other = enforcementWith({ storage: faults.storage });
-    await other.enforcement.ready;
-    const t = enforcementWith({ storage: faults.storage });
-    await t.enforcement.ready;
+    const { faults, t } = await besideAnotherInstance();
     faults.fail((call) => call.op === 'setItem' && call.key === `${QUEUE}.lease`);
     await t.setLevel('none');
     expect(reported(t.errors)).toEqual([`STORAGE_FAILED: could not record the decision on the other queue slots; tried again later: ${QUOTA}`]);
   });
 
   it('a lower decision that cannot be recorded while a higher one is being recorded stays pending: it is recorded at stop', async () => {
-    const faults = faultyStorage();
-    const other = enforcementWith({ storage: faults.storage });
-    await other.enforcement.ready;
-    const t = enforcementWith({ storage: faults.storage });
-    await t.enforcement.ready;
+    const { faults, t } = await besideAnotherInstance();
     const onOthersLease = (call: { op: string; key: string }) => call.op === 'setItem' && call.key === `${QUEUE}.lease`;
     faults.fail(onOthersLease);
     let writes = 0;
@@ -1717,11 +1719,7 @@ describe('a queue kept in memory only', () => {
 
 describe('storage failures, further', () => {
   it('a failure to record a decision, and a stored queue that cannot be read, carry their causes', async () => {
-    const faults = faultyStorage();
-    const other = enforcementWith({ storage: faults.storage });
-    await other.enforcement.ready;
-    const t = enforcementWith({ storage: faults.storage });
-    await t.enforcement.ready;
+    const { faults, t } = await besideAnotherInstance();
     faults.fail((call) => call.op === 'setItem' && call.key === `${QUEUE}.lease`);
     await t.setLevel('none');
     expect(t.errors[0]?.cause).toEqual(new Error('QuotaExceededError: the quota has been exceeded'));
