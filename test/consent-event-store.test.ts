@@ -1568,11 +1568,7 @@ describe('what an earlier run left is tidied at start', () => {
  * written (its floor stays pending), then storage heals.
  */
 async function withdrawalNotRecorded() {
-  const faults = faultyStorage();
-  const other = enforcementWith({ storage: faults.storage });
-  await other.enforcement.ready;
-  const t = enforcementWith({ storage: faults.storage });
-  await t.enforcement.ready;
+  const { faults, t } = await besideAnotherInstance();
   faults.fail((call) => call.op === 'setItem' && call.key === `${QUEUE}.lease`);
   await t.setLevel('none');
   faults.heal();

@@ -593,7 +593,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
    * their events join this queue, and once it is stored their slots are removed.
    */
   async function adopt(): Promise<void> {
-    if (!slots || slotKey === undefined || !writable || stopped || handedOff) return;
+    if (!slots || slotKey === undefined || stopped || handedOff) return;
     const keys = await slots.claimFree(slotKey);
     if (keys.length === 0) return;
     const reads = new Map<string, ReadQueue | undefined>();
@@ -698,7 +698,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
     renewal = clock.setTimeout(() => {
       void (async () => {
         if (stopped || handedOff) return;
-        if (slotKey === undefined || !writable) await reclaim().catch(() => undefined);
+        if (slotKey === undefined) await reclaim().catch(() => undefined);
         else await keepSlot(slotKey);
         await recordFloor();
         await adopt().catch(() => undefined);
@@ -740,7 +740,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
   const ready: Promise<void> = ownQueueRead.then(async () => {
     // Without a slot too: the renewals take one once storage lets them.
     renewLater();
-    if (writable) await adopt().catch(() => undefined);
+    await adopt().catch(() => undefined);
   });
 
   /**

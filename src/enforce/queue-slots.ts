@@ -85,6 +85,7 @@ export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now 
 
   /** Free: no lease, or one that lapsed, or one too far ahead to be true (the clock was set back). */
   const isFree = (lease: Lease | undefined, at: number) => lease === undefined || lease.until < at || lease.until > at + 2 * leaseMs;
+  const removeLease = async (key: string) => void (await call(() => removeStored(storage, leaseKey(key)), 'storage.removeItem'));
   const writeLease = (key: string, floor?: ConsentLevel) => call(() => storage.setItem(leaseKey(key), JSON.stringify({ owner, until: now() + leaseMs, ...(floor && { floor }) })), 'storage.setItem');
 
   /**
@@ -143,11 +144,11 @@ export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now 
       floors.delete(key);
       return writeLease(key);
     },
-    release: async (key) => void (await call(() => removeStored(storage, leaseKey(key)), 'storage.removeItem')),
+    release: removeLease,
     async leave(key) {
       const floor = floors.get(key);
       floors.delete(key);
-      if (floor === undefined) return void (await call(() => removeStored(storage, leaseKey(key)), 'storage.removeItem'));
+      if (floor === undefined) return removeLease(key);
       // A lapsed lease that carries the floor, as a slot nobody leases is given one (lowerFloor).
       await call(() => storage.setItem(leaseKey(key), JSON.stringify({ owner: '', until: 0, floor })), 'storage.setItem');
     },
