@@ -1375,6 +1375,20 @@ describe('the event store stopped', () => {
     write.release();
   });
 
+  it('before its slot is claimed: what it queued is counted as stopped at once, as a queue that is not stored', async () => {
+    const faults = faultyStorage();
+    const claim = faults.stall((call) => call.key.endsWith('.lease'));
+    const t = enforcementWith({ storage: faults.storage, storageTimeoutMs: 50 });
+    await expect.poll(() => claim.started()).toBe(true);
+    await t.store.add({ payload: plainEvent('e1') });
+    await t.store.stop();
+    expect(dropped(t.drops)).toEqual([['stopped', 'eventStore', 'e1', 'still queued when the consent tracker stopped, in a queue that is not stored']]);
+    expect(reported(t.errors).filter((error) => error.includes('at stop'))).toEqual([]);
+    claim.release();
+    await t.enforcement.ready;
+    expect(storedIds(faults.entries)).toEqual([]);
+  });
+
   it('a write that fails at stop is reported with its cause', async () => {
     const faults = faultyStorage();
     const t = enforcementWith({ storage: faults.storage });
@@ -1642,6 +1656,20 @@ describe('a page shown again', () => {
     vi.setSystemTime(Date.now() + LEASE_MS / 3);
     clock.increment(LEASE_MS / 3);
     await expect.poll(() => leaseOf(storage.entries)?.until).toBe(Date.now() + LEASE_MS);
+  });
+
+  it('kept whole while hidden (never handed over): renews its lease once a period, as before, and writes nothing more', async () => {
+    const faults = faultyStorage();
+    const clock = new SimulatedClock();
+    const t = enforcementWith({ storage: faults.storage, clock });
+    await t.enforcement.ready;
+    const writes = () => faults.calls.filter((call) => call.op === 'setItem').map((call) => call.key);
+    const before = writes().length;
+    t.store.resume();
+    for (let period = 1; period <= 2; period++) {
+      clock.increment(LEASE_MS / 3);
+      await expect.poll(() => writes().slice(before)).toEqual(Array.from({ length: period }, () => `${QUEUE}.lease`));
+    }
   });
 });
 
