@@ -18,14 +18,18 @@ import type { FetchFunction } from '../enforce/consent-fetch.js';
 export function cookieJarFetch(base: FetchFunction = (input, init) => globalThis.fetch(input, init)): FetchFunction & { cookies(): Record<string, string> } {
   const jar = new Map<string, string>();
   const send: FetchFunction = async (input, init) => {
-    const request = new Request(input, init);
+    const request = input instanceof Request && init === undefined ? input : new Request(input, init);
     const withCredentials = request.credentials !== 'omit';
-    const headers = new Headers(request.headers);
-    if (withCredentials && jar.size > 0) headers.set('cookie', [...jar].map(([name, value]) => `${name}=${value}`).join('; '));
-    const response = await base(new Request(request, { headers }));
+    const response = await base(withCredentials && jar.size > 0 ? new Request(request, { headers: withCookies(request.headers) }) : request);
     if (withCredentials) for (const line of response.headers.getSetCookie()) take(line);
     return response;
   };
+  /** `headers` with the jar's cookies. */
+  function withCookies(headers: Headers): Headers {
+    const sent = new Headers(headers);
+    sent.set('cookie', [...jar].map(([name, value]) => `${name}=${value}`).join('; '));
+    return sent;
+  }
   /** Keeps a cookie, or forgets it when it is expired. */
   function take(line: string): void {
     const [pair = '', ...attributes] = line.split(';').map((part) => part.trim());

@@ -52,12 +52,14 @@ export function simulatedNetwork(base: FetchFunction, onSend: (send: number, act
   };
 
   const fetch: FetchFunction = async (input, init) => {
-    const sent = new Request(input, init);
-    const events = eventsIn(await sent.clone().text());
-    const ids = events.flatMap((event) => (typeof event.eid === 'string' ? [event.eid] : []));
+    const sent = input instanceof Request && init === undefined ? input : new Request(input, init);
+    // The body read once and sent as read: a copy of the request without a clone of its stream.
+    const body = sent.body === null ? undefined : await sent.text();
     const headers = new Headers(sent.headers);
     headers.set(SEND_HEADER, String(++sends));
-    const request = new Request(sent, { headers });
+    const request = new Request(sent, { headers, body });
+    const events = eventsIn(body ?? '');
+    const ids = events.flatMap((event) => (typeof event.eid === 'string' ? [event.eid] : []));
     onSend(sends, events.flatMap((event) => (typeof event.se_ac === 'string' ? [event.se_ac] : [])));
     inFlight.add(ids);
     try {
