@@ -1,4 +1,3 @@
-import { expect } from 'vitest';
 import { minLevel, type ConsentLevel, type EnforcementStats } from 'consent-tracker';
 import { findLeaks, type CollectedEvent, type Collector } from 'consent-tracker/testing';
 import type { RunRecord } from './run-record.js';
@@ -7,6 +6,19 @@ import type { SoakTally } from './soak-tally.js';
 
 const maxLevel = (a: ConsentLevel, b: ConsentLevel) => (minLevel(a, b) === a ? b : a);
 const droppedTotal = (stats: EnforcementStats & { gate: { dropped: number } }) => Object.values(stats.dropped).reduce((a, b) => a + b, 0) + stats.gate.dropped;
+
+/**
+ * Fails the run with `message` unless `holds`: plain checks rather than `expect`, which costs a
+ * few percent of a long soak's time at ten checks a run.
+ */
+function check(holds: boolean, message: string, actual?: unknown): void {
+  if (!holds) throw new Error(actual === undefined ? message : `${message}: got ${JSON.stringify(actual)}`);
+}
+
+/** Fails the run with `message` unless `found` is empty. */
+function none(found: readonly unknown[], message: string): void {
+  check(found.length === 0, message, found);
+}
 
 /**
  * The stored queues as the next start reads them: each slot's manifest and the segments it lists
@@ -67,7 +79,7 @@ function checkLeaks({ record, collector }: RunOutcome, events: readonly Collecte
     const e = events.find((event) => event.id === leak.eventId);
     return { ...leak, action: e?.payload.se_ac, capturedAt: record.capturedAt.get(e?.payload.se_ac ?? ''), allowed: e && allowed(e) };
   });
-  expect(leaks, `sent above the lowest level decided from capture to send: ${JSON.stringify(described)}`).toEqual([]);
+  none(leaks, `sent above the lowest level decided from capture to send: ${JSON.stringify(described)}`);
 }
 
 /** Nothing links one period at full to another (but the app's own user id, which the test app sets at every launch). */
@@ -79,7 +91,7 @@ function checkRelinks(record: RunRecord, events: readonly CollectedEvent[], tall
   for (const [i, earlier] of periods.entries()) {
     for (const later of periods.slice(i + 1)) {
       const relinks = findLeaks(events, 'full', { relinks: { before: inPeriod(earlier), after: inPeriod(later) } }).filter((leak) => leak.field !== 'uid');
-      expect(relinks, `period ${later} re-links to period ${earlier}`).toEqual([]);
+      none(relinks, `period ${later} re-links to period ${earlier}`);
     }
   }
 }
@@ -95,20 +107,22 @@ function checkAccounting({ record, network, device }: RunOutcome, events: readon
   const repeated = ids.filter((id, i) => ids.indexOf(id) !== i);
   tally.repeated += repeated.length;
   const twice = record.storageFailed ? [] : repeated.filter((id) => !network.unanswered().has(id) && !record.mayRepeat.has(id));
-  expect(twice, `sent or counted twice, without a lost answer: ${JSON.stringify(twice.map((id) => [events.find((e) => e.id === id)?.payload.se_ac, drops.filter((d) => d.eventId === id)]))}`).toEqual([]);
+  none(twice, `sent or counted twice, without a lost answer: ${JSON.stringify(twice.map((id) => [events.find((e) => e.id === id)?.payload.se_ac, drops.filter((d) => d.eventId === id)]))}`);
   const actions = events.map((e) => e.payload.se_ac);
   const underTwoIds = actions.filter((action, i) => actions.indexOf(action) !== i && events.some((e) => e.payload.se_ac === action && e.id !== events[actions.indexOf(action)]?.id));
-  expect(underTwoIds, 'one event sent under two ids').toEqual([]);
+  none(underTwoIds, 'one event sent under two ids');
   const accounted = new Set([...events.map((e) => e.id), ...droppedIds]).size + drops.filter((drop) => drop.eventId === undefined).length;
   const lost = record.tracked - accounted;
   const summary = `${record.tracked} tracked, ${accounted} delivered or counted as dropped; a kill caught ${record.mayLose} in memory only`;
-  expect(lost, summary).toBeGreaterThanOrEqual(0);
-  expect(lost, summary).toBeLessThanOrEqual(record.mayLose);
+  check(lost >= 0 && lost <= record.mayLose, summary);
   const missing = [...record.lowestEver].filter(([action, level]) => level !== 'off' && !actions.includes(action));
   const otherDrops = drops.filter((drop) => drop.reason !== 'off').length;
-  expect(missing.length, `let through but not sent: ${missing.map(([action]) => action).join(', ')}`).toBeLessThanOrEqual(lost + otherDrops);
-  for (const l of record.launches) expect(droppedTotal(l.app.consent.stats()), 'the counters agree with the drops reported').toBe(l.drops.length + l.dropsAfterDeath.length);
+  check(missing.length <= lost + otherDrops, `let through but not sent (${lost} lost, ${otherDrops} dropped below off): ${missing.map(([action]) => action).join(', ')}`);
+  for (const l of record.launches) {
+    const counted = droppedTotal(l.app.consent.stats());
+    check(counted === l.drops.length + l.dropsAfterDeath.length, `the counters agree with the drops reported: ${counted} counted, ${l.drops.length + l.dropsAfterDeath.length} reported`);
+  }
   const stored = storedQueues(device);
-  expect([...record.capturedAt.keys()].filter((action) => stored.includes(`"${action}"`)), 'left on the device, neither sent nor counted').toEqual([]);
+  none([...record.capturedAt.keys()].filter((action) => stored.includes(`"${action}"`)), 'left on the device, neither sent nor counted');
   return lost;
 }
