@@ -1,11 +1,13 @@
 /**
  * `npm run soak -- --runs 100000 --seed S [--adapters tracker-core,react-native,browser] [--shards N]`:
  * the soak of test/soak/ run long. Each adapter's runs are split into shards of at most
- * `--shard-runs` runs (5,000), and at least `N` (default: one per core), shard k drawing its runs
- * from seed S + k. The shards run as vitest processes of their own, as many at a time as there are
- * cores, the adapters in turns. A process's heap grows with its runs (the browser tracker
- * keeps every tracker a page load made, and jsdom is one page for all of them), and its garbage
- * collection slows with it: a new process per shard keeps each run as fast as the first. Prints
+ * `--shard-runs` runs (by default 5,000 for the browser, 10,000 for the others), and at least `N`
+ * (default: one per core), shard k drawing its runs from seed S + k. The shards run as vitest
+ * processes of their own, as many at a time as there are cores, the adapters in turns. The
+ * browser's heap grows with its runs (the browser tracker keeps every tracker a page load made,
+ * and jsdom is one page for all of them), and its garbage collection slows with it: a new process
+ * every 5,000 runs keeps each run as fast as the first. Under Node a run costs the same at the
+ * 10,000th as at the first, and fewer shards start fewer processes (about 2 s of processor each). Prints
  * progress, the time each shard and the whole took, and on a failure the command that replays
  * the failing shard.
  */
@@ -15,6 +17,9 @@ import { parseArgs } from 'node:util';
 
 /** The adapters, slowest first: their shards start first, so that the cores end together. */
 const ADAPTERS = ['browser', 'react-native', 'tracker-core'] as const;
+
+/** The most runs a shard of each adapter makes, unless `--shard-runs` says otherwise (see above). */
+const SHARD_RUNS: Record<(typeof ADAPTERS)[number], number> = { browser: 5000, 'react-native': 10_000, 'tracker-core': 10_000 };
 
 interface Shard {
   readonly adapter: string;
@@ -29,27 +34,34 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     adapters: { type: 'string', default: ADAPTERS.join(',') },
     shards: { type: 'string', default: String(availableParallelism()) },
-    'shard-runs': { type: 'string', default: '5000' },
+    'shard-runs': { type: 'string' },
     /** Each shard prints a line every this many runs (default: only when it ends). */
     progress: { type: 'string' },
   },
 });
 const runs = Number(values.runs);
-const shardRuns = Number(values['shard-runs']);
-const shards = Math.min(runs, Math.max(Number(values.shards), Math.ceil(runs / shardRuns)));
+const shardRuns = values['shard-runs'] === undefined ? undefined : Number(values['shard-runs']);
+const minShards = Number(values.shards);
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
 const adapters = (values.adapters ?? '').split(',');
 const unknown = adapters.filter((a) => !(ADAPTERS as readonly string[]).includes(a));
-if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(seed) || !Number.isInteger(shards) || shards < 1 || !Number.isInteger(shardRuns) || shardRuns < 1 || unknown.length > 0) {
+if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(seed) || !Number.isInteger(minShards) || minShards < 1 || (shardRuns !== undefined && (!Number.isInteger(shardRuns) || shardRuns < 1)) || unknown.length > 0) {
   console.error(`usage: npm run soak -- --runs N --seed S [--adapters ${ADAPTERS.join(',')}] [--shards N] [--shard-runs N]${unknown.length > 0 ? `\nunknown adapter: ${unknown.join(', ')}` : ''}`);
   process.exit(2);
 }
 
-/** Each adapter's runs in `shards` parts, taken in turns (the slowest adapter's first), so that a soak cut short has run every adapter alike. */
+/** How many shards an adapter's runs are split into. */
+const shardsOf = (adapter: (typeof ADAPTERS)[number]) => Math.min(runs, Math.max(minShards, Math.ceil(runs / (shardRuns ?? SHARD_RUNS[adapter]))));
+
+/** Each adapter's runs in shards, taken in turns (the slowest adapter's first), so that a soak cut short has run every adapter alike. */
 function planShards(): Shard[] {
   const ordered = ADAPTERS.filter((a) => adapters.includes(a));
-  return Array.from({ length: shards }, (_, index) => index).flatMap((index) =>
-    ordered.map((adapter) => ({ adapter, index, runs: Math.floor(runs / shards) + (index < runs % shards ? 1 : 0), seed: seed + index })),
+  const rounds = Math.max(...ordered.map(shardsOf));
+  return Array.from({ length: rounds }, (_, index) => index).flatMap((index) =>
+    ordered.flatMap((adapter) => {
+      const shards = shardsOf(adapter);
+      return index < shards ? [{ adapter, index, runs: Math.floor(runs / shards) + (index < runs % shards ? 1 : 0), seed: seed + index }] : [];
+    }),
   );
 }
 
@@ -105,7 +117,7 @@ async function runAll(plan: Shard[], slots: number): Promise<boolean> {
 }
 
 const plan = planShards();
-console.log(`soak: ${runs} runs per adapter (${adapters.join(', ')}), seed ${seed}, ${plan.length / adapters.length} shard(s) per adapter, ${availableParallelism()} at a time`);
+console.log(`soak: ${runs} runs per adapter (${adapters.join(', ')}), seed ${seed}, ${plan.length} shard(s), ${availableParallelism()} at a time`);
 const started = performance.now();
 const passed = await runAll(plan, availableParallelism());
 console.log(`soak: ${passed ? 'passed' : 'FAILED'} in ${((performance.now() - started) / 60_000).toFixed(1)} min (seed ${seed})`);
