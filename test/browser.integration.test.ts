@@ -216,6 +216,46 @@ describe('a withdrawal in this tab, and an older decision of another tab landing
   });
 });
 
+describe('a reload that goes on with an older identity', () => {
+  it('a withdrawal and a new consent that local storage refused: the reload sends no tab id of the identity withdrawn since', async () => {
+    const network = cookieJarFetch();
+    const page = loadPage(network);
+    await page.ready;
+    await page.setLevel('full', 'banner');
+    await sent(page, 'before-withdrawal', 1);
+    // Local storage refuses every write and removal from here on: neither the withdrawal, nor the
+    // identity it brings, nor the new consent is stored, and the grant before stays stored.
+    const { setItem, removeItem } = Storage.prototype;
+    const refused = () => new DOMException('the quota has been exceeded', 'QuotaExceededError');
+    const writes = vi.spyOn(Storage.prototype, 'setItem').mockImplementation(function (this: Storage, key: string, value: string) {
+      if (this === localStorage) throw refused();
+      setItem.call(this, key, value);
+    });
+    const removals = vi.spyOn(Storage.prototype, 'removeItem').mockImplementation(function (this: Storage, key: string) {
+      if (this === localStorage) throw refused();
+      removeItem.call(this, key);
+    });
+    try {
+      await page.setLevel('off', 'settings').catch(() => undefined);
+      await page.setLevel('full', 'again').catch(() => undefined);
+      await sent(page, 'after-withdrawal', 2);
+      await page.stop();
+      // The tab's session storage outlives the reload; the decision read is the grant before the withdrawal (the limit lifecycle.md states).
+      const reloaded = loadPage(network);
+      await reloaded.ready;
+      expect(reloaded.getLevel()).toBe('full');
+      await sent(reloaded, 'after-reload', 3);
+    } finally {
+      writes.mockRestore();
+      removals.mockRestore();
+    }
+    const events = collector.current.events();
+    const action = (label: string) => (e: CollectedEvent) => e.payload.se_ac === label;
+    expect(events.filter(action('after-withdrawal'))[0]?.payload.duid).toBeDefined();
+    expect(findLeaks(events, 'full', { relinks: { before: action('after-withdrawal'), after: action('after-reload') } })).toEqual([]);
+  });
+});
+
 describe('page views across a change', () => {
   const pageId = (e: CollectedEvent | undefined) => e?.contexts.find((c) => c.schema.includes('/web_page/'))?.data.id as string | undefined;
 

@@ -13,6 +13,7 @@ import type { Enforcement } from '../enforce/create-enforcement.js';
 import type { ConsentLevel } from '../../machines/levels.js';
 import { webStorage, type KeyValueStorage } from '../storage.js';
 import { forgetBrowserState } from './forget-browser-state.js';
+import { keepTabIdWith } from './keep-tab-id-with.js';
 import { installLinkDecoration } from './link-decoration.js';
 
 /**
@@ -138,6 +139,8 @@ export function browserAdapter(options: BrowserAdapterOptions): ConsentAdapter<B
       if (!created) return;
       const settings = settingsOf(level, stateStorageStrategy);
       if (settings.anonymous === false) {
+        // The tab id goes with the identity in force (known by now: the stored one is read before a level is applied).
+        keepTabIdWith(enforcementInUse?.identityInForce());
         created.disableAnonymousTracking({ stateStorageStrategy: settings.stateStorageStrategy });
         return;
       }

@@ -1,3 +1,5 @@
+import { TAB_ID_KEY } from './keep-tab-id-with.js';
+
 /** The browser tracker's keys that carry identifiers: its id and session cookies (and their local storage copies), and its tab id. */
 const ID_KEY = /^_sp_(id|ses)\./;
 
@@ -8,7 +10,7 @@ const ID_KEY = /^_sp_(id|ses)\./;
  * local storage key `clearUserData` missed (another cookie name prefix, say).
  */
 export function forgetBrowserState(namespace: string, dropped: (count: number) => void): void {
-  if (typeof sessionStorage !== 'undefined') sessionStorage.removeItem('_sp_tab_id');
+  if (typeof sessionStorage !== 'undefined') sessionStorage.removeItem(TAB_ID_KEY);
   if (typeof localStorage !== 'undefined') {
     for (const key of Object.keys(localStorage)) {
       if (key.startsWith(`snowplowOutQueue_${namespace}`)) {

@@ -113,6 +113,12 @@ export interface Enforcement {
    */
   replacementIdentity(realSessionId?: string): { readonly userId: string; readonly session: { readonly sessionId: string; readonly sessionIndex: number } | undefined } | undefined;
   /**
+   * The identity events at `full` carry now: the device user id that replaced the tracker's own
+   * (as `replacementIdentity`), or `'own'`; `undefined` until the stored identity has been read.
+   * It notes nothing, so an adapter may ask at any time: the browser adapter keeps the tab id with it.
+   */
+  identityInForce(): string | undefined;
+  /**
    * Takes note of the level in force at once (a new anonymous session on entering
    * `session-only`, screen ids reset, a withdrawal remembered), without touching the queue. Call
    * it whenever the level function's answer changes; `levelChanged` calls it too. With a
@@ -289,6 +295,7 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
       const userId = identity.deviceUserId();
       return userId === undefined ? undefined : { userId, session: identity.replacementSession(realSessionId) };
     },
+    identityInForce: () => context.identityMarker(),
     drop(reason, eventId, detail) {
       context.drop(reason, 'adapter', eventId, detail);
     },

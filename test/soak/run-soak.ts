@@ -108,6 +108,10 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     caught: "a slot taken over whose queue was not stored before stop() was given up without the floor a decision over an unread one had recorded on it: the next start sent its event at its old level",
     commands: [{ kind: 'collector', fault: { kind: 'status', status: 500 } }, { kind: 'track' }, { kind: 'storage', fault: 'hang', calls: 'reads' }, { kind: 'restart' }, { kind: 'flush' }, { kind: 'set', level: 'session-only', settle: true }],
   },
+  {
+    caught: "a reload that went on with an older identity (a withdrawal and a new consent storage refused) sent the browser's tab id of the identity withdrawn since, linking the two",
+    commands: [{ kind: 'regrant', via: 'off' }, { kind: 'storage', fault: 'quota', calls: 'writes' }, { kind: 'regrant', via: 'off' }, { kind: 'track' }, { kind: 'restart' }, { kind: 'track' }],
+  },
 ];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */

@@ -1,0 +1,33 @@
+/** Where the browser tracker keeps the tab id, in the tab's session storage. */
+export const TAB_ID_KEY = '_sp_tab_id';
+
+/** Beside it: the identity the tab id has been sent with. */
+const TAB_IDENTITY_KEY = 'consent-tracker.tab-identity';
+
+/**
+ * Keeps the browser tracker's tab id with the identity it is sent with (`identity`: the device
+ * user id in force, `own`, or `undefined` while it is not known): a tab id kept for another
+ * identity is removed, and the tracker makes a new one. A withdrawal removes the tab id as it
+ * happens; this covers a start that goes on with an older identity, because the withdrawal
+ * since, and the identity it brought, never reached storage (docs/design.md, "The identity
+ * across restarts"). The tab's session storage outlives the reload: it would else send the tab
+ * id of the identity the user withdrew beside the older one, and link the two.
+ *
+ * @example
+ * ```ts
+ * import { keepTabIdWith } from './keep-tab-id-with.js';
+ * keepTabIdWith('own'); // the tracker's own identity is in force at full
+ * ```
+ */
+export function keepTabIdWith(identity: string | undefined): void {
+  if (typeof sessionStorage === 'undefined') return;
+  try {
+    if (identity !== undefined && sessionStorage.getItem(TAB_IDENTITY_KEY) === identity) return;
+    sessionStorage.removeItem(TAB_ID_KEY);
+    // An identity not known yet keeps no tab id: the next level applied checks again.
+    if (identity === undefined) sessionStorage.removeItem(TAB_IDENTITY_KEY);
+    else sessionStorage.setItem(TAB_IDENTITY_KEY, identity);
+  } catch {
+    // Session storage refused: the tab id is removed or cannot be kept, so it cannot outlive the identity either.
+  }
+}
