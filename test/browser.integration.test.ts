@@ -28,9 +28,10 @@ function storedIds() {
     cookies: document.cookie.split(';').map((c) => c.trim().split('=')[0] ?? '').filter((name) => name.startsWith('_sp_')),
     localStorage: Object.keys(localStorage).filter((key) => key.startsWith('_sp_') || key.startsWith('snowplowOutQueue_')),
     tabId: sessionStorage.getItem('_sp_tab_id'),
+    tabIdentity: sessionStorage.getItem('consent-tracker.tab-identity'),
   };
 }
-const NOTHING_STORED = { cookies: [], localStorage: [], tabId: null };
+const NOTHING_STORED = { cookies: [], localStorage: [], tabId: null, tabIdentity: null };
 
 async function sent(consent: ConsentTracker<BrowserConsentTracker>, label: string, count: number): Promise<CollectedEvent[]> {
   consent.tracker.trackStructEvent({ category: 'shop', action: label });
@@ -251,7 +252,11 @@ describe('a reload that goes on with an older identity', () => {
     }
     const events = collector.current.events();
     const action = (label: string) => (e: CollectedEvent) => e.payload.se_ac === label;
-    expect(events.filter(action('after-withdrawal'))[0]?.payload.duid).toBeDefined();
+    const [before, afterWithdrawal, afterReload] = ['before-withdrawal', 'after-withdrawal', 'after-reload'].map((label) => events.find(action(label)));
+    const tabIdOf = (e?: CollectedEvent) => (e?.contexts.find((c) => c.schema.includes('/browser_context/'))?.data as { tabId?: unknown } | undefined)?.tabId;
+    // The new consent sent the identity the withdrawal brought, and each event a tab id.
+    expect(afterWithdrawal?.payload.duid).not.toBe(before?.payload.duid);
+    expect([tabIdOf(afterWithdrawal), tabIdOf(afterReload)].every((id) => typeof id === 'string')).toBe(true);
     expect(findLeaks(events, 'full', { relinks: { before: action('after-withdrawal'), after: action('after-reload') } })).toEqual([]);
   });
 });

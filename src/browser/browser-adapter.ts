@@ -139,7 +139,7 @@ export function browserAdapter(options: BrowserAdapterOptions): ConsentAdapter<B
       if (!created) return;
       const settings = settingsOf(level, stateStorageStrategy);
       if (settings.anonymous === false) {
-        // The tab id goes with the identity in force (known by now: the stored one is read before a level is applied).
+        // The tab id goes with the identity in force (the stored one is read before a level is applied, unless the start stopped waiting for it).
         keepTabIdWith(enforcementInUse?.identityInForce());
         created.disableAnonymousTracking({ stateStorageStrategy: settings.stateStorageStrategy });
         return;

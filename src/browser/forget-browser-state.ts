@@ -1,16 +1,17 @@
-import { TAB_ID_KEY } from './keep-tab-id-with.js';
+import { forgetTabId } from './keep-tab-id-with.js';
 
 /** The browser tracker's keys that carry identifiers: its id and session cookies (and their local storage copies), and its tab id. */
 const ID_KEY = /^_sp_(id|ses)\./;
 
 /**
  * Removes what the browser tracker keeps on the device that `clearUserData` leaves: the tab id
- * in session storage, and its own stored queue (`snowplowOutQueue_<namespace>`, from before the
- * adapter owned the queue), whose events are passed to `dropped` by count; and any id cookie or
- * local storage key `clearUserData` missed (another cookie name prefix, say).
+ * in session storage (and the identity recorded beside it), and its own stored queue
+ * (`snowplowOutQueue_<namespace>`, from before the adapter owned the queue), whose events are
+ * passed to `dropped` by count; and any id cookie or local storage key `clearUserData` missed
+ * (another cookie name prefix, say).
  */
 export function forgetBrowserState(namespace: string, dropped: (count: number) => void): void {
-  if (typeof sessionStorage !== 'undefined') sessionStorage.removeItem(TAB_ID_KEY);
+  forgetTabId();
   if (typeof localStorage !== 'undefined') {
     for (const key of Object.keys(localStorage)) {
       if (key.startsWith(`snowplowOutQueue_${namespace}`)) {

@@ -1,5 +1,5 @@
 /** Where the browser tracker keeps the tab id, in the tab's session storage. */
-export const TAB_ID_KEY = '_sp_tab_id';
+const TAB_ID_KEY = '_sp_tab_id';
 
 /** Beside it: the identity the tab id has been sent with. */
 const TAB_IDENTITY_KEY = 'consent-tracker.tab-identity';
@@ -24,10 +24,32 @@ export function keepTabIdWith(identity: string | undefined): void {
   try {
     if (identity !== undefined && sessionStorage.getItem(TAB_IDENTITY_KEY) === identity) return;
     sessionStorage.removeItem(TAB_ID_KEY);
-    // An identity not known yet keeps no tab id: the next level applied checks again.
+    // Not known yet (the start stopped waiting for the stored identity): no identity is recorded,
+    // so the next time full is applied the tab id is removed again.
     if (identity === undefined) sessionStorage.removeItem(TAB_IDENTITY_KEY);
     else sessionStorage.setItem(TAB_IDENTITY_KEY, identity);
   } catch {
-    // Session storage refused: the tab id is removed or cannot be kept, so it cannot outlive the identity either.
+    // Session storage refused: an identity left recorded could match a tab id kept for another.
+    forgetTabId();
+  }
+}
+
+/**
+ * Removes the tab id and the identity recorded beside it (at a withdrawal: the identity is a
+ * device user id, which is not kept below `full`).
+ *
+ * @example
+ * ```ts
+ * import { forgetTabId } from './keep-tab-id-with.js';
+ * forgetTabId();
+ * ```
+ */
+export function forgetTabId(): void {
+  if (typeof sessionStorage === 'undefined') return;
+  try {
+    sessionStorage.removeItem(TAB_ID_KEY);
+    sessionStorage.removeItem(TAB_IDENTITY_KEY);
+  } catch {
+    // Session storage refused: there is nothing it could keep either.
   }
 }
