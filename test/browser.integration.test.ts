@@ -218,7 +218,7 @@ describe('a withdrawal in this tab, and an older decision of another tab landing
 });
 
 describe('a reload that goes on with an older identity', () => {
-  it('a withdrawal and a new consent that local storage refused: the reload sends no tab id of the identity withdrawn since', async () => {
+  it('a withdrawal and a new consent that local storage refused: the reload sends neither the tab id nor the session of the identity withdrawn since', async () => {
     const network = cookieJarFetch();
     const page = loadPage(network);
     await page.ready;
@@ -258,6 +258,10 @@ describe('a reload that goes on with an older identity', () => {
     expect(afterWithdrawal?.payload.duid).not.toBe(before?.payload.duid);
     expect([tabIdOf(afterWithdrawal), tabIdOf(afterReload)].every((id) => typeof id === 'string')).toBe(true);
     expect(findLeaks(events, 'full', { relinks: { before: action('after-withdrawal'), after: action('after-reload') } })).toEqual([]);
+    // Nor the tracker's own session from then: its first event would be one sent with that identity.
+    const sessionOf = (e?: CollectedEvent) => e?.contexts.find((c) => c.schema.includes('/client_session/'))?.data as { firstEventId?: unknown } | undefined;
+    expect(sessionOf(afterReload)?.firstEventId).toBeDefined();
+    expect(sessionOf(afterReload)?.firstEventId).not.toBe(afterWithdrawal?.id);
   });
 });
 

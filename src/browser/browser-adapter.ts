@@ -139,8 +139,11 @@ export function browserAdapter(options: BrowserAdapterOptions): ConsentAdapter<B
       if (!created) return;
       const settings = settingsOf(level, stateStorageStrategy);
       if (settings.anonymous === false) {
-        // The tab id goes with the identity in force (the stored one is read before a level is applied, unless the start stopped waiting for it).
-        keepTabIdWith(enforcementInUse?.identityInForce());
+        // The tab id goes with the identity in force (the stored one is read before a level is
+        // applied, unless the start stopped waiting for it); so do the tracker's own id and session
+        // cookies, which this tab wrote while another identity was in force (docs/design.md,
+        // "The identity across restarts").
+        if (keepTabIdWith(enforcementInUse?.identityInForce())) created.clearUserData();
         created.disableAnonymousTracking({ stateStorageStrategy: settings.stateStorageStrategy });
         return;
       }

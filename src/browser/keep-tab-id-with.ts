@@ -11,7 +11,8 @@ const TAB_IDENTITY_KEY = 'consent-tracker.tab-identity';
  * happens; this covers a start that goes on with an older identity, because the withdrawal
  * since, and the identity it brought, never reached storage (docs/design.md, "The identity
  * across restarts"). The tab's session storage outlives the reload: it would else send the tab
- * id of the identity the user withdrew beside the older one, and link the two.
+ * id of the identity the user withdrew beside the older one, and link the two. Returns whether
+ * this tab had recorded another identity: what the tracker stored meanwhile belongs to it too.
  *
  * @example
  * ```ts
@@ -19,18 +20,21 @@ const TAB_IDENTITY_KEY = 'consent-tracker.tab-identity';
  * keepTabIdWith('own'); // the tracker's own identity is in force at full
  * ```
  */
-export function keepTabIdWith(identity: string | undefined): void {
-  if (typeof sessionStorage === 'undefined') return;
+export function keepTabIdWith(identity: string | undefined): boolean {
+  if (typeof sessionStorage === 'undefined') return false;
   try {
-    if (identity !== undefined && sessionStorage.getItem(TAB_IDENTITY_KEY) === identity) return;
+    const recorded = sessionStorage.getItem(TAB_IDENTITY_KEY);
+    if (identity !== undefined && recorded === identity) return false;
     sessionStorage.removeItem(TAB_ID_KEY);
     // Not known yet (the start stopped waiting for the stored identity): no identity is recorded,
     // so the next time full is applied the tab id is removed again.
     if (identity === undefined) sessionStorage.removeItem(TAB_IDENTITY_KEY);
     else sessionStorage.setItem(TAB_IDENTITY_KEY, identity);
+    return recorded !== null;
   } catch {
     // Session storage refused: an identity left recorded could match a tab id kept for another.
     forgetTabId();
+    return false;
   }
 }
 
