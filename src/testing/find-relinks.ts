@@ -36,7 +36,7 @@ function identifiersOf(event: CollectedEvent): Array<[string, string]> {
   for (const field of PAYLOAD_FIELDS) add(field, event.payload[field]);
   add('network_userid', event.networkUserId);
   for (const { schema, data } of event.contexts) {
-    if (schema.startsWith(SESSION)) for (const field of ['userId', 'sessionId', 'previousSessionId']) add(`client_session.${field}`, data[field]);
+    if (schema.startsWith(SESSION)) for (const field of ['userId', 'sessionId', 'previousSessionId', 'firstEventId']) add(`client_session.${field}`, data[field]);
     if (schema.startsWith(SCREEN) || schema.startsWith(WEB_PAGE)) add(`${schema.startsWith(SCREEN) ? 'screen' : 'web_page'}.id`, data.id);
     if (schema.startsWith(BROWSER_CONTEXT)) add('browser_context.tabId', data.tabId);
   }
@@ -48,8 +48,9 @@ function identifiersOf(event: CollectedEvent): Array<[string, string]> {
 /**
  * Lists every identifier seen both in `before` (events sent before a withdrawal) and in `after`
  * (events sent after the next consent): payload ids (`uid`, `duid`, `nuid`, `tnuid`, `sid`), the
- * `network_userid` the collector recorded, session ids and the device user id of the
- * `client_session` entity, screen and page view ids, and the browser's tab id, whatever field each turns up in. With
+ * `network_userid` the collector recorded, session ids, the first event id and the device user
+ * id of the `client_session` entity (a first event id after that names an event before links the
+ * two as well), screen and page view ids, and the browser's tab id, whatever field each turns up in. With
  * `stitch: true` the device user id and sessions are expected to come back; otherwise nothing
  * may link the two.
  *
@@ -65,7 +66,11 @@ function identifiersOf(event: CollectedEvent): Array<[string, string]> {
  */
 export function findRelinks(before: readonly CollectedEvent[], after: readonly CollectedEvent[]): Relink[] {
   const seen = new Map<string, { field: string; event: string | undefined }>();
-  for (const event of before) for (const [field, value] of identifiersOf(event)) if (!seen.has(value)) seen.set(value, { field, event: event.id });
+  for (const event of before) {
+    // An event's own id too: a session's first event named by an event after (a late copy of the
+    // same event is no link, so only the events before are indexed by their id).
+    for (const [field, value] of [...identifiersOf(event), ['event id', event.id] as const]) if (value !== undefined && !seen.has(value)) seen.set(value, { field, event: event.id });
+  }
   const relinks: Relink[] = [];
   const reported = new Set<string>();
   for (const event of after) {
