@@ -112,6 +112,10 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     caught: "a reload that went on with an older identity (a withdrawal and a new consent storage refused) sent the browser's tab id of the identity withdrawn since, linking the two",
     commands: [{ kind: 'regrant', via: 'off' }, { kind: 'storage', fault: 'quota', calls: 'writes' }, { kind: 'regrant', via: 'off' }, { kind: 'track' }, { kind: 'restart' }, { kind: 'track' }],
   },
+  {
+    caught: "a reload that went on at the tracker's own identity (a withdrawal and a new consent storage refused) went on with the browser tracker's session written meanwhile: its first event was one sent with the identity withdrawn since",
+    commands: [{ kind: 'set', level: 'full', settle: true }, { kind: 'track' }, { kind: 'storage', fault: 'quota', calls: 'writes' }, { kind: 'regrant', via: 'off' }, { kind: 'track' }, { kind: 'restart' }, { kind: 'track' }],
+  },
 ];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */
