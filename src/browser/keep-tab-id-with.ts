@@ -13,12 +13,6 @@ const TAB_IDENTITY_KEY = 'consent-tracker.tab-identity';
  * across restarts"). The tab's session storage outlives the reload: it would else send the tab
  * id of the identity the user withdrew beside the older one, and link the two. Returns whether
  * this tab had recorded another identity: what the tracker stored meanwhile belongs to it too.
- *
- * @example
- * ```ts
- * import { keepTabIdWith } from './keep-tab-id-with.js';
- * keepTabIdWith('own'); // the tracker's own identity is in force at full
- * ```
  */
 export function keepTabIdWith(identity: string | undefined): boolean {
   if (typeof sessionStorage === 'undefined') return false;
@@ -41,12 +35,6 @@ export function keepTabIdWith(identity: string | undefined): boolean {
 /**
  * Removes the tab id and the identity recorded beside it (at a withdrawal: the identity is a
  * device user id, which is not kept below `full`).
- *
- * @example
- * ```ts
- * import { forgetTabId } from './keep-tab-id-with.js';
- * forgetTabId();
- * ```
  */
 export function forgetTabId(): void {
   if (typeof sessionStorage === 'undefined') return;
