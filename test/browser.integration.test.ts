@@ -33,6 +33,9 @@ function storedIds() {
 }
 const NOTHING_STORED = { cookies: [], localStorage: [], tabId: null, tabIdentity: null };
 
+/** The data of `e`'s entity whose schema is named `name` (`web_page`, `browser_context`, …). */
+const entityOf = (e: CollectedEvent | undefined, name: string) => e?.contexts.find((c) => c.schema.includes(`/${name}/`))?.data;
+
 async function sent(consent: ConsentTracker<BrowserConsentTracker>, label: string, count: number): Promise<CollectedEvent[]> {
   consent.tracker.trackStructEvent({ category: 'shop', action: label });
   return collector.current.waitForEvents(count);
@@ -253,20 +256,18 @@ describe('a reload that goes on with an older identity', () => {
     const events = collector.current.events();
     const action = (label: string) => (e: CollectedEvent) => e.payload.se_ac === label;
     const [before, afterWithdrawal, afterReload] = ['before-withdrawal', 'after-withdrawal', 'after-reload'].map((label) => events.find(action(label)));
-    const tabIdOf = (e?: CollectedEvent) => (e?.contexts.find((c) => c.schema.includes('/browser_context/'))?.data as { tabId?: unknown } | undefined)?.tabId;
     // The new consent sent the identity the withdrawal brought, and each event a tab id.
     expect(afterWithdrawal?.payload.duid).not.toBe(before?.payload.duid);
-    expect([tabIdOf(afterWithdrawal), tabIdOf(afterReload)].every((id) => typeof id === 'string')).toBe(true);
+    expect([afterWithdrawal, afterReload].every((e) => typeof entityOf(e, 'browser_context')?.tabId === 'string')).toBe(true);
     expect(findLeaks(events, 'full', { relinks: { before: action('after-withdrawal'), after: action('after-reload') } })).toEqual([]);
     // Nor the tracker's own session from then: its first event would be one sent with that identity.
-    const sessionOf = (e?: CollectedEvent) => e?.contexts.find((c) => c.schema.includes('/client_session/'))?.data as { firstEventId?: unknown } | undefined;
-    expect(sessionOf(afterReload)?.firstEventId).toBeDefined();
-    expect(sessionOf(afterReload)?.firstEventId).not.toBe(afterWithdrawal?.id);
+    expect(entityOf(afterReload, 'client_session')?.firstEventId).toBeDefined();
+    expect(entityOf(afterReload, 'client_session')?.firstEventId).not.toBe(afterWithdrawal?.id);
   });
 });
 
 describe('page views across a change', () => {
-  const pageId = (e: CollectedEvent | undefined) => e?.contexts.find((c) => c.schema.includes('/web_page/'))?.data.id as string | undefined;
+  const pageId = (e: CollectedEvent | undefined) => entityOf(e, 'web_page')?.id as string | undefined;
 
   it('events after a change carry a new page view id until the next page view, in both directions', async () => {
     const consent = loadPage();
