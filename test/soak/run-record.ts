@@ -10,6 +10,12 @@ export interface Launch {
   unsubscribe(): void;
 }
 
+/** What the device's storage holds as a launch starts: the decision's level (`undefined`: none), and the identity (`own`: none stored). */
+export interface StoredAtLaunch {
+  readonly decision: ConsentLevel | undefined;
+  readonly identity: string;
+}
+
 /**
  * What one soak run has seen, for its checks: each event tracked (by its action, `<run>-t<n>`),
  * the levels decided since, each request sent, and what may legitimately be lost or repeated.
@@ -48,6 +54,12 @@ export class RunRecord {
   /** Whether storage failed in the run: a slot whose lease cannot be read is left with its events copied to a new one. */
   storageFailed = false;
   private period = 0;
+  /** The highest period so far: a withdrawal starts a period never used before, even after a launch went back to an earlier one. */
+  private highestPeriod = 0;
+  /** Per identity (the consent tracker's own marker: `own` or a device user id), the latest period an event was tracked with it at full. */
+  private readonly lastPeriodOfIdentity = new Map<string, number>();
+  /** Identities whose withdrawal reached storage: a stored identity that lists them, or a decision below full stored after their use. */
+  private readonly withdrawalStored = new Set<string>();
   /** How many decisions had been asked for before the current launch started. */
   private decisionsBeforeLaunch = 0;
   /** How many events were tracked before the current launch started. */
@@ -68,8 +80,8 @@ export class RunRecord {
     return this.capturedAt.size;
   }
 
-  /** An event is tracked at `level`: its action. */
-  track(level: ConsentLevel): string {
+  /** An event is tracked at `level`, with `identity` in force (as the consent tracker says): its action. */
+  track(level: ConsentLevel, identity: string | undefined): string {
     const action = `${this.runId}-t${this.tracked + 1}`;
     this.capturedAt.set(action, level);
     this.lowestSince.set(action, level);
@@ -77,13 +89,14 @@ export class RunRecord {
     this.lowestEver.set(action, level);
     this.decisionsBefore.set(action, this.decisions);
     if (level === 'full') this.periodOf.set(action, this.period);
+    if (level === 'full' && identity !== undefined) this.lastPeriodOfIdentity.set(identity, this.period);
     return action;
   }
 
   /** A decision's level is enforced (a stand-in for one must not be passed here). */
   enforce(level: ConsentLevel): void {
     this.lowerAll(level);
-    if (this.enforced === 'full' && level !== 'full') this.period += 1;
+    if (this.enforced === 'full' && level !== 'full') this.newPeriod();
     this.enforced = level;
   }
 
@@ -95,7 +108,7 @@ export class RunRecord {
   decided(level: ConsentLevel): void {
     this.lowerAll(level);
     if (level !== 'full' && this.enforced === 'full') {
-      this.period += 1;
+      this.newPeriod();
       this.enforced = level;
     }
   }
@@ -119,6 +132,11 @@ export class RunRecord {
   /** Whether the current launch has asked for a decision or a reset (each written over an unread decision too). */
   decidedInLaunch(): boolean {
     return this.decisions > this.decisionsBeforeLaunch;
+  }
+
+  private newPeriod(): void {
+    this.highestPeriod += 1;
+    this.period = this.highestPeriod;
   }
 
   /** Every event tracked so far is held to `level` from now on. */
@@ -154,6 +172,9 @@ export class RunRecord {
     // that could not be read"): what the next start finds, no decision of the running launch.
     const standIn = decided === 'off' && (source === 'reset' || this.levelOfDecision.get(number) !== 'off');
     this.storedFullPeriod = decided === 'full' ? Math.min(this.period, this.periodOfDecision.get(number) ?? this.period) : undefined;
+    // A withdrawal stored: every identity in use up to it counts as withdrawn for the next starts.
+    const madeIn = this.periodOfDecision.get(number) ?? this.period;
+    if (decided !== 'full') for (const [identity, last] of this.lastPeriodOfIdentity) if (last <= madeIn) this.withdrawalStored.add(identity);
     // Stored over the unread decision: its run held the earlier launches' events to off first.
     if (this.heldOverUnread && number >= this.heldOverUnread.decision) for (const action of this.heldOverUnread.actions) this.lowestStored.set(action, 'off');
     for (const [action, before] of this.decisionsBefore) {
@@ -164,12 +185,18 @@ export class RunRecord {
     }
   }
 
+  /** An identity's record reached storage: those it lists as withdrawn count as such for the next starts. */
+  identityStored(record: string): void {
+    const { withdrawn } = JSON.parse(record) as { withdrawn?: readonly string[] };
+    for (const identity of withdrawn ?? []) this.withdrawalStored.add(identity);
+  }
+
   /**
-   * A new launch starts: the level it boots at is no decision yet. With `forgetUnstored` (the last
-   * one was killed, or stopped while storage refused writes), what it decided without storing it
-   * is gone.
+   * A new launch starts, on a device holding `stored`: the level it boots at is no decision yet.
+   * With `forgetUnstored` (the last one was killed, or stopped while storage refused writes), what
+   * it decided without storing it is gone.
    */
-  launched(launch: Launch, forgetUnstored: boolean): void {
+  launched(launch: Launch, forgetUnstored: boolean, stored: StoredAtLaunch): void {
     this.launches.push(launch);
     this.trackedBeforeLaunch = this.tracked;
     this.decisionsBeforeLaunch = this.decisions;
@@ -178,9 +205,12 @@ export class RunRecord {
     this.heldOverUnread = undefined;
     if (!forgetUnstored) return;
     for (const [action, lowest] of this.lowestStored) this.lowestSince.set(action, lowest);
-    // A withdrawal from a stored full that never reached storage is gone with it (the limit
-    // docs/lifecycle.md states): the new launch starts at that full, with its identity, in its period.
-    if (this.storedFullPeriod !== undefined) this.period = this.storedFullPeriod;
+    // A withdrawal that never reached storage is gone with it (the limit docs/lifecycle.md states):
+    // the new launch goes on with the identity stored (the tracker's own if none), in the period
+    // it was last used in, at the full stored or, with no decision stored, at the next grant.
+    const goesOnWith = stored.decision === undefined || stored.decision === 'full' ? this.lastPeriodOfIdentity.get(stored.identity) : undefined;
+    if (goesOnWith !== undefined && !this.withdrawalStored.has(stored.identity)) this.period = goesOnWith;
+    else if (this.storedFullPeriod !== undefined) this.period = this.storedFullPeriod;
   }
 
   /** A request leaves with these actions, numbered `send`. */

@@ -116,6 +116,14 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     caught: "a reload that went on at the tracker's own identity (a withdrawal and a new consent storage refused) went on with the browser tracker's session written meanwhile: its first event was one sent with the identity withdrawn since",
     commands: [{ kind: 'set', level: 'full', settle: true }, { kind: 'track' }, { kind: 'storage', fault: 'quota', calls: 'writes' }, { kind: 'regrant', via: 'off' }, { kind: 'track' }, { kind: 'restart' }, { kind: 'track' }],
   },
+  {
+    caught: "nothing: events at full on both sides of a withdrawal and a restart, so that the re-link check always covers the identity a start restores (a start that dropped it and went on with the tracker's own went unseen by 2,000 random runs)",
+    commands: [{ kind: 'set', level: 'full', settle: true }, { kind: 'track' }, { kind: 'regrant', via: 'none' }, { kind: 'track' }, { kind: 'restart' }, { kind: 'track' }],
+  },
+  {
+    caught: "the soak's own record: a withdrawal that storage refused, like the grant before it, still split the identity periods, though the next start finds no decision and goes on with the tracker's own identity, as the documented limit says",
+    commands: [{ kind: 'storage', fault: 'quota', calls: 'writes' }, { kind: 'regrant', via: 'session-only' }, { kind: 'kill', atAwait: 2 }, { kind: 'track' }, { kind: 'regrant', via: 'off' }, { kind: 'regrant', via: 'session-only' }, { kind: 'track' }],
+  },
 ];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */

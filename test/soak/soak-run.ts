@@ -1,10 +1,10 @@
 import { selectAwaitingDecision, selectOutcome, selectQuiescent, selectStoredDecisionUnread, type ConsentLevel, type DroppedEvent } from 'consent-tracker';
 import { cookieJarFetch, type Collector } from 'consent-tracker/testing';
 import type { AdapterHarness, Device } from '../helpers/adapter-harness.js';
-import { launch } from '../helpers/launch.js';
+import { DECISION, IDENTITY, launch } from '../helpers/launch.js';
 import { checkRun, storedQueues } from './check-run.js';
 import { faultableStorage, type FaultableStorage } from './faultable-storage.js';
-import { RunRecord, type Launch } from './run-record.js';
+import { RunRecord, type Launch, type StoredAtLaunch } from './run-record.js';
 import { runThrough, runUntil } from './run-until.js';
 import type { SimulatedClock } from './simulated-clock.js';
 import { simulatedNetwork, type SimulatedNetwork } from './simulated-network.js';
@@ -32,7 +32,10 @@ class SoakDevice {
     readonly clock: SimulatedClock,
   ) {
     this.device = harness.device();
-    this.storage = faultableStorage(this.device.storage, (key, value) => key.endsWith('.decision') && record.stored(value));
+    this.storage = faultableStorage(this.device.storage, (key, value) => {
+      if (key === DECISION) record.stored(value);
+      if (key === IDENTITY) record.identityStored(value);
+    });
     this.network = simulatedNetwork(cookieJarFetch(), (send, actions) => record.sent(send, actions));
   }
 
@@ -64,8 +67,16 @@ class SoakDevice {
       if (selectStoredDecisionUnread(s) && this.record.decidedInLaunch()) this.record.decidedUnread();
     });
     this.current = { app, drops, dropsAfterDeath, killed: false, unsubscribe: () => subscription.unsubscribe() };
-    this.record.launched(this.current, afterLoss);
+    this.record.launched(this.current, afterLoss, this.storedAtLaunch());
     await this.run(app.consent.ready);
+  }
+
+  /** The decision and the identity on the device, as a start reads them. */
+  private storedAtLaunch(): StoredAtLaunch {
+    const { entries } = this.device.storage;
+    const decision = JSON.parse(entries.get(DECISION) ?? 'null') as { level?: ConsentLevel; reset?: boolean } | null;
+    const identity = JSON.parse(entries.get(IDENTITY) ?? 'null') as { userId?: string } | null;
+    return { decision: decision?.reset === true ? 'none' : decision?.level, identity: identity?.userId ?? 'own' };
   }
 
   /** `stop()` once what is under way has settled, and a new start (unless the process died meanwhile). */
@@ -144,7 +155,7 @@ async function step(d: SoakDevice, command: SoakCommand): Promise<void> {
       await d.run(d.decide('full'));
       return;
     case 'track':
-      d.harness.track(consent.tracker, d.record.track(consent.getLevel()));
+      d.harness.track(consent.tracker, d.record.track(consent.getLevel(), consent.enforcement.identityInForce()));
       return;
     case 'flush':
       await d.run(control.adapter.flush());
