@@ -113,6 +113,34 @@ describe.each(HARNESSES)('a withdrawal stored without the identity that replaces
     });
   });
 
+  it("a grant and a withdrawal that storage refused, the identity's use too: the next start's grant sends a new identity, not the one stored as never used", async () => {
+    const device = harness.device();
+    const network = cookieJarFetch();
+    const faults = faultyStorage(device.storage);
+    const first = apps.launch(harness, { device, network, options: { storage: faults.storage, onError: () => undefined } });
+    await first.consent.ready;
+    await first.consent.setLevel('full', 'banner');
+    await first.consent.setLevel('none', 'settings');
+    // The consent tracker's writes fail (the React Native tracker, on the same storage, writes on).
+    faults.fail((call) => call.op !== 'getItem' && call.key.startsWith('consent-tracker.'));
+    await first.consent.setLevel('full', 'again');
+    first.track('replacement-identity');
+    const before = (await collector.current.waitForEvents(1)).slice();
+    await first.consent.setLevel('none', 'withdraw-again');
+    first.kill();
+    faults.heal();
+    // What the next start finds: the first withdrawal, and its identity as never used.
+    expect(storedLevel(device)).toBe('none');
+    expect(JSON.parse(device.storage.entries.get(IDENTITY) ?? '{}')).toMatchObject({ used: false, userId: before[0]?.payload.tnuid });
+    collector.current.reset();
+
+    const next = apps.launch(harness, { device, network });
+    await next.consent.ready;
+    await next.consent.setLevel('full', 'third');
+    next.track('after');
+    expect(relinks(before, await collector.current.waitForEvents(1))).toEqual([]);
+  });
+
   it('a withdrawal stored with no identity beside it, and a grant made while booting: a new identity', async () => {
     const device = harness.device();
     const network = cookieJarFetch();

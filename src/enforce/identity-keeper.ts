@@ -8,11 +8,12 @@ import { SessionKeeper } from './session-keeper.js';
 /**
  * Follows the enforced level and keeps what depends on its history: the anonymous session of
  * `session-only` (new on entering the level), whether screen ids from before a change must be
- * reset (a downgrade, or a grant of user identifiers), and the identity sent after a re-consent. Once the tracker's own identity has been
- * withdrawn (a level that sends the session as is was left for one that does not), a later
- * `full` sends a new device user id with sessions of its own, unless `stitch` is set. That new
- * identity is handed to `save` when it is made, when it is first used and when it starts a
- * session, and restored at the next start. A start whose stored decision is a withdrawal (or
+ * reset (a downgrade, or a grant of user identifiers), and the identity sent after a re-consent.
+ * Once the tracker's own identity has been withdrawn (a level that sends the session as is was
+ * left for one that does not), a later `full` sends a new device user id with sessions of its
+ * own, unless `stitch` is set. That new identity is handed to `save` when it is made, when it is
+ * first used and when it starts a session, and restored at the next start (one stored as never
+ * used only until the first grant). A start whose stored decision is a withdrawal (or
  * cannot be read) withdraws whatever identity may have been sent before it: the tracker's own if
  * none is stored, the stored one if it was used (docs/design.md, "The identity across restarts").
  */
@@ -116,6 +117,7 @@ export class IdentityKeeper {
   /** The identity in force may be sent from now on: a used new identity is stored as such, before any grant is. */
   private use(): void {
     this.inUse = true;
+    if (this.replacement?.restored && !this.replacement.used && !this.stitch) this.renewRestoredUnused();
     const replacement = this.replacement;
     if (!replacement || replacement.used) return;
     replacement.used = true;
@@ -123,9 +125,20 @@ export class IdentityKeeper {
   }
 
   /**
+   * An identity restored as never used may have been sent all the same: its use is stored before
+   * the grant that made it, so a storage that refused both leaves it looking unused. The first
+   * grant of this run sends a new one, and it counts as withdrawn (docs/design.md, "The identity
+   * across restarts").
+   */
+  private renewRestoredUnused(): void {
+    this.withdrawnIds.add(this.replacement?.userId ?? 'own');
+    this.replaceWith({ userId: uuidv4(), sessionCount: 0, lastSessionId: null, used: false }, 'new');
+  }
+
+  /**
    * A withdrawal stored at start withdrew whatever identity was sent before it: the tracker's own
    * when no identity is stored, the stored one when it had been used. Only one not used since it
-   * was made (at that withdrawal) is kept.
+   * was made (at that withdrawal) is kept, until the first grant (see `renewRestoredUnused`).
    */
   private failClosed(): void {
     if (!this.storedWithdrawal || this.storedIdentity === 'pending') return;

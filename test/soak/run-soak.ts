@@ -124,6 +124,10 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     caught: "the soak's own record: a withdrawal that storage refused, like the grant before it, still split the identity periods, though the next start finds no decision and goes on with the tracker's own identity, as the documented limit says",
     commands: [{ kind: 'storage', fault: 'quota', calls: 'writes' }, { kind: 'regrant', via: 'session-only' }, { kind: 'kill', atAwait: 2 }, { kind: 'track' }, { kind: 'regrant', via: 'off' }, { kind: 'regrant', via: 'session-only' }, { kind: 'track' }],
   },
+  {
+    caught: "a start at a stored withdrawal went on with the identity stored beside it as never used, though a grant storage refused (with that identity's use) had sent it before a withdrawal storage refused too: the next grant linked the two",
+    commands: [{ kind: 'set', level: 'off', settle: true }, { kind: 'storage', fault: 'quota', calls: 'writes' }, { kind: 'regrant', via: 'off' }, { kind: 'kill', atAwait: 3 }, { kind: 'track' }, { kind: 'regrant', via: 'off' }, { kind: 'regrant', via: 'off' }, { kind: 'track' }],
+  },
 ];
 
 /** How a soak is asked for: `npm run soak` passes these through the environment. */
