@@ -86,7 +86,7 @@ export function createChartActors({ adapter, enforcement, inOrder, storage, deci
       // Other tabs lower their level as soon as this arrives, before they send anything more.
       announce?.(input.record, input.record?.decidedAt ?? Date.now());
       // A grant is stored only with the identity it was given: a restart must not find one without the other.
-      const identityStored = input.record && enforcement.policy[input.record.level].session === 'as-is' ? enforcement.identityPersisted() : undefined;
+      const identityStored = input.record && enforcement.policy[input.record.level].session === 'as-is' ? enforcement.grantedIdentityPersisted() : undefined;
       if (identityStored) {
         const problem = await identityStored.then(
           () => undefined,

@@ -141,6 +141,60 @@ describe.each(HARNESSES)('a withdrawal stored without the identity that replaces
     expect(relinks(before, await collector.current.waitForEvents(1))).toEqual([]);
   });
 
+  it("an update of the identity (its session) that storage refuses, the removal going through: the next start goes on with that identity, not the tracker's own", async () => {
+    const device = harness.device();
+    const network = cookieJarFetch();
+    const faults = faultyStorage(device.storage);
+    const first = await sendAtFull(harness, device, network, 'before');
+    const before = collector.current.events().slice();
+    await first.consent.stop();
+    const second = apps.launch(harness, { device, network, options: { storage: faults.storage, onError: () => undefined } });
+    await second.consent.ready;
+    await second.consent.setLevel('none', 'settings');
+    await second.consent.setLevel('full', 'again');
+    faults.fail((call) => call.op === 'setItem' && call.key === IDENTITY);
+    second.track('replacement');
+    await collector.current.waitForEvents(2);
+    await drained(second);
+    await second.consent.stop();
+    faults.heal();
+    expect(device.storage.entries.get(IDENTITY)).toBeDefined();
+    collector.current.reset();
+
+    const next = apps.launch(harness, { device, network });
+    await next.consent.ready;
+    next.track('after');
+    expect(relinks(before, await collector.current.waitForEvents(1))).toEqual([]);
+  });
+
+  it('a grant after a withdrawal is stored only once its identity is stored as used: never beside one that looks unused', async () => {
+    const device = harness.device();
+    const faults = faultyStorage(device.storage);
+    const first = apps.launch(harness, { device, options: { storage: faults.storage } });
+    await first.consent.ready;
+    await first.consent.setLevel('full', 'banner');
+    await first.consent.setLevel('none', 'settings');
+    const marking = faults.stall((call) => call.op === 'setItem' && call.key === IDENTITY && call.value?.includes('"used":true') === true);
+    const grant = first.consent.setLevel('full', 'again');
+    await expect.poll(() => marking.started()).toBe(true);
+    expect(storedLevel(device)).toBe('none');
+    marking.release();
+    await grant;
+    await expect.poll(() => storedLevel(device)).toBe('full');
+    expect(JSON.parse(device.storage.entries.get(IDENTITY) ?? '{}')).toMatchObject({ used: true });
+  });
+
+  it('a grant stored beside an identity that looks unused (written by an earlier version): the next start goes on with that identity', async () => {
+    const device = harness.device();
+    device.storage.entries.set(DECISION, storedDecision('full'));
+    device.storage.entries.set(IDENTITY, JSON.stringify({ version: 1, userId: 'stored-identity', sessionCount: 0, lastSessionId: null, used: false, withdrawn: ['own'] }));
+    const next = apps.launch(harness, { device });
+    await next.consent.ready;
+    next.track('after');
+    const [after] = await collector.current.waitForEvents(1);
+    expect(after?.payload.tnuid).toBe('stored-identity');
+  });
+
   it('a withdrawal stored with no identity beside it, and a grant made while booting: a new identity', async () => {
     const device = harness.device();
     const network = cookieJarFetch();

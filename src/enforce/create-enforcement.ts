@@ -143,11 +143,12 @@ export interface Enforcement {
    */
   withdrawIdentity(): void;
   /**
-   * `undefined` when the identity sent after a withdrawal is stored (or there is none); otherwise
-   * a promise that resolves once it is, or rejects with `STORAGE_FAILED` if it cannot be. Store a
+   * Call as a grant is about to be stored: the identity it sends (after a withdrawal, a new one)
+   * is stored as used. `undefined` when that is stored (or there is none to store); otherwise a
+   * promise that resolves once it is, or rejects with `STORAGE_FAILED` if it cannot be. Store the
    * grant only after it, so that a restart never finds a grant without the identity it was given.
    */
-  identityPersisted(): Promise<void> | undefined;
+  grantedIdentityPersisted(): Promise<void> | undefined;
   /**
    * Takes note of the decision storage held at start (its level, `unreadable`, or `null` for
    * none), even when a decision made while booting wins over it: a withdrawal stored there
@@ -311,7 +312,10 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
     withdrawIdentity() {
       identity.forceWithdraw();
     },
-    identityPersisted: () => identityStore.persisted(),
+    grantedIdentityPersisted() {
+      identity.granted();
+      return identityStore.persisted();
+    },
     storedDecision(level) {
       identity.storedDecision(level);
     },

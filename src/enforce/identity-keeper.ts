@@ -114,10 +114,25 @@ export class IdentityKeeper {
     }
   }
 
+  /**
+   * A grant is about to be stored: the identity it will send is stored as used first (the
+   * store's `persisted()` then covers it), so that a restart never finds a grant beside an
+   * identity that looks unused. Not yet a use: a withdrawal before the grant is in force
+   * withdraws nothing that was sent.
+   */
+  granted(): void {
+    this.renewRestoredUnused();
+    this.markUsed();
+  }
+
   /** The identity in force may be sent from now on: a used new identity is stored as such, before any grant is. */
   private use(): void {
     this.inUse = true;
-    if (this.replacement?.restored && !this.replacement.used && !this.stitch) this.renewRestoredUnused();
+    this.renewRestoredUnused();
+    this.markUsed();
+  }
+
+  private markUsed(): void {
     const replacement = this.replacement;
     if (!replacement || replacement.used) return;
     replacement.used = true;
@@ -125,13 +140,15 @@ export class IdentityKeeper {
   }
 
   /**
-   * An identity restored as never used may have been sent all the same: its use is stored before
-   * the grant that made it, so a storage that refused both leaves it looking unused. The first
-   * grant of this run sends a new one, and it counts as withdrawn (docs/design.md, "The identity
-   * across restarts").
+   * An identity restored as never used beside a stored withdrawal may have been sent all the
+   * same: its use is stored before the grant that uses it, so a storage that refused both (and
+   * the withdrawal after them) leaves it looking unused. The first grant of this run sends a new
+   * one, and it counts as withdrawn (docs/design.md, "The identity across restarts").
    */
   private renewRestoredUnused(): void {
-    this.withdrawnIds.add(this.replacement?.userId ?? 'own');
+    const restored = this.replacement;
+    if (!this.storedWithdrawal || !restored?.restored || restored.used || this.stitch) return;
+    this.withdrawnIds.add(restored.userId);
     this.replaceWith({ userId: uuidv4(), sessionCount: 0, lastSessionId: null, used: false }, 'new');
   }
 

@@ -98,9 +98,12 @@ export function createIdentityStore(storage: KeyValueStorage | undefined, key: s
     while (dirty && writable && storage) {
       dirty = false;
       const value = JSON.stringify({ version: 1, ...latest, ...(latest?.withdrawn && { withdrawn: latest.withdrawn.slice(-WITHDRAWN_KEPT) }) });
-      if (latestIsUpdate && latest && !(await storedIs(latest.userId))) continue;
-      // A failed write removes what is stored: an identity withdrawn since must not come back at the next start.
-      const cause = await storeOrRemove(storage, key, value, timeoutMs);
+      const update = latestIsUpdate;
+      if (update && latest && !(await storedIs(latest.userId))) continue;
+      // A failed write of a new identity removes what is stored: the identity it replaces was
+      // withdrawn and must not come back at the next start. A failed update leaves the same
+      // identity stored, a session behind: removing it would bring the tracker's own back.
+      const cause = await storeOrRemove(storage, key, value, timeoutMs, { removeOnFailure: !update });
       failure = cause === undefined ? undefined : new ConsentError('STORAGE_FAILED', `could not store the identity: ${String(cause)}`, { cause });
       if (failure) report(failure);
     }
