@@ -56,8 +56,16 @@ export class RunRecord {
   private period = 0;
   /** The highest period so far: a withdrawal starts a period never used before, even after a launch went back to an earlier one. */
   private highestPeriod = 0;
-  /** Per identity (the consent tracker's own marker: `own` or a device user id), the latest period an event was tracked with it at full. */
-  private readonly lastPeriodOfIdentity = new Map<string, number>();
+  /**
+   * Per identity (the consent tracker's own marker: `own` or a device user id), the latest event
+   * tracked with it at full: its period, and its step (periods are not in time order once a
+   * launch has gone back to an earlier one; steps are).
+   */
+  private readonly lastUseOfIdentity = new Map<string, { period: number; step: number }>();
+  /** Tracks and decisions so far, in the order they came. */
+  private steps = 0;
+  /** Per decision (by its number): its step. */
+  private readonly stepOfDecision = new Map<number, number>();
   /** Identities whose withdrawal reached storage: a stored identity that lists them, or a decision below full stored after their use. */
   private readonly withdrawalStored = new Set<string>();
   /** How many decisions had been asked for before the current launch started. */
@@ -89,7 +97,8 @@ export class RunRecord {
     this.lowestEver.set(action, level);
     this.decisionsBefore.set(action, this.decisions);
     if (level === 'full') this.periodOf.set(action, this.period);
-    if (level === 'full' && identity !== undefined) this.lastPeriodOfIdentity.set(identity, this.period);
+    this.steps += 1;
+    if (level === 'full' && identity !== undefined) this.lastUseOfIdentity.set(identity, { period: this.period, step: this.steps });
     return action;
   }
 
@@ -149,6 +158,8 @@ export class RunRecord {
   decide(level: ConsentLevel): string {
     this.decisions += 1;
     this.periodOfDecision.set(this.decisions, this.period);
+    this.steps += 1;
+    this.stepOfDecision.set(this.decisions, this.steps);
     this.levelOfDecision.set(this.decisions, level);
     return `soak-${this.decisions}`;
   }
@@ -173,8 +184,8 @@ export class RunRecord {
     const standIn = decided === 'off' && (source === 'reset' || this.levelOfDecision.get(number) !== 'off');
     this.storedFullPeriod = decided === 'full' ? Math.min(this.period, this.periodOfDecision.get(number) ?? this.period) : undefined;
     // A withdrawal stored: every identity in use up to it counts as withdrawn for the next starts.
-    const madeIn = this.periodOfDecision.get(number) ?? this.period;
-    if (decided !== 'full') for (const [identity, last] of this.lastPeriodOfIdentity) if (last <= madeIn) this.withdrawalStored.add(identity);
+    const madeAt = this.stepOfDecision.get(number) ?? this.steps;
+    if (decided !== 'full') for (const [identity, last] of this.lastUseOfIdentity) if (last.step < madeAt) this.withdrawalStored.add(identity);
     // Stored over the unread decision: its run held the earlier launches' events to off first.
     if (this.heldOverUnread && number >= this.heldOverUnread.decision) for (const action of this.heldOverUnread.actions) this.lowestStored.set(action, 'off');
     for (const [action, before] of this.decisionsBefore) {
@@ -208,7 +219,7 @@ export class RunRecord {
     // A withdrawal that never reached storage is gone with it (the limit docs/lifecycle.md states):
     // the new launch goes on with the identity stored (the tracker's own if none), in the period
     // it was last used in, at the full stored or, with no decision stored, at the next grant.
-    const goesOnWith = stored.decision === undefined || stored.decision === 'full' ? this.lastPeriodOfIdentity.get(stored.identity) : undefined;
+    const goesOnWith = stored.decision === undefined || stored.decision === 'full' ? this.lastUseOfIdentity.get(stored.identity)?.period : undefined;
     if (goesOnWith !== undefined && !this.withdrawalStored.has(stored.identity)) this.period = goesOnWith;
     else if (this.storedFullPeriod !== undefined) this.period = this.storedFullPeriod;
   }
