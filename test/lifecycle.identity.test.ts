@@ -213,6 +213,20 @@ describe.each(HARNESSES)('a withdrawal stored without the identity that replaces
   });
 });
 
+describe.each(HARNESSES)('the identities withdrawn, with the $name adapter', (harness) => {
+  it('each withdrawal from full withdraws one identity: three leave the tracker\'s own and two replacements listed, the third in force', async () => {
+    const device = harness.device();
+    const app = apps.launch(harness, { device });
+    await app.consent.ready;
+    for (const level of ['full', 'none', 'full', 'off', 'full', 'session-only'] as const) await app.consent.setLevel(level, 'settings');
+    await app.consent.stop();
+    const stored = JSON.parse(device.storage.entries.get(IDENTITY) ?? '{}') as { userId?: string; withdrawn?: string[] };
+    expect(stored.withdrawn).toHaveLength(3);
+    expect(stored.withdrawn?.[0]).toBe('own');
+    expect(stored.withdrawn).not.toContain(stored.userId);
+  });
+});
+
 describe.each(HARNESSES)('a queue adopted from a killed instance, with the $name adapter', (harness) => {
   it('events it queued at full before a withdrawal it did not live to write into its queue are sent anonymised, after a new consent', async () => {
     const device = harness.device();

@@ -167,8 +167,15 @@ export class IdentityKeeper {
     }
   }
 
-  /** Withdraws the identity whether or not it was seen in use (it was found where it should not be). */
+  /**
+   * Withdraws the identity whether or not it was seen in use (it was found where it should not
+   * be). One made at a withdrawal in this run and never used since has carried nothing: it stays,
+   * so that a withdrawal reported twice (by the decision and by the adapter's clean-up) withdraws
+   * one identity, and the list of withdrawn ones does not fill twice as fast.
+   */
   forceWithdraw(): void {
+    const replacement = this.replacement;
+    if (replacement && !replacement.restored && !replacement.used) return;
     this.inUse = true;
     this.withdraw();
   }
