@@ -6,7 +6,7 @@ import { bundleSize } from '../bench/bundle-size.js';
  * built from the sources, so the sizes are the same on every run.
  */
 const BUDGETS = [
-  { entry: 'src/index.ts', name: 'consent-tracker', platform: 'neutral', gzipKb: 25 },
+  { entry: 'src/index.ts', name: 'consent-tracker', platform: 'neutral', gzipKb: 25.5 },
   { entry: 'src/react-native/index.ts', name: 'consent-tracker/react-native', platform: 'neutral', gzipKb: 5 },
   { entry: 'src/testing/index.ts', name: 'consent-tracker/testing', platform: 'node', gzipKb: 8.5 },
   { entry: 'src/browser/index.ts', name: 'consent-tracker/browser', platform: 'neutral', gzipKb: 1.75 },

@@ -113,7 +113,12 @@ describe.each(HARNESSES)('a withdrawal stored without the identity that replaces
     });
   });
 
-  it("a grant and a withdrawal that storage refused, the identity's use too: the next start's grant sends a new identity, not the one stored as never used", async () => {
+  /**
+   * A launch whose grant (after a withdrawal) and second withdrawal storage refused, the new
+   * identity's use too, killed then: the device holds the first withdrawal beside an identity
+   * stored as never used, which the events `before` carried.
+   */
+  async function sentWithIdentityStoredAsUnused() {
     const device = harness.device();
     const network = cookieJarFetch();
     const faults = faultyStorage(device.storage);
@@ -129,15 +134,55 @@ describe.each(HARNESSES)('a withdrawal stored without the identity that replaces
     await first.consent.setLevel('none', 'withdraw-again');
     first.kill();
     faults.heal();
-    // What the next start finds: the first withdrawal, and its identity as never used.
     expect(storedLevel(device)).toBe('none');
     expect(JSON.parse(device.storage.entries.get(IDENTITY) ?? '{}')).toMatchObject({ used: false, userId: before[0]?.payload.tnuid });
     collector.current.reset();
+    return { device, network, before };
+  }
 
+  it("a grant and a withdrawal that storage refused, the identity's use too: the next start's grant sends a new identity, not the one stored as never used", async () => {
+    const { device, network, before } = await sentWithIdentityStoredAsUnused();
     const next = apps.launch(harness, { device, network });
     await next.consent.ready;
     await next.consent.setLevel('full', 'third');
     next.track('after');
+    expect(relinks(before, await collector.current.waitForEvents(1))).toEqual([]);
+  });
+
+  it('the same, the grant made while booting and killed while its new identity is written: it is not stored beside the one stored as never used', async () => {
+    const { device, network, before } = await sentWithIdentityStoredAsUnused();
+    const faults = faultyStorage(device.storage);
+    const identityWrite = faults.stall((call) => call.op === 'setItem' && call.key === IDENTITY);
+    const second = apps.launch(harness, { device, network, options: { storage: faults.storage, onError: () => undefined } });
+    void second.consent.setLevel('full', 'synced-at-launch').catch(() => undefined);
+    await second.consent.ready;
+    await expect.poll(() => identityWrite.started() || storedLevel(device) === 'full').toBe(true);
+    second.kill();
+    faults.heal();
+    expect(storedLevel(device)).toBe('none');
+
+    const third = apps.launch(harness, { device, network });
+    await third.consent.ready;
+    await third.consent.setLevel('full', 'third');
+    third.track('after');
+    expect(relinks(before, await collector.current.waitForEvents(1))).toEqual([]);
+  });
+
+  it('the same, the grant made while the stored decision is still being read: it is stored beside a new identity, not the one stored as never used', async () => {
+    const { device, network, before } = await sentWithIdentityStoredAsUnused();
+    const faults = faultyStorage(device.storage);
+    const decisionRead = faults.stall((call) => call.op === 'getItem' && call.key === DECISION);
+    const second = apps.launch(harness, { device, network, options: { storage: faults.storage } });
+    const grant = second.consent.setLevel('full', 'synced-at-launch');
+    await expect.poll(() => storedLevel(device)).toBe('full');
+    decisionRead.release();
+    await second.consent.ready;
+    await grant;
+    await second.consent.stop();
+
+    const third = apps.launch(harness, { device, network });
+    await third.consent.ready;
+    third.track('after');
     expect(relinks(before, await collector.current.waitForEvents(1))).toEqual([]);
   });
 

@@ -313,8 +313,12 @@ export function createEnforcement(options: EnforcementOptions): Enforcement {
       identity.forceWithdraw();
     },
     grantedIdentityPersisted() {
-      identity.granted();
-      return identityStore.persisted();
+      const grant = () => {
+        identity.granted();
+        return identityStore.persisted();
+      };
+      // A grant made while booting: the identity it will send is known once the stored one is read.
+      return identityKnown ? grant() : identityRestored.then(grant);
     },
     storedDecision(level) {
       identity.storedDecision(level);

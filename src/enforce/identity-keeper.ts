@@ -121,14 +121,14 @@ export class IdentityKeeper {
    * withdraws nothing that was sent.
    */
   granted(): void {
-    this.renewRestoredUnused();
+    this.renewRestoredUnused(true);
     this.markUsed();
   }
 
   /** The identity in force may be sent from now on: a used new identity is stored as such, before any grant is. */
   private use(): void {
     this.inUse = true;
-    this.renewRestoredUnused();
+    this.renewRestoredUnused(false);
     this.markUsed();
   }
 
@@ -140,14 +140,15 @@ export class IdentityKeeper {
   }
 
   /**
-   * An identity restored as never used beside a stored withdrawal may have been sent all the
-   * same: its use is stored before the grant that uses it, so a storage that refused both (and
-   * the withdrawal after them) leaves it looking unused. The first grant of this run sends a new
-   * one, and it counts as withdrawn (docs/design.md, "The identity across restarts").
+   * An identity restored as never used may have been sent all the same: its use is stored before
+   * the grant that uses it, so a storage that refused both (and the withdrawal after them) leaves
+   * it looking unused. The first grant of this run (`atGrant`, or any use beside a stored
+   * withdrawal) sends a new one, and it counts as withdrawn; the use of a stored grant goes on
+   * with it (docs/design.md, "The identity across restarts").
    */
-  private renewRestoredUnused(): void {
+  private renewRestoredUnused(atGrant: boolean): void {
     const restored = this.replacement;
-    if (!this.storedWithdrawal || !restored?.restored || restored.used || this.stitch) return;
+    if (!(atGrant || this.storedWithdrawal) || !restored?.restored || restored.used || this.stitch) return;
     this.withdrawnIds.add(restored.userId);
     this.replaceWith({ userId: uuidv4(), sessionCount: 0, lastSessionId: null, used: false }, 'new');
   }
