@@ -149,8 +149,7 @@ export class IdentityKeeper {
   private renewRestoredUnused(atGrant: boolean): void {
     const restored = this.replacement;
     if (!(atGrant || this.storedWithdrawal) || !restored?.restored || restored.used || this.stitch) return;
-    this.withdrawnIds.add(restored.userId);
-    this.replaceWith({ userId: uuidv4(), sessionCount: 0, lastSessionId: null, used: false }, 'new');
+    this.replaceWithNew();
   }
 
   /**
@@ -183,11 +182,14 @@ export class IdentityKeeper {
 
   /** The identity in use is withdrawn: a later `full` gets a new one (unless stitched). */
   private withdraw(): void {
-    if (this.inUse && !this.stitch) {
-      this.withdrawnIds.add(this.replacement?.userId ?? 'own');
-      this.replaceWith({ userId: uuidv4(), sessionCount: 0, lastSessionId: null, used: false }, 'new');
-    }
+    if (this.inUse && !this.stitch) this.replaceWithNew();
     this.inUse = false;
+  }
+
+  /** The identity in force (the tracker's own if none replaced it) counts as withdrawn, and a new one, never used, replaces it. */
+  private replaceWithNew(): void {
+    this.withdrawnIds.add(this.replacement?.userId ?? 'own');
+    this.replaceWith({ userId: uuidv4(), sessionCount: 0, lastSessionId: null, used: false }, 'new');
   }
 
   private replaceWith(identity: StoredIdentity, origin: 'new' | 'restored'): void {

@@ -15,10 +15,11 @@ export async function storeOrRemove(storage: KeyValueStorage, key: string, value
     return undefined;
   } catch (cause) {
     await write.catch(() => undefined);
-    if (!removeOnFailure) return cause ?? new Error('the write failed');
-    const remove = Promise.resolve().then(() => removeStored(storage, key));
-    await withTimeout(remove, timeoutMs, 'storage.removeItem').catch(() => undefined);
-    await remove.catch(() => undefined);
+    if (removeOnFailure) {
+      const remove = Promise.resolve().then(() => removeStored(storage, key));
+      await withTimeout(remove, timeoutMs, 'storage.removeItem').catch(() => undefined);
+      await remove.catch(() => undefined);
+    }
     return cause ?? new Error('the write failed');
   }
 }
