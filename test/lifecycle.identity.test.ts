@@ -4,7 +4,7 @@ import { selectQuiescent } from 'consent-tracker';
 import { cookieJarFetch, findLeaks, type CollectedEvent } from 'consent-tracker/testing';
 import { HARNESSES, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
 import { faultyStorage } from './helpers/faulty-storage.js';
-import { DECISION, IDENTITY, drained, event, queuedWhileDown, sendingAtFull, storedDecision, storedLevel, useApps, type App } from './helpers/launch.js';
+import { DECISION, IDENTITY, drained, event, queuedWhileDown, sendingAtFull, storedDecision, storedIdentity, storedLevel, useApps, type App } from './helpers/launch.js';
 import { useCollector } from './helpers/use-collector.js';
 
 /**
@@ -135,7 +135,7 @@ describe.each(HARNESSES)('a withdrawal stored without the identity that replaces
     first.kill();
     faults.heal();
     expect(storedLevel(device)).toBe('none');
-    expect(JSON.parse(device.storage.entries.get(IDENTITY) ?? '{}')).toMatchObject({ used: false, userId: before[0]?.payload.tnuid });
+    expect(storedIdentity(device)).toMatchObject({ used: false, userId: before[0]?.payload.tnuid });
     collector.current.reset();
     return { device, network, before };
   }
@@ -227,7 +227,7 @@ describe.each(HARNESSES)('a withdrawal stored without the identity that replaces
     marking.release();
     await grant;
     await expect.poll(() => storedLevel(device)).toBe('full');
-    expect(JSON.parse(device.storage.entries.get(IDENTITY) ?? '{}')).toMatchObject({ used: true });
+    expect(storedIdentity(device)).toMatchObject({ used: true });
   });
 
   it('a grant stored beside an identity that looks unused (written by an earlier version): the next start goes on with that identity', async () => {
@@ -266,10 +266,10 @@ describe.each(HARNESSES)('the identities withdrawn, with the $name adapter', (ha
     await app.consent.ready;
     for (const level of ['full', 'none', 'full', 'off', 'full', 'session-only'] as const) await app.consent.setLevel(level, 'settings');
     await app.consent.stop();
-    const stored = JSON.parse(device.storage.entries.get(IDENTITY) ?? '{}') as { userId?: string; withdrawn?: string[] };
-    expect(stored.withdrawn).toHaveLength(3);
-    expect(stored.withdrawn?.[0]).toBe('own');
-    expect(stored.withdrawn).not.toContain(stored.userId);
+    const stored = storedIdentity(device);
+    expect(stored?.withdrawn).toHaveLength(3);
+    expect(stored?.withdrawn?.[0]).toBe('own');
+    expect(stored?.withdrawn).not.toContain(stored?.userId);
   });
 });
 

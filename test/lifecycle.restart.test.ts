@@ -4,7 +4,7 @@ import { ConsentError, selectBooted, selectQuiescent, type ConsentLevel, type Co
 import { cookieJarFetch, findLeaks, findRelinks, type CollectedEvent } from 'consent-tracker/testing';
 import { HARNESSES, reactNativeHarness, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
 import { faultyStorage, onDecision } from './helpers/faulty-storage.js';
-import { DECISION, IDENTITY, drained, queuedWhileDown, sendingAtFull, settled, entity, event, SESSION, storedDecision, storedLevel, storedReset, useApps, type App } from './helpers/launch.js';
+import { DECISION, IDENTITY, drained, queuedWhileDown, sendingAtFull, settled, entity, event, SESSION, storedDecision, storedIdentity, storedLevel, storedReset, useApps, type App } from './helpers/launch.js';
 import { useCollector } from './helpers/use-collector.js';
 import { storedQueue } from './helpers/stored-queue.js';
 
@@ -644,7 +644,7 @@ describe.each(HARNESSES)('the new identity across restarts, with the $name adapt
     await app.consent.retry();
     await settled(app);
     expect(storedLevel(device)).toBe('full');
-    expect(JSON.parse(device.storage.entries.get(IDENTITY) ?? '{}')).toMatchObject({ userId: app.consent.enforcement.replacementIdentity()?.userId });
+    expect(storedIdentity(device)).toMatchObject({ userId: app.consent.enforcement.replacementIdentity()?.userId });
   });
 
   it('a stored identity that cannot be read: reported, and a new one is used rather than anything stored before', async () => {

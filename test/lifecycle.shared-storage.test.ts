@@ -4,7 +4,7 @@ import type { KeyValueStorage } from 'consent-tracker';
 import { cookieJarFetch, findLeaks } from 'consent-tracker/testing';
 import { HARNESSES, type AdapterHarness, type Device } from './helpers/adapter-harness.js';
 import { faultyStorage } from './helpers/faulty-storage.js';
-import { drained, IDENTITY, queuedWhileDown, storedDecision, useApps, type App } from './helpers/launch.js';
+import { drained, queuedWhileDown, storedDecision, storedIdentity, useApps, type App } from './helpers/launch.js';
 import { useCollector } from './helpers/use-collector.js';
 
 /**
@@ -176,8 +176,6 @@ describe.each(HARNESSES)('a queue living in memory takes a slot at a later renew
 });
 
 describe.each(HARNESSES)('the identity on a storage two consent trackers share, with the $name adapter', (harness) => {
-  const userIdOf = (raw: string | undefined) => (raw ? (JSON.parse(raw) as { userId: string }).userId : undefined);
-
   it("one instance's sessions do not store back an identity the other has withdrawn", async () => {
     const device = harness.device();
     const network = cookieJarFetch();
@@ -189,18 +187,18 @@ describe.each(HARNESSES)('the identity on a storage two consent trackers share, 
     a.track('a-first');
     await collector.current.waitForEvents(1);
     await drained(a);
-    const first = userIdOf(device.storage.entries.get(IDENTITY));
+    const first = storedIdentity(device)?.userId;
     const b = apps.launch(harness, { device: sameStorage(device, 'b'), network });
     await b.consent.ready;
     // The user withdraws in A: a new identity is stored beside the withdrawal.
     await a.consent.setLevel('none', 'withdraw');
-    await expect.poll(() => userIdOf(device.storage.entries.get(IDENTITY))).not.toBe(first);
+    await expect.poll(() => storedIdentity(device)?.userId).not.toBe(first);
     // B, still at full with the first identity, starts a session of it: that is not stored over the new one.
     b.track('b-first');
     await collector.current.waitForEvents(2);
     await drained(b);
     await Promise.all([a.consent.stop(), b.consent.stop()]);
-    expect(userIdOf(device.storage.entries.get(IDENTITY))).not.toBe(first);
+    expect(storedIdentity(device)?.userId).not.toBe(first);
     const before = collector.current.events().filter((e) => e.payload.se_ac === 'a-first');
     collector.current.reset();
     const next = apps.launch(harness, { device, network });

@@ -142,6 +142,12 @@ export const storedLevel = (device: Device) => {
 /** Whether the device holds a reset in place of a decision (no decision; the identity before it withdrawn). */
 export const storedReset = (device: Device) => (JSON.parse(device.storage.entries.get(DECISION) ?? 'null') as { reset?: unknown } | null)?.reset === true;
 
+/** The identity stored on the device (what a withdrawal brought), parsed; `undefined` if none. */
+export const storedIdentity = (device: Device) => {
+  const raw = device.storage.entries.get(IDENTITY);
+  return raw ? (JSON.parse(raw) as { userId: string; sessionCount: number; lastSessionId: string | null; used: boolean; withdrawn?: string[] }) : undefined;
+};
+
 /** The decision stored on the device, parsed; `undefined` if none. */
 export const storedRecord = (device: Device) => {
   const raw = device.storage.entries.get(DECISION);

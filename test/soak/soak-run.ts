@@ -1,7 +1,7 @@
 import { selectAwaitingDecision, selectOutcome, selectQuiescent, selectStoredDecisionUnread, type ConsentLevel, type DroppedEvent } from 'consent-tracker';
 import { cookieJarFetch, type Collector } from 'consent-tracker/testing';
 import type { AdapterHarness, Device } from '../helpers/adapter-harness.js';
-import { DECISION, IDENTITY, launch } from '../helpers/launch.js';
+import { DECISION, IDENTITY, launch, storedIdentity, storedLevel, storedReset } from '../helpers/launch.js';
 import { checkRun, storedQueues } from './check-run.js';
 import { faultableStorage, type FaultableStorage } from './faultable-storage.js';
 import { RunRecord, type Launch, type StoredAtLaunch } from './run-record.js';
@@ -73,10 +73,8 @@ class SoakDevice {
 
   /** The decision and the identity on the device, as a start reads them. */
   private storedAtLaunch(): StoredAtLaunch {
-    const { entries } = this.device.storage;
-    const decision = JSON.parse(entries.get(DECISION) ?? 'null') as { level?: ConsentLevel; reset?: boolean } | null;
-    const identity = JSON.parse(entries.get(IDENTITY) ?? 'null') as { userId?: string } | null;
-    return { decision: decision?.reset === true ? 'none' : decision?.level, identity: identity?.userId ?? 'own' };
+    const decision = storedReset(this.device) ? 'none' : (storedLevel(this.device) as ConsentLevel | undefined);
+    return { decision, identity: storedIdentity(this.device)?.userId ?? 'own' };
   }
 
   /** `stop()` once what is under way has settled, and a new start (unless the process died meanwhile). */
