@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { expect } from 'vitest';
 import type { Collector } from 'consent-tracker/testing';
 import type { AdapterHarness } from '../helpers/adapter-harness.js';
-import { soakCommand, type SoakCommand } from './soak-command.js';
+import { soakCommands, type SoakCommand } from './soak-command.js';
 import { SimulatedClock } from './simulated-clock.js';
 import { soakRun } from './soak-run.js';
 import { emptyTally, type SoakTally } from './soak-tally.js';
@@ -176,7 +176,7 @@ export async function runSoak(harness: AdapterHarness, collector: Collector, set
   const quiet = silenceTrackerLogs();
   try {
     await fc.assert(
-      fc.asyncProperty(fc.array(soakCommand, { minLength: 1, maxLength: 16 }), async (commands) => {
+      fc.asyncProperty(soakCommands, async (commands) => {
         await soakRun(harness, collector, commands, tally, clock);
         if (settings.progressEvery > 0 && tally.runs % settings.progressEvery === 0) progress();
       }),
