@@ -224,9 +224,14 @@ export class RunRecord {
     else if (this.storedFullPeriod !== undefined) this.period = this.storedFullPeriod;
   }
 
-  /** A request leaves with these actions, numbered `send`. */
-  sent(send: number, actions: readonly string[]): void {
-    this.levelsAtSend.set(send, new Map(actions.map((a) => [a, this.lowestSince.get(a) ?? 'off'])));
+  /**
+   * A request, numbered `send`, leaves the library's hands: each event it carries is held to the
+   * lowest level decided from its capture to now (a decision made while the network reads the
+   * body comes after the send). Tell the returned function the request's actions.
+   */
+  sending(send: number): (actions: readonly string[]) => void {
+    const lowestNow = new Map(this.lowestSince);
+    return (actions) => this.levelsAtSend.set(send, new Map(actions.map((a) => [a, lowestNow.get(a) ?? 'off'])));
   }
 
   /** A kill: `stored` is the device's queues as the next start reads them, `delivered` the actions the collector has. */

@@ -35,10 +35,11 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
  * request is waiting on real I/O (then time must not move), and which event ids may have reached
  * the collector without the device learning it (an answer timed out, or the process was killed
  * with the request in flight): those alone may arrive twice, or arrive and be counted as dropped.
- * `onSend` is told the structured-event actions of each request as it leaves, with its number
- * (the {@link SEND_HEADER} the collector sees).
+ * `onSend` is called, with the request's number (the {@link SEND_HEADER} the collector sees), as
+ * the request is handed to the network, the moment it leaves the library's hands; the function it
+ * returns is told the request's structured-event actions once its body is read.
  */
-export function simulatedNetwork(base: FetchFunction, onSend: (send: number, actions: readonly string[]) => void) {
+export function simulatedNetwork(base: FetchFunction, onSend: (send: number) => (actions: readonly string[]) => void) {
   let sends = 0;
   let slowMs = 0;
   let onIo = 0;
@@ -52,15 +53,17 @@ export function simulatedNetwork(base: FetchFunction, onSend: (send: number, act
   };
 
   const fetch: FetchFunction = async (input, init) => {
+    const send = ++sends;
+    const carries = onSend(send);
     const sent = input instanceof Request && init === undefined ? input : new Request(input, init);
     // The body read once and sent as read: a copy of the request without a clone of its stream.
     const body = sent.body === null ? undefined : await sent.text();
     const headers = new Headers(sent.headers);
-    headers.set(SEND_HEADER, String(++sends));
+    headers.set(SEND_HEADER, String(send));
     const request = new Request(sent, { headers, body });
     const events = eventsIn(body ?? '');
     const ids = events.flatMap((event) => (typeof event.eid === 'string' ? [event.eid] : []));
-    onSend(sends, events.flatMap((event) => (typeof event.se_ac === 'string' ? [event.se_ac] : [])));
+    carries(events.flatMap((event) => (typeof event.se_ac === 'string' ? [event.se_ac] : [])));
     inFlight.add(ids);
     try {
       onIo += 1;

@@ -36,7 +36,7 @@ class SoakDevice {
       if (key === DECISION) record.stored(value);
       if (key === IDENTITY) record.identityStored(value);
     });
-    this.network = simulatedNetwork(cookieJarFetch(), (send, actions) => record.sent(send, actions));
+    this.network = simulatedNetwork(cookieJarFetch(), (send) => record.sending(send));
   }
 
   /** Runs the device until `work` settles, on the simulated clock. */
