@@ -425,6 +425,9 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
         // have replaced, which may hold events at a level they may no longer carry; this run's queue goes on.
         const cause = await writeQueue(key);
         lastWriteFailed = cause !== undefined;
+        // The slot's queue is stored lowered to the floor it was taken with: the floor has done its
+        // work, and left in the lease it would lower this instance's own events if it were killed.
+        if (!lastWriteFailed && slots?.floorOf(key) !== undefined) await slots.renew(key).catch(() => undefined);
         if (lastWriteFailed) context.error(new ConsentError('STORAGE_FAILED', `could not persist the event queue: ${String(cause)}`, { cause }));
       }
       writerRunning = false;

@@ -129,6 +129,10 @@ export const SOAK_REGRESSIONS: ReadonlyArray<{ caught: string; commands: readonl
     commands: [{ kind: 'set', level: 'off', settle: true }, { kind: 'storage', fault: 'quota', calls: 'writes' }, { kind: 'regrant', via: 'off' }, { kind: 'kill', atAwait: 3 }, { kind: 'track' }, { kind: 'regrant', via: 'off' }, { kind: 'regrant', via: 'off' }, { kind: 'track' }],
   },
   {
+    caught: "a slot taken over with a floor (a withdrawal a killed instance missed) kept the floor in its lease until the new owner's first renewal, 10 s on: killed before it, the new owner's own events at full were dropped as off by the next start",
+    commands: [{ kind: 'set', level: 'full', settle: true }, { kind: 'track' }, { kind: 'kill', atAwait: 5 }, { kind: 'track' }, { kind: 'restart' }, { kind: 'track' }, { kind: 'clock', jumpMs: 3_600_000 }, { kind: 'set', level: 'off', settle: false }, { kind: 'set', level: 'full', settle: true }, { kind: 'track' }, { kind: 'kill', atAwait: 0 }, { kind: 'track' }, { kind: 'kill', atAwait: 2 }, { kind: 'track' }, { kind: 'kill', atAwait: 5 }],
+  },
+  {
     caught: "the soak's own record: a request the fetch guard let through at full, whose body the simulated network read only after a withdrawal to off, was taken as sent after the withdrawal (levels are now taken as the library hands a request to the network)",
     commands: [{ kind: 'set', level: 'full', settle: true }, { kind: 'track' }, { kind: 'kill', atAwait: 1 }, { kind: 'track' }, { kind: 'kill', atAwait: 0 }, { kind: 'track' }, { kind: 'kill', atAwait: 1 }, { kind: 'track' }, { kind: 'track' }, { kind: 'track' }, { kind: 'track' }, { kind: 'retry' }, { kind: 'retry' }, { kind: 'set', level: 'off', settle: true }],
   },
