@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock, waitFor, type AnyStateNode, type SnapshotFrom } from 'xstate';
 import { getAdjacencyMap, getShortestPaths } from 'xstate/graph';
-import { CHART_ACTORS, CONSENT_LEVELS, consentMachine, minLevel, selectOutcome, type ConsentLevel, type KeyValueStorage, type LoadOutput } from 'consent-tracker';
+import { CHART_ACTORS, CONSENT_LEVELS, consentMachine, minLevel, selectOutcome, type ConsentLevel, type KeyValueStorage, type LoadOutput, type SyncedDecision } from 'consent-tracker';
 import { findLeaks } from 'consent-tracker/testing';
 import { HARNESSES, type AdapterHarness } from './helpers/adapter-harness.js';
 import { deferred } from './helpers/deferred.js';
@@ -12,9 +12,11 @@ import { useCollector } from './helpers/use-collector.js';
  * Model-based tests generated from the chart itself. The traversal (xstate/graph's path
  * functions) takes an explicit list of events: the user's decisions, and every actor's
  * completion, failure and timeout, so that overlapping, taken-back, failing and boot-time paths
- * are all generated. A capped set of paths that covers every transition of the chart is then
- * replayed against the real consent tracker, tracker and collector, for both adapters, with an
- * event tracked after every step; the collector's view is checked at the end.
+ * are all generated. A set of paths that covers every transition of the chart is then replayed
+ * against the real consent tracker, tracker and collector, for each adapter, with an event
+ * tracked after every step; the collector's view is checked at the end. A second set, with
+ * decisions from another tab among the events, ends in each kind of such decision wherever it
+ * may arrive.
  */
 
 type Snap = SnapshotFrom<typeof consentMachine>;
@@ -37,10 +39,26 @@ const LOADS: Array<{ output: LoadOutput; raw: string | undefined }> = [
   { output: { record: null, problem: { code: 'STORED_DECISION_EXPIRED', message: 'old' }, expiredLevel: 'full' }, raw: JSON.stringify({ ...stored('full'), policyVersion: '0' }) },
 ];
 
+/**
+ * Decisions from another tab on the same storage (`CONSENT.SYNC`), as the tab sync delivers them
+ * (made at `at`, the record's own time): a newer one at each level and a newer reset, made just
+ * after the latest decision this tab knows of; and, once this tab knows of one, an older decision
+ * found in storage, which has this tab store its own again. `after` is that offset: the replay
+ * takes it from the live decision's time, as the traversal from the model's.
+ */
+function syncsFor(s: Snap): ModelEvent[] {
+  const made = (after: number, level: ConsentLevel | null, inStorage?: true): ModelEvent => {
+    const at = s.context.decidedAt + after;
+    return { type: 'CONSENT.SYNC', record: level === null ? null : { ...stored(level), decidedAt: at }, at, after, ...(inStorage && { stored: inStorage }) };
+  };
+  return [...CONSENT_LEVELS.map((level) => made(1, level)), made(1, null), ...(s.context.decidedAt > 0 ? [made(-1, 'full', true)] : [])];
+}
+const syncKind = (event: ModelEvent) => (event.stored ? 'older, stored' : ((event.record as { level: string } | null)?.level ?? 'reset'));
+
 /** Every event the model may take from a state: decisions, and the completions of the actors running in it. */
 function eventsFor(s: Snap): ModelEvent[] {
   const events: ModelEvent[] = [];
-  if (s.matches({ decision: 'booting' })) events.push(...LOADS.map(({ output }) => ({ type: done(CHART_ACTORS.load), output })));
+  if (s.matches({ storedDecision: 'reading' })) events.push(...LOADS.map(({ output }) => ({ type: done(CHART_ACTORS.load), output })));
   if (s.matches({ tracker: 'starting' })) events.push({ type: done(CHART_ACTORS.start) });
   if (s.matches({ tracker: { applying: 'reconfiguring' } })) {
     events.push({ type: done(CHART_ACTORS.apply) }, { type: failed(CHART_ACTORS.apply), error: new Error('refused') }, { type: timeout(RECONFIGURING) });
@@ -70,6 +88,11 @@ const traversal = {
   input: { applyTimeoutMs: APPLY_TIMEOUT_MS, startTimeoutMs: 1e9 },
 };
 
+/** The same, with decisions from another tab too. */
+const syncTraversal = {
+  ...traversal,
+  events: ((s: Snap) => [...eventsFor(s), ...syncsFor(s)]) as never,
+};
 /** A transition of the chart, by its state nodes and what took it. */
 function transitionKey(from: Snap, event: ModelEvent, to: Snap): string {
   const nodes = (s: Snap) => serializeState(s).replace(/,"enforced".*$/, '');
@@ -79,20 +102,22 @@ function transitionKey(from: Snap, event: ModelEvent, to: Snap): string {
 }
 
 /**
- * Paths that cover every transition: for each, the shortest path to its source and the
- * transition itself; then, greedily, the fewest of those that cover them all, capped.
+ * Paths that cover every transition `keyOf` names (`undefined`: not to cover): for each, the
+ * shortest path to its source and the transition itself; then, greedily, the fewest of those
+ * that cover them all, capped; and how many the cap left out.
  */
-function coveringPaths(cap: number): Step[][] {
-  const shortest = new Map(getShortestPaths(consentMachine, traversal).map((p) => [serializeState(p.state as Snap), p.steps as unknown as Step[]]));
-  const adjacency = getAdjacencyMap(consentMachine, traversal) as unknown as Record<string, { state: Snap; transitions: Record<string, Step> }>;
+function coveringPaths(cap: number, over: typeof traversal = traversal, keyOf: (from: Snap, event: ModelEvent, to: Snap) => string | undefined = transitionKey): { paths: Step[][]; uncovered: number } {
+  const shortest = new Map(getShortestPaths(consentMachine, over).map((p) => [serializeState(p.state as Snap), p.steps as unknown as Step[]]));
+  const adjacency = getAdjacencyMap(consentMachine, over) as unknown as Record<string, { state: Snap; transitions: Record<string, Step> }>;
   const candidates = new Map<string, Step[]>();
   for (const [key, node] of Object.entries(adjacency)) {
     for (const step of Object.values(node.transitions)) {
-      const transition = transitionKey(node.state, step.event, step.state);
-      if (!candidates.has(transition)) candidates.set(transition, [...(shortest.get(key) ?? []), step]);
+      const transition = keyOf(node.state, step.event, step.state);
+      if (transition !== undefined && !candidates.has(transition)) candidates.set(transition, [...(shortest.get(key) ?? []), step]);
     }
   }
-  const covers = [...candidates.values()].map((steps) => ({ steps, keys: new Set(steps.slice(1).map((step, i) => transitionKey((steps[i] as Step).state, step.event, step.state))) }));
+  const keysOf = (steps: Step[]) => steps.slice(1).flatMap((step, i) => keyOf((steps[i] as Step).state, step.event, step.state) ?? []);
+  const covers = [...candidates.values()].map((steps) => ({ steps, keys: new Set(keysOf(steps)) }));
   const covered = new Set<string>();
   const chosen: Step[][] = [];
   while (covered.size < candidates.size && chosen.length < cap) {
@@ -102,7 +127,18 @@ function coveringPaths(cap: number): Step[][] {
     for (const key of best.keys) covered.add(key);
     chosen.push(best.steps);
   }
-  return chosen;
+  return { paths: chosen, uncovered: candidates.size - covered.size };
+}
+
+/**
+ * A decision from another tab, by where it arrives (the decision region's state, the tracker
+ * region's outer one, and the clean-up's) and what it is; other events are not to cover.
+ */
+function syncKey(from: Snap, event: ModelEvent): string | undefined {
+  if (event.type !== 'CONSENT.SYNC') return undefined;
+  const { decision, tracker, cleanup } = from.value as Record<string, unknown>;
+  const outer = (value: unknown) => (typeof value === 'string' ? value : Object.keys(value as object)[0]);
+  return `${JSON.stringify({ decision, tracker: outer(tracker), cleanup })} —SYNC(${syncKind(event)})`;
 }
 
 /** The device's storage, with each read of the decision and the first read of the queue held until the model says. */
@@ -137,6 +173,13 @@ function steppedStorage(base: ReturnType<AdapterHarness['device']>['storage']) {
 const collector = useCollector();
 const apps = useApps(() => collector.current.url);
 
+/** A decision from another tab, made `after` ms from `decidedAt` (the live decision's time). */
+function syncedNow(event: ModelEvent, decidedAt: number): SyncedDecision {
+  const at = decidedAt + (event.after as number);
+  const record = event.record as SyncedDecision['record'];
+  return { type: 'CONSENT.SYNC', record: record && { ...record, decidedAt: at }, at, ...(event.stored === true && { stored: true }) };
+}
+
 /** Replays a path against the real consent tracker and checks what the collector received. */
 async function replay(harness: AdapterHarness, steps: Step[]) {
   const device = harness.device();
@@ -167,6 +210,8 @@ async function replay(harness: AdapterHarness, steps: Step[]) {
     else if (event.type.startsWith('xstate.after.')) clock.increment(APPLY_TIMEOUT_MS);
     else if (event.type === 'CONSENT.SET') void app.consent.setLevel(event.level as ConsentLevel, 'model').catch(() => undefined);
     else if (event.type === 'CONSENT.RESET') void app.consent.reset().catch(() => undefined);
+    // As the tab sync delivers a decision made in another tab.
+    else if (event.type === 'CONSENT.SYNC') actor.send(syncedNow(event, actor.getSnapshot().context.decidedAt));
     else void app.consent.retry().catch(() => undefined);
     await waitFor(actor, (s) => serializeState(s) === serializeState(state), { timeout: 3000 });
     track(`step-${i}`);
@@ -187,20 +232,29 @@ async function replay(harness: AdapterHarness, steps: Step[]) {
   expect(findLeaks(events, (e) => allowed.get(e.payload.se_ac ?? '') ?? 'off')).toEqual([]);
   const ids = events.map((e) => e.id);
   expect(new Set(ids).size).toBe(ids.length);
+  // Each event once: delivered, or counted as dropped, whatever the reason.
   const { dropped, gate } = app.consent.stats();
-  expect(events.length + dropped.off + dropped.stopped + gate.dropped).toBe(tracked);
+  const counted = Object.values(dropped).reduce((sum, count) => sum + count, 0) + gate.dropped;
+  expect(events.length + counted).toBe(tracked);
+  // One let through arrives, unless a drop for another reason than its level accounts for it (an
+  // event queued at full whose identity a stored decision that could not be read may have withdrawn).
+  const droppedOtherwise = counted - dropped.off - dropped.stopped - gate.dropped;
   for (const [label, level] of lowestSince) {
-    if (level !== 'off' && allowed.get(label) !== 'off') expect(events.some((e) => e.payload.se_ac === label), `${label} was let through and must arrive`).toBe(true);
+    if (level !== 'off' && allowed.get(label) !== 'off' && droppedOtherwise === 0) expect(events.some((e) => e.payload.se_ac === label), `${label} was let through and must arrive`).toBe(true);
   }
 }
 
-const paths = coveringPaths(Number(process.env.MODEL_PATHS ?? 400));
+const covering = coveringPaths(Number(process.env.MODEL_PATHS ?? 1000));
+const { paths } = covering;
+/** Paths that end in a decision from another tab, for each place it may arrive and each kind. */
+const sync = coveringPaths(Number(process.env.MODEL_SYNC_PATHS ?? 300), syncTraversal, syncKey);
 /** A path's events, shortly: `load(full) → startTracker → SET(none) → …`. */
 const title = (steps: Step[]) =>
   steps
     .slice(1)
     .map(({ event }) => {
       if (event.type === 'CONSENT.SET') return `SET(${String(event.level)})`;
+      if (event.type === 'CONSENT.SYNC') return `SYNC(${syncKind(event)})`;
       const output = event.output as LoadOutput | undefined;
       if (output) return `load(${output.problem?.code ?? output.record?.level ?? 'nothing'})`;
       return event.type.replace(/^xstate\.(done|error|after)\.(actor\.)?/, '$1.').replace(/^after\.applyTimeout\..*\.(\w+)$/, 'timeout.$1');
@@ -228,10 +282,22 @@ describe('the generated paths', () => {
     };
     walk(consentMachine.root);
     expect(all.filter((id) => !visited.has(id))).toEqual([]);
+    expect(covering.uncovered, 'transitions left out by the cap (MODEL_PATHS)').toBe(0);
     expect(paths.length).toBeGreaterThan(100);
+  });
+
+  it('deliver a decision from another tab of each kind wherever it may arrive', () => {
+    expect(sync.uncovered).toBe(0);
+    const kinds = new Set(sync.paths.map((steps) => syncKind((steps.at(-1) as Step).event)));
+    expect([...kinds].sort()).toEqual([...CONSENT_LEVELS, 'older, stored', 'reset'].sort());
+    expect(sync.paths.length).toBeGreaterThan(100);
   });
 });
 
 describe.each(HARNESSES)('the generated paths with the $name adapter, on the wire', (harness) => {
   for (const steps of paths) it(title(steps), () => replay(harness, steps));
+});
+
+describe.each(HARNESSES)('the generated paths to a decision from another tab with the $name adapter, on the wire', (harness) => {
+  for (const steps of sync.paths) it(title(steps), () => replay(harness, steps));
 });
