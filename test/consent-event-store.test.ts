@@ -1321,6 +1321,31 @@ describe('a slot taken with a floor', () => {
     expect(t.store.levelsOf('left')?.allowed).toBe('none');
     write.release();
   });
+
+  it('drops the floor from its lease once its queue is stored lowered to it: its own later events are not held to it', async () => {
+    const faults = faultyStorage(deviceWith([{ payload: identifiedEvent('left'), svrAnon: false, level: 'full' }]));
+    faults.entries.set(`${QUEUE}.lease`, JSON.stringify({ owner: '', until: 0, floor: 'none' }));
+    const t = enforcementWith({ storage: faults.storage });
+    await t.enforcement.ready;
+    await t.store.persisted();
+    await expect.poll(() => leaseOf(faults.entries)?.floor).toBeUndefined();
+    expect(leaseOf(faults.entries)?.owner).not.toBe('');
+    expect(storedQueue(faults.entries)).not.toContain('user-1');
+  });
+
+  it('keeps a lower floor another instance recorded after it took the slot', async () => {
+    const faults = faultyStorage(deviceWith([{ payload: identifiedEvent('left'), svrAnon: false, level: 'full' }]));
+    faults.entries.set(`${QUEUE}.lease`, JSON.stringify({ owner: '', until: 0, floor: 'session-only' }));
+    const write = faults.stall((call) => call.op === 'setItem' && call.key.startsWith(`${QUEUE}.events.`));
+    const t = enforcementWith({ storage: faults.storage });
+    await expect.poll(() => write.started()).toBe(true);
+    // Another instance withdraws to off meanwhile: it records the floor on this slot (lowerFloor).
+    faults.entries.set(`${QUEUE}.lease`, JSON.stringify({ ...leaseOf(faults.entries), floor: 'off' }));
+    write.release();
+    await t.store.persisted();
+    await expect.poll(() => faults.calls.filter((call) => call.op === 'setItem' && call.key === `${QUEUE}.lease`).length).toBeGreaterThan(1);
+    expect(leaseOf(faults.entries)?.floor).toBe('off');
+  });
 });
 
 describe('the event store stopped', () => {

@@ -409,6 +409,8 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
 
   /** Whether the last write failed (what it would have stored is not on the device). */
   let lastWriteFailed = false;
+  /** The slots whose queue was lowered to the floor they were taken with, and not stored since. */
+  const loweredToFloor = new Set<string>();
 
   function schedulePersist() {
     if (!storage || stopped || handedOff || !writable) return;
@@ -427,7 +429,7 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
         lastWriteFailed = cause !== undefined;
         // The slot's queue is stored lowered to the floor it was taken with: the floor has done its
         // work, and left in the lease it would lower this instance's own events if it were killed.
-        if (!lastWriteFailed && slots?.floorOf(key) !== undefined) await slots.renew(key).catch(() => undefined);
+        if (!lastWriteFailed && loweredToFloor.delete(key)) await slots?.floorStored(key).catch(() => undefined);
         if (lastWriteFailed) context.error(new ConsentError('STORAGE_FAILED', `could not persist the event queue: ${String(cause)}`, { cause }));
       }
       writerRunning = false;
@@ -547,6 +549,8 @@ export function createConsentEventStore(context: EnforcementContext, options: Co
    */
   function atFloor(key: string, restored: Entry[]): Entry[] {
     const floor = slots?.floorOf(key);
+    // This instance's own slot: its next store drops the floor (an adopted slot is removed once stored).
+    if (floor !== undefined && key === slotKey) loweredToFloor.add(key);
     // Lowered segments are dirty: stored again, then the slot's lease (and floor) is this instance's.
     if (floor === undefined || !lowerTo(floor, restored)) return restored;
     schedulePersist();

@@ -61,6 +61,12 @@ export interface QueueSlots {
   lowerFloors(level: ConsentLevel): Promise<void>;
   /** The floor `key` had when this instance took it: its queue is lowered to it. */
   floorOf(key: string): ConsentLevel | undefined;
+  /**
+   * `key`'s queue is stored lowered to the floor this instance took it with: the lease is written
+   * again without that floor, unless the slot is no longer this instance's, or another instance
+   * has recorded a lower floor since (a decision this queue is not lowered to yet: it stays).
+   */
+  floorStored(key: string): Promise<void>;
 }
 
 export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now }: QueueSlotsOptions): QueueSlots {
@@ -174,5 +180,13 @@ export function createQueueSlots({ storage, storageKey, timeoutMs, leaseMs, now 
       if (failure !== undefined) throw failure;
     },
     floorOf: (key) => floors.get(key),
+    async floorStored(key) {
+      const taken = floors.get(key);
+      if (taken === undefined) return;
+      const lease = await leaseOf(key);
+      if (lease?.owner !== owner) return;
+      floors.delete(key);
+      await writeLease(key, lease.floor !== undefined && compareLevels(lease.floor, taken) < 0 ? lease.floor : undefined);
+    },
   };
 }
