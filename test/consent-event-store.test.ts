@@ -1310,9 +1310,15 @@ describe('a queue moved to a slot a withdrawal reached while nobody held it', ()
 });
 
 describe('a slot taken with a floor', () => {
-  it('keeps the floor in its lease until its queue is stored lowered to it: a kill in between does not lose it', async () => {
+  /** A device whose stored queue holds 'left', tracked at full, in a slot whose lapsed lease carries `floor`. */
+  function slotWithFloor(floor: ConsentLevel) {
     const faults = faultyStorage(deviceWith([{ payload: identifiedEvent('left'), svrAnon: false, level: 'full' }]));
-    faults.entries.set(`${QUEUE}.lease`, JSON.stringify({ owner: '', until: 0, floor: 'none' }));
+    faults.entries.set(`${QUEUE}.lease`, JSON.stringify({ owner: '', until: 0, floor }));
+    return faults;
+  }
+
+  it('keeps the floor in its lease until its queue is stored lowered to it: a kill in between does not lose it', async () => {
+    const faults = slotWithFloor('none');
     const write = faults.stall((call) => call.op === 'setItem' && call.key.startsWith(`${QUEUE}.events.`));
     const t = enforcementWith({ storage: faults.storage });
     await expect.poll(() => write.started()).toBe(true);
@@ -1323,8 +1329,7 @@ describe('a slot taken with a floor', () => {
   });
 
   it('drops the floor from its lease once its queue is stored lowered to it: its own later events are not held to it', async () => {
-    const faults = faultyStorage(deviceWith([{ payload: identifiedEvent('left'), svrAnon: false, level: 'full' }]));
-    faults.entries.set(`${QUEUE}.lease`, JSON.stringify({ owner: '', until: 0, floor: 'none' }));
+    const faults = slotWithFloor('none');
     const t = enforcementWith({ storage: faults.storage });
     await t.enforcement.ready;
     await t.store.persisted();
@@ -1334,8 +1339,7 @@ describe('a slot taken with a floor', () => {
   });
 
   it('keeps a lower floor another instance recorded after it took the slot', async () => {
-    const faults = faultyStorage(deviceWith([{ payload: identifiedEvent('left'), svrAnon: false, level: 'full' }]));
-    faults.entries.set(`${QUEUE}.lease`, JSON.stringify({ owner: '', until: 0, floor: 'session-only' }));
+    const faults = slotWithFloor('session-only');
     const write = faults.stall((call) => call.op === 'setItem' && call.key.startsWith(`${QUEUE}.events.`));
     const t = enforcementWith({ storage: faults.storage });
     await expect.poll(() => write.started()).toBe(true);
