@@ -120,8 +120,10 @@ export async function reactNativeLevelChange(): Promise<void> {
     recreatePerChange = (performance.now() - start) / CHANGES;
     removeTracker(config.namespace);
     chartPerChange = await chartAlonePerChange(CHANGES, cycle);
-    if (round >= 0) ratios.push(adapterPerChange / recreatePerChange);
-    if (round >= 0) chartRatios.push(chartPerChange / recreatePerChange);
+    if (round >= 0) {
+      ratios.push(adapterPerChange / recreatePerChange);
+      chartRatios.push(chartPerChange / recreatePerChange);
+    }
   }
 
   console.log(`\nReact Native level change, ${CHANGES} changes cycling full → session-only → none → off (last round)`);
